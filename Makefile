@@ -1,0 +1,57 @@
+# Two commands: `make run` (the whole system on embedded defaults) and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+PORT   ?= 8000
+PYTEST_ARGS ?=
+export DJANGO_SETTINGS_MODULE ?= config.settings.base
+
+.PHONY: run test install install-dev migrate demo lint format messages clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: $(VENV)/bin/python requirements.txt
+	$(PIP) install --quiet -r requirements.txt
+	@case "$$DATABASE_URL" in mysql*) $(PIP) install --quiet -r requirements-mysql.txt ;; esac
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	$(PY) manage.py seed_demo
+
+## make run: migrate, load demo data, start web + websockets + worker + beat on http://127.0.0.1:$(PORT)
+run: demo
+	PORT=$(PORT) $(PY) manage.py runall
+
+## make test: install test dependencies and run pytest (DATABASE_URL/REDIS_URL point it at MariaDB/Redis)
+test: install-dev
+	@case "$$DATABASE_URL" in mysql*) $(PIP) install --quiet -r requirements-mysql.txt ;; esac
+	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+messages: install
+	$(PY) manage.py makemessages -l zh_Hans -l en --ignore=.venv --ignore=var
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans -l en --ignore=.venv --ignore=var --ignore=static/vendor
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf var/kefu.sqlite3* var/media var/staticfiles

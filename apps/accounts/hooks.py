@@ -1,0 +1,32 @@
+"""Extension points other domains register on, so accounts never imports them.
+
+The dispatch layer registers here to record status events and to hand waiting conversations
+to an agent who just gained capacity. Hooks run inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+_status_changed: list[Callable] = []
+_capacity_changed: list[Callable] = []
+
+
+def on_status_changed(fn: Callable) -> Callable:
+    _status_changed.append(fn)
+    return fn
+
+
+def on_capacity_changed(fn: Callable) -> Callable:
+    _capacity_changed.append(fn)
+    return fn
+
+
+def run_status_changed(agent, *, previous: str, status: str, actor, reason: str) -> None:
+    for fn in _status_changed:
+        fn(agent=agent, previous=previous, status=status, actor=actor, reason=reason)
+
+
+def run_capacity_changed(agent) -> None:
+    for fn in _capacity_changed:
+        fn(agent=agent)

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ChannelsAppConfig(AppConfig):
+    # "channels" is Django Channels' label: ours is kf_channels.
+    name = "apps.channels"
+    label = "kf_channels"
+    verbose_name = _("Channels")

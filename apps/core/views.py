@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django_ratelimit.decorators import ratelimit
+
+from apps.core import health
+from apps.core.ratelimit import login_rate
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    components = {
+        "database": health.check_database(),
+        "redis": health.check_redis(),
+        "celery": health.check_celery(),
+    }
+    es = health.check_elasticsearch()
+    if es is not None:
+        components["elasticsearch"] = es
+    ok = all(c["ok"] for c in components.values())
+    return JsonResponse({"status": "ok" if ok else "degraded", "components": components}, status=200 if ok else 503)
+
+
+def ratelimited(request: HttpRequest, exception=None):
+    message = _("Too many requests. Please wait a moment and try again.")
+    if request.path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json"):
+        return JsonResponse({"error": {"code": "rate_limited", "message": message}}, status=429)
+    return render(request, "errors/429.html", {"message": message}, status=429)
+
+
+@method_decorator(ratelimit(key="ip", rate=login_rate, method="POST", block=True), name="post")
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+
+def home(request: HttpRequest):
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if request.user.is_agent_role:
+        from django.urls import NoReverseMatch, reverse
+
+        try:
+            return redirect(reverse("workbench"))
+        except NoReverseMatch:
+            pass
+    if request.user.is_manager:
+        return redirect("manage:index")
+    return render(request, "home.html")

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.tenancy import TenantOwned
+
+
+class Customer(TenantOwned):
+    """A visitor/customer (访客). One customer may have several identities across channels."""
+
+    display_name = models.CharField(_("nickname"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=30, blank=True, db_index=True)
+    email = models.EmailField(_("email"), blank=True)
+    is_vip = models.BooleanField(_("VIP"), default=False)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    # Facts captured from conversations (F55): waybill numbers, address ...
+    captured = models.JSONField(_("captured information"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        indexes = [models.Index(fields=["tenant", "display_name"])]
+
+    def __str__(self) -> str:
+        return self.display_name or f"#{self.pk}"
+
+
+class IdentityKind(models.TextChoices):
+    ANONYMOUS = "anonymous", _("Anonymous browser id")
+    EXTERNAL = "external", _("Signed customer id (tenant's own user)")
+    WECHAT = "wechat", _("WeChat openid")
+    APP = "app", _("App user id")
+    PARTNER = "partner", _("Partner platform user")
+    PHONE = "phone", _("Phone")
+
+
+class CustomerIdentity(TenantOwned):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(_("kind"), max_length=20, choices=IdentityKind.choices)
+    value = models.CharField(_("value"), max_length=191)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("customer identity")
+        verbose_name_plural = _("customer identities")
+        constraints = [models.UniqueConstraint(fields=["tenant", "kind", "value"], name="identity_unique_per_tenant")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"

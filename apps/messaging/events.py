@@ -1,0 +1,38 @@
+"""Every event published to clients, declared once with its fields.
+
+`publish()` refuses an event that does not match its declaration, and tests check every
+declared event against docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+EVENTS: dict[str, set[str]] = {
+    # messaging
+    "message.created": {"conversation_id", "message"},
+    "typing": {"conversation_id", "sender_kind", "sender_name", "is_typing"},
+    "read": {"conversation_id", "reader_kind", "reader_id", "seq"},
+    # conversation lifecycle (dispatch)
+    "conversation.created": {"conversation"},
+    "conversation.queued": {"conversation_id", "position", "estimated_wait_seconds"},
+    "conversation.assigned": {"conversation", "agent_id"},
+    "conversation.transfer_requested": {"conversation", "transfer"},
+    "conversation.transfer_resolved": {"conversation_id", "transfer_id", "accepted", "reason"},
+    "conversation.closed": {"conversation_id", "reason"},
+    "conversation.updated": {"conversation"},
+    "conversation.rating_requested": {"conversation_id"},
+    "queue.changed": {"queue_length"},
+    "agent.status": {"agent_id", "status", "active_chats", "max_chats"},
+}
+
+
+class UndeclaredEvent(ValueError):
+    pass
+
+
+def validate(event: dict) -> None:
+    etype = event.get("type")
+    if etype not in EVENTS:
+        raise UndeclaredEvent(f"event type {etype!r} is not declared in apps/messaging/events.py")
+    missing = EVENTS[etype] - set(event)
+    if missing:
+        raise UndeclaredEvent(f"event {etype!r} is missing fields {sorted(missing)}")

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.tenancy import TenantOwned
+
+
+class SenderKind(models.TextChoices):
+    VISITOR = "visitor", _("Visitor")
+    AGENT = "agent", _("Agent")
+    BOT = "bot", _("Bot")
+    SYSTEM = "system", _("System")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    SALESPERSON = "salesperson", _("Salesperson")
+
+
+class ContentType(models.TextChoices):
+    TEXT = "text", _("Text")
+    IMAGE = "image", _("Image")
+    FILE = "file", _("File")
+    SYSTEM = "system", _("System notice")
+    EVENT = "event", _("Event")
+
+
+class Visibility(models.TextChoices):
+    ALL = "all", _("Everyone")
+    STAFF = "staff", _("Staff only (whisper / internal note)")
+
+
+class Message(TenantOwned):
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="messages")
+    # Gap-free per conversation: allocated under the conversation's row lock.
+    seq = models.PositiveBigIntegerField()
+    # The sender's own id for the message: resending it returns the original message.
+    client_msg_id = models.CharField(max_length=64, null=True, blank=True)
+    sender_kind = models.CharField(max_length=20, choices=SenderKind.choices)
+    sender_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                    related_name="+")
+    content_type = models.CharField(max_length=20, choices=ContentType.choices, default=ContentType.TEXT)
+    body = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.ALL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        ordering = ["conversation_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(fields=["conversation", "client_msg_id"], name="message_client_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq}"
+
+
+class Attachment(TenantOwned):
+    """An uploaded file, checked by size and content and, for images, re-encoded."""
+
+    file = models.FileField(upload_to="attachments/%Y/%m/")
+    original_name = models.CharField(max_length=200, blank=True)
+    mime_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, null=True, blank=True,
+                                     related_name="attachments")
+    uploaded_by_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                         related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,25 @@
+"""The one wire shape of a message, shared by websocket frames, REST and events."""
+
+from __future__ import annotations
+
+from apps.messaging.models import Message
+
+
+def message_to_dict(message: Message) -> dict:
+    sender_name = ""
+    if message.sender_user_id is not None and message.sender_user is not None:
+        sender_name = message.sender_user.name
+    return {
+        "id": message.pk,
+        "conversation_id": message.conversation_id,
+        "seq": message.seq,
+        "client_msg_id": message.client_msg_id,
+        "sender_kind": message.sender_kind,
+        "sender_id": message.sender_user_id,
+        "sender_name": sender_name,
+        "content_type": message.content_type,
+        "body": message.body,
+        "payload": message.payload,
+        "visibility": message.visibility,
+        "created_at": message.created_at.isoformat(),
+    }

@@ -1,0 +1,11 @@
+"""The Celery app: `celery -A celery_worker worker` and `celery -A celery_worker beat`."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = Celery("kefu")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

@@ -1,0 +1,3 @@
+"""Websocket URL routing. Each app adds its routes here."""
+
+websocket_urlpatterns: list = []

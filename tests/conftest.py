@@ -1,0 +1,65 @@
+"""Shared fixtures: two tenants with branch trees and people, built through the services."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from apps.accounts import services as account_services
+from apps.accounts.models import Role
+from apps.tenants.models import Tenant
+
+PASSWORD = "test-pass-2026!"
+_counter = itertools.count()
+
+
+class Org:
+    """A tenant with HQ > East > Shanghai > Pudong and HQ > South, and one person per role."""
+
+    def __init__(self, slug: str):
+        self.tenant = Tenant.objects.create(name=f"Tenant {slug}", slug=slug)
+        make = account_services.branch_create
+        self.hq = make(tenant=self.tenant, name="HQ", code=f"{slug}-hq")
+        self.east = make(tenant=self.tenant, name="East", code=f"{slug}-east", parent=self.hq)
+        self.sh = make(tenant=self.tenant, name="Shanghai", code=f"{slug}-sh", parent=self.east)
+        self.pd = make(tenant=self.tenant, name="Pudong", code=f"{slug}-pd", parent=self.sh)
+        self.south = make(tenant=self.tenant, name="South", code=f"{slug}-south", parent=self.hq)
+        self.admin = self.user("admin", Role.SUPER_ADMIN, self.hq)
+        self.sup_east = self.user("sup_east", Role.SUPERVISOR, self.east)
+        self.sup_south = self.user("sup_south", Role.SUPERVISOR, self.south)
+        self.agent_sh = self.user("agent_sh", Role.AGENT, self.sh)
+        self.agent_pd = self.user("agent_pd", Role.AGENT, self.pd)
+        self.agent_south = self.user("agent_south", Role.AGENT, self.south)
+
+    def user(self, name: str, role: str, branch, cap: int = 5):
+        return account_services.user_create(
+            tenant=self.tenant, username=f"{self.tenant.slug}_{name}_{next(_counter)}", password=PASSWORD, role=role,
+            branch=branch, display_name=name, max_chats_cap=cap, actor=None,
+        )
+
+
+@pytest.fixture
+def org_a(db):
+    return Org("a")
+
+
+@pytest.fixture
+def org_b(db):
+    return Org("b")
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache (Redis): start every test from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
