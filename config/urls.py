@@ -8,9 +8,13 @@ from apps.core import views as core_views
 from apps.core.admin_site import manage_site
 from apps.tenants.api.views import PublicCompanyInfoView
 
+# Each domain app owns apps/<app>/api/urls.py (REST, under /api/v1/) and apps/<app>/urls.py (pages).
+DOMAIN_APPS = ["customers", "conversations", "messaging", "channels", "routing", "knowledge", "workbench", "reports"]
+
 api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("public/tenants/<slug:slug>/info/", PublicCompanyInfoView.as_view(), name="public-company-info"),
+    *[path("", include(f"apps.{app}.api.urls")) for app in DOMAIN_APPS],
 ]
 
 urlpatterns = [
@@ -24,5 +28,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    *[path("", include(f"apps.{app}.urls")) for app in DOMAIN_APPS],
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 _status_changed: list[Callable] = []
 _capacity_changed: list[Callable] = []
+_connection_changed: list[Callable] = []
 
 
 def on_status_changed(fn: Callable) -> Callable:
@@ -30,3 +31,15 @@ def run_status_changed(agent, *, previous: str, status: str, actor, reason: str)
 def run_capacity_changed(agent) -> None:
     for fn in _capacity_changed:
         fn(agent=agent)
+
+
+def on_connection_changed(fn: Callable) -> Callable:
+    """Presence: called by the agent websocket consumer on connect and disconnect
+    (outside any transaction) with agent, channel_name and connected=True/False."""
+    _connection_changed.append(fn)
+    return fn
+
+
+def run_connection_changed(agent, *, channel_name: str, connected: bool) -> None:
+    for fn in _connection_changed:
+        fn(agent=agent, channel_name=channel_name, connected=connected)

@@ -55,6 +55,10 @@ INSTALLED_APPS = [
     "apps.customers",
     "apps.conversations",
     "apps.messaging",
+    "apps.routing",
+    "apps.knowledge",
+    "apps.workbench",
+    "apps.reports",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,3 @@
+"""Pages served by this app."""
+
+urlpatterns: list = []
