@@ -51,6 +51,7 @@ def _use_file_sqlite_test_db() -> None:
 _use_file_sqlite_test_db()
 
 _fork = multiprocessing.get_context("fork")
+_INHERITED: list = []
 
 
 def _make_application():
@@ -73,8 +74,11 @@ class DaphneServerProcess(_fork.Process):
 
     def run(self) -> None:  # in the child
         try:
-            # The parent's database sockets must never be used (or closed) from here.
+            # The parent's database sockets must never be used, nor closed, from here: closing
+            # a MySQL connection sends QUIT on the socket the parent shares. Keep the objects
+            # alive (the child dies by SIGTERM, nothing is finalised) and detach them.
             for conn in connections.all(initialized_only=True):
+                _INHERITED.append(conn.connection)
                 conn.connection = None
             from daphne.testing import _reinstall_reactor
 
