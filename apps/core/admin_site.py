@@ -8,7 +8,9 @@ but we want the same 404 the API gives).
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
@@ -18,7 +20,19 @@ from apps.core.ratelimit import login_rate
 from apps.core.services import audit_record
 
 
+class ManageLoginForm(AuthenticationForm):
+    """The back office is for supervisors and admins by role (Django's form wants is_staff)."""
+
+    def confirm_login_allowed(self, user):
+        super().confirm_login_allowed(user)
+        if not getattr(user, "is_manager", False):
+            raise forms.ValidationError(
+                _("This account cannot use the management centre. Agents use the workbench."), code="not_manager"
+            )
+
+
 class ManageSite(admin.AdminSite):
+    login_form = ManageLoginForm
     site_header = _("Customer service management")
     site_title = _("Customer service management")
     index_title = _("Management centre")

@@ -49,3 +49,20 @@ def test_back_office_speaks_chinese_by_default_and_english_on_request(client, or
 
 def test_tenant_timezone_is_used(client, org_a):
     assert org_a.tenant.timezone == "Asia/Shanghai"
+
+
+def test_supervisor_logs_in_to_the_back_office_with_the_login_form(client, org_a):
+    from tests.conftest import PASSWORD
+
+    response = client.post("/manage/login/?next=/manage/", {"username": org_a.sup_east.username, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/manage/"
+    assert client.get("/manage/accounts/user/").status_code == 200
+
+
+def test_agent_is_refused_by_the_back_office_login_form(client, org_a):
+    from tests.conftest import PASSWORD
+
+    response = client.post("/manage/login/", {"username": org_a.agent_sh.username, "password": PASSWORD},
+                           HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
