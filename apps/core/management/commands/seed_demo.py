@@ -51,23 +51,27 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quiet", action="store_true")
+        parser.add_argument("--slug", default="demo", help="a second demo tenant: usernames get the slug as prefix")
+        parser.add_argument("--name", default="演示快运集团")
 
     @transaction.atomic
     def handle(self, *args, **options):
+        slug = options["slug"]
+        prefix = "" if slug == "demo" else f"{slug}_"
         tenant, _ = Tenant.objects.get_or_create(
-            slug="demo",
+            slug=slug,
             defaults={
-                "name": "演示快运集团",
+                "name": options["name"],
                 "welcome_text": "您好，欢迎咨询演示快运！请描述您的问题，我们马上为您服务。",
                 "service_hours_text": "每天 08:00-22:00",
             },
         )
         branches: dict[str, Branch] = {}
         for code, name, parent_code in BRANCHES:
-            branch = Branch.objects.filter(tenant=tenant, code=code).first()
+            branch = Branch.objects.filter(tenant=tenant, code=prefix + code).first()
             if branch is None:
                 branch = account_services.branch_create(
-                    tenant=tenant, name=name, code=code, parent=branches[parent_code] if parent_code else None, actor=None
+                    tenant=tenant, name=name, code=prefix + code, parent=branches[parent_code] if parent_code else None, actor=None
                 )
             branches[code] = branch
         if not User.objects.filter(username="operator").exists():
@@ -75,19 +79,19 @@ class Command(BaseCommand):
             op.set_password(DEMO_PASSWORD)
             op.save()
         for username, display, role, code, cap in PEOPLE:
-            if not User.objects.filter(username=username).exists():
+            if not User.objects.filter(username=prefix + username).exists():
                 account_services.user_create(
-                    tenant=tenant, username=username, password=DEMO_PASSWORD, role=role, branch=branches[code],
+                    tenant=tenant, username=prefix + username, password=DEMO_PASSWORD, role=role, branch=branches[code],
                     display_name=display, max_chats_cap=cap, actor=None,
                 )
         for name, code, members in SKILL_GROUPS:
             group, _ = SkillGroup.objects.get_or_create(tenant=tenant, name=name, defaults={"branch": branches[code]})
-            group.members.add(*User.objects.filter(username__in=members))
+            group.members.add(*User.objects.filter(username__in=[prefix + m for m in members]))
         demo.run_extensions(tenant=tenant, branches=branches)
         if not options["quiet"]:
             self.stdout.write(self.style.SUCCESS("Demo data ready."))
             self.stdout.write(f"  tenant: {tenant.name} (slug: {tenant.slug})")
             self.stdout.write(f"  password for every demo login: {DEMO_PASSWORD}")
             for username, display, role, code, _cap in PEOPLE:
-                self.stdout.write(f"  {username:<10} {role:<12} {display} @ {branches[code].name}")
+                self.stdout.write(f"  {prefix + username:<10} {role:<12} {display} @ {branches[code].name}")
             self.stdout.write(f"  {'operator':<10} {'platform_operator':<12} 平台运营 (all tenants)")
