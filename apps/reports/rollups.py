@@ -1,0 +1,371 @@
+"""Rollups: raw rows -> ReportRow / TagReportRow, idempotent and rebuildable.
+
+`rollup_rebuild(tenant_id, start, end)` recomputes every hour in [start, end) from the raw rows
+and replaces the stored rows (then the day rows of the touched local days). Running it twice
+gives the same rows. New and late raw rows are found by id cursors (`rollup_mark_new_rows`):
+each marks the hours it can change as dirty, and `rollup_refresh` recomputes dirty hours. A late
+event (created_at in the past) therefore fixes the old buckets it belongs to.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Count, Max, Q, Sum
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.conversations.models import Conversation, ConversationEvent, Rating
+from apps.messaging.models import Message
+from apps.reports import metrics
+from apps.reports.models import AgentStatusLog, DirtyBucket, Grain, ReportRow, RollupCursor, TagReportRow
+from apps.tenants.models import Tenant
+
+CHUNK = 2000
+MAX_DIRTY_SPAN = timedelta(days=7)
+
+
+def _chunks(seq, n=CHUNK):
+    seq = list(seq)
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def hour_floor(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def hour_ceil(ts: datetime) -> datetime:
+    floor = hour_floor(ts)
+    return floor if floor == ts else floor + timedelta(hours=1)
+
+
+# --- computing ------------------------------------------------------------------------------
+
+
+def compute_range(tenant_id: int, start: datetime, end: datetime, *, now: datetime | None = None):
+    """All facts in [start, end) summed into cube and tag cells, keyed by hour."""
+    now = now or timezone.now()
+    cube: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
+    tags: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
+
+    # Conversations with any fact-bearing row in the range.
+    conv_ids = set(
+        ConversationEvent.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end)
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+    conv_ids |= set(
+        Message.objects.filter(
+            tenant_id=tenant_id,
+            created_at__gte=start,
+            created_at__lt=end,
+            sender_kind__in=metrics.STAFF_SENDERS,
+            visibility="all",
+        )
+        .values_list("conversation_id", flat=True)
+        .distinct()
+    )
+    conv_ids |= set(
+        Rating.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end).values_list(
+            "conversation_id", flat=True
+        )
+    )
+    for ids in _chunks(sorted(conv_ids)):
+        convs = {c.id: c for c in Conversation.objects.filter(id__in=ids).only("id", "branch_id", "channel_id")}
+        events = defaultdict(list)
+        for ev in (
+            ConversationEvent.objects.filter(conversation_id__in=ids)
+            .only("id", "conversation_id", "kind", "from_status", "to_status", "agent_id", "branch_id", "created_at")
+            .order_by("conversation_id", "created_at", "id")
+        ):
+            events[ev.conversation_id].append(ev)
+        staff_msgs = defaultdict(list)
+        for cid, ts, sender in (
+            Message.objects.filter(conversation_id__in=ids, sender_kind__in=metrics.STAFF_SENDERS, visibility="all")
+            .order_by("conversation_id", "created_at", "seq")
+            .values_list("conversation_id", "created_at", "sender_user_id")
+        ):
+            staff_msgs[cid].append((ts, sender))
+        ratings = {r.conversation_id: r for r in Rating.objects.filter(conversation_id__in=ids)}
+        conv_tags = defaultdict(list)
+        through = Conversation.tags.through
+        for cid, tid in through.objects.filter(conversation_id__in=ids).values_list(
+            "conversation_id", "conversationtag_id"
+        ):
+            conv_tags[cid].append(tid)
+        for cid in ids:
+            conv = convs.get(cid)
+            if conv is None:
+                continue
+            for f in metrics.conversation_facts(
+                conversation=conv, events=events[cid], staff_messages=staff_msgs[cid], rating=ratings.get(cid)
+            ):
+                if not (start <= f.ts < end):
+                    continue
+                hour = hour_floor(f.ts)
+                cube[(hour, f.branch_id, f.agent_id, f.channel_id)][f.metric] += f.value
+                for tid in conv_tags[cid]:
+                    tags[(hour, f.branch_id, tid)][f.metric] += f.value
+
+    # Messages: counted in SQL (the bulk of the rows never leave the database).
+    msg_rows = (
+        Message.objects.filter(
+            tenant_id=tenant_id,
+            created_at__gte=start,
+            created_at__lt=end,
+            visibility="all",
+            sender_kind__in=metrics.COUNTED_SENDERS,
+        )
+        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
+        .values("hour", "conversation__branch_id", "conversation__channel_id", "sender_kind", "sender_user_id")
+        .annotate(n=Count("id"))
+    )
+    for r in msg_rows:
+        hour = r["hour"].astimezone(UTC) if timezone.is_aware(r["hour"]) else r["hour"].replace(tzinfo=UTC)
+        staff = r["sender_kind"] in metrics.STAFF_SENDERS
+        agent = (r["sender_user_id"] or 0) if staff else 0
+        cell = cube[(hour, r["conversation__branch_id"] or 0, agent, r["conversation__channel_id"] or 0)]
+        cell["messages"] += r["n"]
+        cell["messages_agent" if staff else "messages_visitor"] += r["n"]
+
+    # Agent status time.
+    logs_by_agent = defaultdict(list)
+    for log in AgentStatusLog.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end).order_by(
+        "agent_id", "created_at", "id"
+    ):
+        logs_by_agent[log.agent_id].append(log)
+    # The status each agent was in when the range starts.
+    before = (
+        AgentStatusLog.objects.filter(tenant_id=tenant_id, created_at__lt=start)
+        .values("agent_id")
+        .annotate(last=Max("id"))
+        .values_list("last", flat=True)
+    )
+    for log in AgentStatusLog.objects.filter(id__in=list(before)):
+        logs_by_agent[log.agent_id].insert(0, log)
+    for logs in logs_by_agent.values():
+        for f in metrics.status_facts(logs=logs, start=start, end=end, now=now):
+            cube[(hour_floor(f.ts), f.branch_id, f.agent_id, 0)][f.metric] += f.value
+    return cube, tags
+
+
+# --- storing --------------------------------------------------------------------------------
+
+
+def _tenant_tz(tenant_id: int):
+    name = Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first() or "Asia/Shanghai"
+    return zoneinfo.ZoneInfo(name)
+
+
+def local_day_start(ts: datetime, tz) -> datetime:
+    local = ts.astimezone(tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def _store_hours(tenant_id: int, start: datetime, end: datetime, cube, tags) -> None:
+    ReportRow.objects.filter(tenant_id=tenant_id, grain=Grain.HOUR, bucket__gte=start, bucket__lt=end).delete()
+    TagReportRow.objects.filter(tenant_id=tenant_id, grain=Grain.HOUR, bucket__gte=start, bucket__lt=end).delete()
+    rows = [
+        ReportRow(
+            tenant_id=tenant_id,
+            grain=Grain.HOUR,
+            bucket=hour,
+            branch_id=b,
+            agent_id=a,
+            channel_id=c,
+            **{k: v for k, v in cell.items() if v},
+        )
+        for (hour, b, a, c), cell in cube.items()
+        if any(cell.values())
+    ]
+    ReportRow.objects.bulk_create(rows, batch_size=1000)
+    tag_rows = [
+        TagReportRow(
+            tenant_id=tenant_id,
+            grain=Grain.HOUR,
+            bucket=hour,
+            branch_id=b,
+            tag_id=t,
+            **{k: v for k, v in cell.items() if v and k in metrics.TAG_COUNTERS},
+        )
+        for (hour, b, t), cell in tags.items()
+        if any(cell.values())
+    ]
+    TagReportRow.objects.bulk_create(tag_rows, batch_size=1000)
+
+
+def _store_days(tenant_id: int, start: datetime, end: datetime) -> None:
+    """Day rows = sums of the hour rows of each local day touched by [start, end)."""
+    tz = _tenant_tz(tenant_id)
+    day = local_day_start(start, tz)
+    while day < end:
+        nxt = local_day_start(day + timedelta(hours=26), tz)
+        for model, dims, counters in (
+            (ReportRow, ("branch_id", "agent_id", "channel_id"), metrics.COUNTERS),
+            (TagReportRow, ("branch_id", "tag_id"), metrics.TAG_COUNTERS),
+        ):
+            model.objects.filter(tenant_id=tenant_id, grain=Grain.DAY, bucket=day).delete()
+            sums = (
+                model.objects.filter(tenant_id=tenant_id, grain=Grain.HOUR, bucket__gte=day, bucket__lt=nxt)
+                .values(*dims)
+                .annotate(**{c: Sum(c) for c in counters})
+            )
+            model.objects.bulk_create(
+                [model(tenant_id=tenant_id, grain=Grain.DAY, bucket=day, **s) for s in sums], batch_size=1000
+            )
+        day = nxt
+
+
+def _lock(tenant_id: int):
+    return f"reports:rollup-lock:{tenant_id}"
+
+
+def rollup_rebuild(*, tenant_id: int, start: datetime, end: datetime, now: datetime | None = None) -> int:
+    """Recompute and replace every rollup row of [start, end) (widened to whole hours). Returns hours."""
+    start, end = hour_floor(start), hour_ceil(end)
+    hours = 0
+    step = timedelta(days=1)
+    cursor = start
+    while cursor < end:
+        piece_end = min(cursor + step, end)
+        cube, tags = compute_range(tenant_id, cursor, piece_end, now=now)
+        with transaction.atomic():
+            _store_hours(tenant_id, cursor, piece_end, cube, tags)
+            _store_days(tenant_id, cursor, piece_end)
+        hours += int((piece_end - cursor).total_seconds() // 3600)
+        cursor = piece_end
+    return hours
+
+
+# --- incremental ----------------------------------------------------------------------------
+
+
+def dirty_mark(*, tenant_id: int, start: datetime, end: datetime | None = None) -> None:
+    """Mark every hour from start to end (inclusive) as needing recomputation."""
+    end = end or start
+    end = min(end, start + MAX_DIRTY_SPAN)
+    hours = []
+    h = hour_floor(start)
+    while h <= end:
+        hours.append(DirtyBucket(tenant_id=tenant_id, hour=h))
+        h += timedelta(hours=1)
+    DirtyBucket.objects.bulk_create(hours, ignore_conflicts=True)
+
+
+def _advance(source: str, model, handle, *, batch: int = 5000, max_batches: int = 50) -> int:
+    cur, _created = RollupCursor.objects.get_or_create(source=source)
+    seen = 0
+    for _ in range(max_batches):
+        rows = list(model.objects.filter(id__gt=cur.last_id).order_by("id")[:batch])
+        if not rows:
+            break
+        handle(rows)
+        cur.last_id = rows[-1].id
+        RollupCursor.objects.filter(pk=cur.pk).update(last_id=cur.last_id)
+        seen += len(rows)
+    return seen
+
+
+def _conversation_spans(rows, ts_attr="created_at"):
+    """(tenant, start, end) per conversation: from the row to the conversation's last activity."""
+    spans = {}
+    for r in rows:
+        ts = getattr(r, ts_attr)
+        key = r.conversation_id
+        lo, hi, t = spans.get(key, (ts, ts, r.tenant_id))
+        spans[key] = (min(lo, ts), max(hi, ts), t)
+    convs = Conversation.objects.filter(id__in=list(spans)).values_list("id", "closed_at", "last_message_at")
+    for cid, closed_at, last_msg in convs:
+        lo, hi, t = spans[cid]
+        spans[cid] = (lo, max(x for x in (hi, closed_at, last_msg) if x is not None), t)
+    return spans.values()
+
+
+def rollup_mark_new_rows() -> int:
+    """Turn raw rows added since the last run into dirty hours."""
+
+    def events(rows):
+        for t, lo, hi in ((t, lo, hi) for lo, hi, t in _conversation_spans(rows)):
+            dirty_mark(tenant_id=t, start=lo, end=hi)
+
+    def messages(rows):
+        staff = [m for m in rows if m.sender_kind in metrics.STAFF_SENDERS]
+        events(staff)
+        for m in rows:
+            if m.sender_kind not in metrics.STAFF_SENDERS:
+                dirty_mark(tenant_id=m.tenant_id, start=m.created_at)
+
+    def ratings(rows):
+        for r in rows:
+            dirty_mark(tenant_id=r.tenant_id, start=r.created_at)
+
+    def status_logs(rows):
+        now = timezone.now()
+        for log in rows:
+            nxt = (
+                AgentStatusLog.objects.filter(agent_id=log.agent_id, created_at__gt=log.created_at)
+                .order_by("created_at")
+                .values_list("created_at", flat=True)
+                .first()
+            )
+            dirty_mark(tenant_id=log.tenant_id, start=log.created_at, end=nxt or now)
+
+    n = _advance("event", ConversationEvent, events)
+    n += _advance("message", Message, messages)
+    n += _advance("rating", Rating, ratings)
+    n += _advance("status", AgentStatusLog, status_logs)
+    # Status time of the current hour grows while agents are signed in.
+    now = timezone.now()
+    for tenant_id in (
+        User.objects.filter(tenant__isnull=False)
+        .exclude(status="offline")
+        .values_list("tenant_id", flat=True)
+        .distinct()
+    ):
+        dirty_mark(tenant_id=tenant_id, start=now)
+    return n
+
+
+def rollup_refresh(*, now: datetime | None = None) -> int:
+    """Mark new rows, then recompute every dirty hour (contiguous hours in one pass)."""
+    rollup_mark_new_rows()
+    done = 0
+    for tenant_id in DirtyBucket.objects.values_list("tenant_id", flat=True).distinct():
+        if not cache.add(_lock(tenant_id), 1, timeout=600):
+            continue  # another worker is on this tenant; its dirty marks stay for the next run
+        try:
+            marks = list(
+                DirtyBucket.objects.filter(tenant_id=tenant_id).order_by("hour").values_list("id", "hour", "marked_at")
+            )
+            for run_start, run_end in _runs([h for _id, h, _m in marks]):
+                rollup_rebuild(tenant_id=tenant_id, start=run_start, end=run_end, now=now)
+                done += 1
+            # Only the marks we computed: one re-marked meanwhile (newer marked_at) stays dirty.
+            for part in _chunks(marks, 300):
+                q = Q()
+                for mid, _h, marked_at in part:
+                    q |= Q(id=mid, marked_at=marked_at)
+                DirtyBucket.objects.filter(q).delete()
+        finally:
+            cache.delete(_lock(tenant_id))
+    return done
+
+
+def _runs(hours: list[datetime]):
+    run_start = prev = None
+    for h in hours:
+        if run_start is None:
+            run_start = prev = h
+            continue
+        if h - prev > timedelta(hours=1):
+            yield run_start, prev + timedelta(hours=1)
+            run_start = h
+        prev = h
+    if run_start is not None:
+        yield run_start, prev + timedelta(hours=1)

@@ -1,0 +1,173 @@
+"""Reads of the supervisor centre, scoped to the actor (tenant, and branch subtree for supervisors)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import Branch, User
+from apps.channels.models import Channel
+from apps.conversations.models import ConversationTag
+from apps.core.errors import ApplicationError, NotFound, PermissionDenied
+from apps.reports import metrics
+from apps.reports.models import LOWER_IS_BETTER, Grain, KpiTarget, ReportRow, TagReportRow
+
+DIMENSIONS = ("agent", "branch", "channel", "tag")
+MAX_RANGE_DAYS = 400
+MAX_HOUR_RANGE_DAYS = 31
+
+
+def require_manager(actor) -> None:
+    if not (actor and actor.is_authenticated and actor.is_active and actor.is_manager):
+        raise PermissionDenied()
+
+
+def scope_branches(*, actor, branch_id: int | None = None) -> tuple[list[Branch], bool]:
+    """Branches the actor may report on (optionally narrowed to one subtree), and whether rows
+    without a branch are included (super admins and platform operators only)."""
+    require_manager(actor)
+    qs = Branch.objects.visible_to(actor)
+    include_none = actor.is_super_admin or actor.is_platform_operator
+    if branch_id:
+        root = qs.filter(pk=branch_id).first()
+        if root is None:
+            raise NotFound(_("Branch not found."))
+        qs = qs.filter(path__startswith=root.path, tenant_id=root.tenant_id)
+        include_none = False
+    return list(qs), include_none
+
+
+@dataclass
+class Range:
+    start: datetime
+    end: datetime
+    grain: str
+    tz: object
+
+
+def parse_range(*, tz, date_from: str | None, date_to: str | None, grain: str | None) -> Range:
+    """Local dates (inclusive) -> an aware [start, end) range; default the last 7 days."""
+    today = datetime.now(tz).date()
+    try:
+        d_to = date.fromisoformat(date_to) if date_to else today
+        d_from = date.fromisoformat(date_from) if date_from else d_to - timedelta(days=6)
+    except ValueError as exc:
+        raise ApplicationError("invalid_date", _("Dates must look like 2026-01-31.")) from exc
+    if d_from > d_to:
+        raise ApplicationError("invalid_range", _("The start date is after the end date."))
+    grain = grain or Grain.DAY
+    if grain not in (Grain.DAY, Grain.HOUR):
+        raise ApplicationError("invalid_grain", _("Choose a range by day or by hour."))
+    days = (d_to - d_from).days + 1
+    if days > MAX_RANGE_DAYS or (grain == Grain.HOUR and days > MAX_HOUR_RANGE_DAYS):
+        raise ApplicationError("range_too_long", _("The range is too long for this view."))
+    start = datetime.combine(d_from, time.min, tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(d_to + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    return Range(start, end, grain, tz)
+
+
+def _base(model, *, actor, rng: Range, branch_id: int | None):
+    branches, include_none = scope_branches(actor=actor, branch_id=branch_id)
+    ids = [b.pk for b in branches] + ([0] if include_none else [])
+    qs = model.objects.filter(grain=rng.grain, bucket__gte=rng.start, bucket__lt=rng.end, branch_id__in=ids)
+    if not actor.is_platform_operator:
+        qs = qs.filter(tenant_id=actor.tenant_id)
+    return qs, branches
+
+
+def _finish(row: dict) -> dict:
+    for c in metrics.COUNTERS:
+        row[c] = row.get(c) or 0
+    row.update(metrics.derived(row))
+    return row
+
+
+def report_table(*, actor, dimension: str, rng: Range, branch_id: int | None = None) -> dict:
+    """Totals per agent / branch / channel / tag over the range, plus the grand total."""
+    if dimension not in DIMENSIONS:
+        raise ApplicationError("invalid_dimension", _("Unknown report dimension."))
+    model = TagReportRow if dimension == "tag" else ReportRow
+    counters = metrics.TAG_COUNTERS if dimension == "tag" else metrics.COUNTERS
+    qs, branches = _base(model, actor=actor, rng=rng, branch_id=branch_id)
+    key = f"{dimension}_id"
+    sums = {c: Sum(c) for c in counters}
+    rows = [_finish(r) for r in qs.values(key).annotate(**sums).order_by(key)]
+    if dimension == "agent":
+        rows = [r for r in rows if r[key]]
+    total = _finish(qs.aggregate(**sums))
+    names = _names(dimension, [r[key] for r in rows], branches)
+    for r in rows:
+        r["id"] = r[key]
+        r["name"] = names.get(r[key]) or (_("(none)") if not r[key] else f"#{r[key]}")
+    rows.sort(key=lambda r: r["name"])
+    return {"dimension": dimension, "rows": rows, "total": total}
+
+
+def _names(dimension: str, ids: list[int], branches: list[Branch]) -> dict[int, str]:
+    ids = [i for i in ids if i]
+    if dimension == "branch":
+        return {b.pk: b.label().strip() for b in branches}
+    if dimension == "agent":
+        return {u.pk: u.name for u in User.objects.filter(pk__in=ids)}
+    if dimension == "channel":
+        return {c.pk: c.name for c in Channel.objects.filter(pk__in=ids)}
+    return {t.pk: t.name for t in ConversationTag.objects.filter(pk__in=ids)}
+
+
+def report_series(*, actor, rng: Range, branch_id: int | None = None) -> list[dict]:
+    """Totals per bucket (day or hour) for the charts; every bucket of the range is present."""
+    qs, _branches = _base(ReportRow, actor=actor, rng=rng, branch_id=branch_id)
+    by_bucket = {r["bucket"]: _finish(r) for r in qs.values("bucket").annotate(**{c: Sum(c) for c in metrics.COUNTERS})}
+    out = []
+    cursor = rng.start
+    step = timedelta(hours=1) if rng.grain == Grain.HOUR else None
+    while cursor < rng.end:
+        row = by_bucket.get(cursor) or _finish({})
+        local = cursor.astimezone(rng.tz)
+        row["label"] = local.strftime("%m-%d %H:00" if step else "%m-%d")
+        row["bucket"] = cursor
+        out.append(row)
+        if step:
+            cursor += step
+        else:
+            nxt = (local + timedelta(hours=26)).replace(hour=0, minute=0, second=0, microsecond=0)
+            cursor = nxt.astimezone(UTC)
+    return out
+
+
+KPI_VALUE = {
+    "connect_rate": "connect_rate",
+    "satisfaction": "satisfaction",
+    "frt": "frt_avg",
+    "aht": "aht_avg",
+    "accepted": "accepted",
+}
+
+
+def kpi_table(*, actor, rng: Range, branch_id: int | None = None) -> list[dict]:
+    """Each branch's figures over its whole subtree against the targets the super admin set."""
+    qs, branches = _base(ReportRow, actor=actor, rng=rng, branch_id=branch_id)
+    own = {r["branch_id"]: r for r in qs.values("branch_id").annotate(**{c: Sum(c) for c in metrics.COUNTERS})}
+    targets = {}
+    for t in KpiTarget.objects.filter(branch__in=branches):
+        targets.setdefault(t.branch_id, []).append(t)
+    out = []
+    for b in branches:
+        if b.pk not in targets:
+            continue
+        agg = {c: 0 for c in metrics.COUNTERS}
+        for other in branches:
+            if other.path.startswith(b.path) and other.pk in own:
+                for c in metrics.COUNTERS:
+                    agg[c] += own[other.pk][c] or 0
+        _finish(agg)
+        for t in targets[b.pk]:
+            value = agg[KPI_VALUE[t.metric]]
+            met = None
+            if value is not None:
+                met = value <= t.target if t.metric in LOWER_IS_BETTER else value >= t.target
+            out.append({"branch": b, "metric": t.get_metric_display(), "target": t.target, "value": value, "met": met})
+    return out
