@@ -7,3 +7,6 @@ class ChannelsAppConfig(AppConfig):
     name = "apps.channels"
     label = "kf_channels"
     verbose_name = _("Channels")
+
+    def ready(self) -> None:
+        from apps.channels import demo, receivers  # noqa: F401 - registrations

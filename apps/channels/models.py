@@ -25,7 +25,12 @@ class Channel(TenantOwned):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=20, choices=ChannelKind.choices, default=ChannelKind.WEB)
     branch = models.ForeignKey(
-        "accounts.Branch", on_delete=models.PROTECT, null=True, blank=True, related_name="channels", verbose_name=_("branch")
+        "accounts.Branch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="channels",
+        verbose_name=_("branch"),
     )
     key = models.CharField(_("channel key"), max_length=64, unique=True, default=new_channel_key)
     is_enabled = models.BooleanField(_("enabled"), default=True)
@@ -52,3 +57,76 @@ class Channel(TenantOwned):
             return False
         origin = origin.rstrip("/").lower()
         return any(origin == allowed.rstrip("/").lower() or allowed == "*" for allowed in self.allowed_origins or [])
+
+    # --- kind-specific settings kept in `config` -------------------------------------------
+    def cfg(self, name: str, default: str = "") -> str:
+        value = (self.config or {}).get(name, default)
+        return value if value is not None else default
+
+
+class InboundStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DONE = "done", _("Processed")
+    IGNORED = "ignored", _("Ignored")
+    FAILED = "failed", _("Failed")
+
+
+class InboundMessage(TenantOwned):
+    """One message delivered to us by an outside platform (WeChat, a partner).
+
+    The unique (channel, external_id) row is what makes redeliveries harmless: WeChat retries
+    a message three times with the same MsgId, a partner retries with its own message id.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="inbound_messages")
+    external_id = models.CharField(max_length=128)
+    sender_id = models.CharField(max_length=191)  # WeChat openid / partner user id
+    kind = models.CharField(max_length=40)  # text, image, voice, event:subscribe ...
+    payload = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=InboundStatus.choices, default=InboundStatus.PENDING)
+    error = models.CharField(max_length=200, blank=True)
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.ForeignKey("messaging.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    subtree_field = "channel__branch"
+    subtree_includes_unassigned = True
+
+    class Meta:
+        verbose_name = _("inbound message")
+        verbose_name_plural = _("inbound messages")
+        constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="inbound_unique_per_channel")]
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Delivered")
+    FAILED = "failed", _("Failed")
+    SKIPPED = "skipped", _("Not sent")
+
+
+class OutboundDelivery(TenantOwned):
+    """One agent message on its way to an outside platform (WeChat customer-service API, partner webhook).
+
+    One row per message (unique), so a redelivered task never sends a message twice once it succeeded.
+    """
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
+    message = models.OneToOneField("messaging.Message", on_delete=models.CASCADE, related_name="outbound_delivery")
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    subtree_field = "channel__branch"
+    subtree_includes_unassigned = True
+
+    class Meta:
+        verbose_name = _("outbound delivery")
+        verbose_name_plural = _("outbound deliveries")

@@ -1,3 +1,11 @@
-"""Pages served by this app."""
+"""Pages served by this app: the WeChat callback and the visitor widget."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.channels import views
+
+app_name = "channels"
+
+urlpatterns = [
+    path("wechat/<str:key>/", views.wechat_callback, name="wechat-callback"),
+]

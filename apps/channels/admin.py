@@ -1,0 +1,191 @@
+"""Back office for channels (F44, G4): branches run their own channels inside their subtree."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import Http404
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from apps.channels import services
+from apps.channels.models import Channel, ChannelKind, OutboundDelivery
+from apps.core.admin_site import ReadOnlyScopedAdmin, TenantScopedAdmin, manage_site
+from apps.core.errors import ApplicationError
+
+SECRET_FIELDS = {"app_secret", "api_secret"}
+CONFIG_LABELS = {
+    "app_id": _("WeChat AppID"),
+    "app_secret": _("WeChat AppSecret"),
+    "token": _("WeChat Token"),
+    "encoding_aes_key": _("WeChat EncodingAESKey (safe mode)"),
+    "original_id": _("WeChat original id (gh_...)"),
+    "api_base_url": _("WeChat API base URL (leave empty for api.weixin.qq.com)"),
+    "api_key": _("Partner API key"),
+    "api_secret": _("Partner API secret"),
+    "webhook_url": _("Partner webhook URL"),
+    "app_key": _("App key"),
+}
+CONFIG_KEYS = list(CONFIG_LABELS)
+
+
+class ChannelForm(forms.ModelForm):
+    allowed_origins_text = forms.CharField(
+        label=_("Allowed origins"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Web widget: one origin per line, e.g. https://www.example.com"),
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["name", "kind", "branch", "is_enabled", "greeting", "bot_enabled"]
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        config = self.instance.config or {}
+        for key in CONFIG_KEYS:
+            if f"cfg_{key}" not in self.fields:
+                continue
+            if key in SECRET_FIELDS:
+                if config.get(key):
+                    self.fields[f"cfg_{key}"].help_text = _("Set. Leave empty to keep the current value.")
+            else:
+                self.fields[f"cfg_{key}"].initial = config.get(key, "")
+        self.fields["allowed_origins_text"].initial = "\n".join(self.instance.allowed_origins or [])
+        if self.instance.pk:
+            # The kind decides which hooks and callbacks apply; it is fixed once created.
+            self.fields["kind"].disabled = True
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind") or self.instance.kind
+        config = dict(self.instance.config or {})
+        for key in CONFIG_KEYS:
+            value = (cleaned.get(f"cfg_{key}") or "").strip()
+            if key in SECRET_FIELDS and not value:
+                continue  # keep the stored secret
+            if value:
+                config[key] = value
+            else:
+                config.pop(key, None)
+        origins = (cleaned.get("allowed_origins_text") or "").splitlines()
+        user = self.request.user if self.request else None
+        branch = cleaned.get("branch")
+        if user is not None and not (user.is_super_admin or user.is_platform_operator):
+            if branch is None:
+                self.add_error("branch", _("Choose the branch this channel belongs to."))
+            elif not user.can_reach_branch(branch):
+                self.add_error("branch", _("Not found."))
+        try:
+            config, origins = services.channel_validate(kind=kind, config=config, allowed_origins=origins)
+        except ApplicationError as exc:
+            raise forms.ValidationError(str(exc.message))
+        self.instance.config = config
+        self.instance.allowed_origins = origins
+        return cleaned
+
+
+for _key in CONFIG_KEYS:
+    _widget = forms.PasswordInput(render_value=False) if _key in SECRET_FIELDS else forms.TextInput()
+    _field = forms.CharField(label=CONFIG_LABELS[_key], required=False, widget=_widget)
+    ChannelForm.base_fields[f"cfg_{_key}"] = _field
+    ChannelForm.declared_fields[f"cfg_{_key}"] = _field
+
+
+@admin.register(Channel, site=manage_site)
+class ChannelAdmin(TenantScopedAdmin):
+    form = ChannelForm
+    list_display = ["name", "kind", "branch", "is_enabled", "key", "created_at"]
+    list_filter = ["kind", "is_enabled", "tenant"]
+    search_fields = ["name", "key"]
+    readonly_fields = ["key", "integration"]
+    actions = ["enable_channels", "disable_channels"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+
+        class RequestForm(form_class):
+            def __init__(self, *args, **kw):
+                kw["request"] = request
+                super().__init__(*args, **kw)
+
+        return RequestForm
+
+    def get_fieldsets(self, request, obj=None):
+        config_fields = [f"cfg_{k}" for k in CONFIG_KEYS]
+        base = ["name", "kind", "branch", "is_enabled", "greeting", "bot_enabled"]
+        if request.user.is_platform_operator:
+            base.insert(0, "tenant")
+        sets = [
+            (None, {"fields": base}),
+            (_("Website widget"), {"fields": ["allowed_origins_text"]}),
+            (_("Credentials"), {"fields": config_fields}),
+        ]
+        if obj is not None:
+            sets.append((_("Integration"), {"fields": ["key", "integration"]}))
+        return sets
+
+    def _may_change(self, request, obj) -> bool:
+        user = request.user
+        if user.is_super_admin or user.is_platform_operator:
+            return True
+        # Supervisors see tenant-wide channels but only their own branches' channels are theirs to change.
+        return obj.branch_id is not None and user.can_reach_branch(obj.branch)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not self._may_change(request, obj):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not self._may_change(request, obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description=_("How to connect"))
+    def integration(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        if obj.kind == ChannelKind.WEB:
+            script = reverse("channels:widget-js")
+            return format_html(
+                '<code>&lt;script src="{}{}" data-channel="{}" async&gt;&lt;/script&gt;</code>',
+                "https://YOUR-KEFU-HOST",
+                script,
+                obj.key,
+            )
+        if obj.kind == ChannelKind.WECHAT:
+            return format_html(
+                "<code>https://YOUR-KEFU-HOST{}</code>", reverse("channels:wechat-callback", args=[obj.key])
+            )
+        if obj.kind == ChannelKind.PARTNER:
+            return format_html(
+                "<code>POST https://YOUR-KEFU-HOST{}</code>", reverse("v1:partner-messages", args=[obj.key])
+            )
+        return ""
+
+    def _set_enabled(self, request, queryset, enabled: bool):
+        changed = 0
+        for channel in queryset:
+            if not self._may_change(request, channel):
+                raise Http404
+            services.channel_set_enabled(channel=channel, enabled=enabled, actor=request.user)
+            changed += 1
+        self.message_user(request, _("%(n)d channel(s) updated.") % {"n": changed}, messages.SUCCESS)
+
+    @admin.action(description=_("Enable selected channels"))
+    def enable_channels(self, request, queryset):
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description=_("Disable selected channels"))
+    def disable_channels(self, request, queryset):
+        self._set_enabled(request, queryset, False)
+
+
+@admin.register(OutboundDelivery, site=manage_site)
+class OutboundDeliveryAdmin(ReadOnlyScopedAdmin):
+    list_display = ["message", "channel", "status", "attempts", "last_error", "created_at", "delivered_at"]
+    list_filter = ["status"]

@@ -1,0 +1,458 @@
+"""Channel writes: management, messages arriving from outside platforms, replies going out to them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from apps.channels.models import Channel, ChannelKind, DeliveryStatus, InboundMessage, InboundStatus, OutboundDelivery
+from apps.core.errors import ApplicationError
+from apps.core.services import audit_record
+from apps.customers.models import Customer, CustomerIdentity
+
+logger = logging.getLogger(__name__)
+
+WECHAT_REPLY_WINDOW = timedelta(hours=48)
+# Who may be heard outside: people and the bot. System notices stay in our own UI.
+OUTBOUND_SENDER_KINDS = {"agent", "supervisor", "salesperson", "bot"}
+OUTBOUND_CONTENT_TYPES = {"text", "image", "file"}
+EXTERNAL_KINDS = {ChannelKind.WECHAT, ChannelKind.PARTNER}
+
+# --- management -------------------------------------------------------------------------------
+
+CONFIG_FIELDS = {
+    ChannelKind.WECHAT: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
+    ChannelKind.PARTNER: ["api_key", "api_secret", "webhook_url"],
+    ChannelKind.APP: ["app_key"],
+    ChannelKind.WEB: ["prechat_fields", "offline_message"],
+}
+
+
+def normalize_origin(value: str) -> str:
+    value = (value or "").strip().rstrip("/")
+    if value == "*":
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
+        raise ApplicationError(
+            "invalid_origin", _("“%(origin)s” is not an origin like https://www.example.com.") % {"origin": value}
+        )
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def channel_validate(*, kind: str, config: dict, allowed_origins: list[str]) -> tuple[dict, list[str]]:
+    """Clean the kind-specific settings; raises ApplicationError naming the first problem."""
+    origins = [normalize_origin(o) for o in allowed_origins if (o or "").strip()]
+    config = {k: (v.strip() if isinstance(v, str) else v) for k, v in (config or {}).items()}
+    if kind == ChannelKind.WECHAT:
+        for name in ("app_id", "token"):
+            if not config.get(name):
+                raise ApplicationError("missing_setting", _("A WeChat channel needs its %(name)s.") % {"name": name})
+        aes = config.get("encoding_aes_key") or ""
+        if aes and len(aes) != 43:
+            raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
+    elif kind == ChannelKind.PARTNER:
+        for name in ("api_key", "api_secret"):
+            if not config.get(name):
+                raise ApplicationError("missing_setting", _("A partner channel needs its %(name)s.") % {"name": name})
+        url = config.get("webhook_url") or ""
+        if url and urlsplit(url).scheme not in ("http", "https"):
+            raise ApplicationError("invalid_setting", _("The webhook URL must start with http:// or https://."))
+    return config, origins
+
+
+def channel_create(
+    *,
+    tenant,
+    actor,
+    name: str,
+    kind: str,
+    branch=None,
+    allowed_origins: list[str] | None = None,
+    greeting: str = "",
+    bot_enabled: bool = False,
+    config: dict | None = None,
+    is_enabled: bool = True,
+) -> Channel:
+    if actor is not None and branch is not None and not actor.can_reach_branch(branch):
+        raise ApplicationError("not_found", _("Not found."), status=404)
+    if actor is not None and branch is None and not (actor.is_super_admin or actor.is_platform_operator):
+        raise ApplicationError("branch_required", _("Choose the branch this channel belongs to."))
+    config, origins = channel_validate(kind=kind, config=config or {}, allowed_origins=allowed_origins or [])
+    with transaction.atomic():
+        channel = Channel.objects.create(
+            tenant=tenant,
+            name=name,
+            kind=kind,
+            branch=branch,
+            allowed_origins=origins,
+            greeting=greeting,
+            bot_enabled=bot_enabled,
+            config=config,
+            is_enabled=is_enabled,
+        )
+        audit_record(actor=actor, action="channel.create", obj=channel, tenant=tenant)
+    return channel
+
+
+def channel_set_enabled(*, channel: Channel, enabled: bool, actor) -> Channel:
+    with transaction.atomic():
+        Channel.objects.filter(pk=channel.pk).update(is_enabled=enabled)
+        channel.is_enabled = enabled
+        audit_record(actor=actor, action="channel.enable" if enabled else "channel.disable", obj=channel)
+    return channel
+
+
+# --- customers from outside platforms -----------------------------------------------------------
+
+
+def customer_for_identity(*, tenant_id: int, kind: str, value: str, display_name: str = "") -> Customer:
+    """The customer behind an external identity (openid, partner user id), created on first contact."""
+    identity = (
+        CustomerIdentity.objects.select_related("customer").filter(tenant_id=tenant_id, kind=kind, value=value).first()
+    )
+    if identity is not None:
+        return identity.customer
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.create(
+                tenant_id=tenant_id, display_name=display_name[:100], last_seen_at=timezone.now()
+            )
+            CustomerIdentity.objects.create(tenant_id=tenant_id, customer=customer, kind=kind, value=value)
+            return customer
+    except IntegrityError:
+        # Two first messages of one user raced: the other one created the identity.
+        return (
+            CustomerIdentity.objects.select_related("customer")
+            .get(tenant_id=tenant_id, kind=kind, value=value)
+            .customer
+        )
+
+
+# --- inbound ---------------------------------------------------------------------------------
+
+
+def inbound_record(
+    *, channel: Channel, external_id: str, sender_id: str, kind: str, payload: dict, enqueue: bool = True
+) -> InboundMessage:
+    """Store a delivery once; redeliveries return the stored row (`created_now` False).
+
+    Processing happens in a Celery task enqueued after commit, so the platform gets its
+    answer at once (WeChat gives us 5 seconds).
+    """
+    from apps.channels import tasks
+
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                tenant_id=channel.tenant_id,
+                channel=channel,
+                external_id=external_id[:128],
+                sender_id=sender_id[:191],
+                kind=kind[:40],
+                payload=payload,
+            )
+            if enqueue:
+                transaction.on_commit(lambda: tasks.process_inbound.delay(inbound.pk))
+    except IntegrityError:
+        inbound = InboundMessage.objects.get(channel=channel, external_id=external_id[:128])
+        inbound.created_now = False
+        return inbound
+    inbound.created_now = True
+    return inbound
+
+
+def _identity_kind(channel: Channel) -> str:
+    return {ChannelKind.WECHAT: "wechat", ChannelKind.PARTNER: "partner", ChannelKind.APP: "app"}.get(
+        channel.kind, "external"
+    )
+
+
+def _wechat_content(inbound: InboundMessage) -> tuple[str, str, dict] | None:
+    """(content_type, body, payload) of the conversation message for a WeChat delivery, or None."""
+    p = inbound.payload
+    kind = inbound.kind
+    if kind == "text":
+        return "text", p.get("content", ""), {"source": "wechat"}
+    if kind == "image":
+        return "image", "", {"source": "wechat", "url": p.get("pic_url", ""), "media_id": p.get("media_id", "")}
+    if kind == "voice":
+        body = p.get("recognition") or ""
+        return (
+            "file",
+            body,
+            {
+                "source": "wechat",
+                "kind": "voice",
+                "media_id": p.get("media_id", ""),
+                "format": p.get("format", ""),
+                "name": gettext("Voice message"),
+            },
+        )
+    if kind in ("video", "shortvideo", "file"):
+        return (
+            "file",
+            p.get("title", ""),
+            {
+                "source": "wechat",
+                "kind": kind,
+                "media_id": p.get("media_id", ""),
+                "name": p.get("title") or gettext("Video"),
+            },
+        )
+    if kind == "location":
+        return "text", gettext("[Location] %(label)s") % {"label": p.get("label", "")}, {"source": "wechat", **p}
+    if kind == "link":
+        return "text", f"{p.get('title', '')} {p.get('url', '')}".strip(), {"source": "wechat", **p}
+    if kind == "event:click":
+        return "event", gettext("Clicked menu: %(key)s") % {"key": p.get("key", "")}, {"source": "wechat", **p}
+    return None
+
+
+def _partner_content(inbound: InboundMessage) -> tuple[str, str, dict] | None:
+    p = inbound.payload
+    if inbound.kind == "text":
+        return "text", p.get("text", ""), {"source": "partner"}
+    if inbound.kind == "image":
+        return "image", "", {"source": "partner", "url": p.get("image_url", "")}
+    return None
+
+
+def inbound_process(*, inbound_id: int) -> InboundMessage:
+    """Turn a stored delivery into a conversation message. Safe to run any number of times."""
+    from apps.conversations.services import conversation_start
+    from apps.messaging.services import message_create
+
+    with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
+        inbound = InboundMessage.objects.select_for_update().select_related("channel").get(pk=inbound_id)
+        if inbound.status != InboundStatus.PENDING:
+            return inbound
+        channel = inbound.channel
+        name = inbound.payload.get("user_name") or ""
+        if not name and channel.kind == ChannelKind.WECHAT:
+            name = gettext("WeChat user %(tail)s") % {"tail": inbound.sender_id[-4:]}
+        customer = customer_for_identity(
+            tenant_id=channel.tenant_id, kind=_identity_kind(channel), value=inbound.sender_id, display_name=name
+        )
+        inbound.processed_at = timezone.now()
+        if inbound.kind in ("event:subscribe", "event:unsubscribe"):
+            subscribed = inbound.kind == "event:subscribe"
+            Customer.objects.filter(pk=customer.pk).update(
+                attributes={**customer.attributes, "wechat_subscribed": subscribed}
+            )
+            inbound.status = InboundStatus.DONE
+            inbound.save(update_fields=["status", "processed_at"])
+            return inbound
+        content = _wechat_content(inbound) if channel.kind == ChannelKind.WECHAT else _partner_content(inbound)
+        if content is None:
+            inbound.status = InboundStatus.IGNORED
+            inbound.save(update_fields=["status", "processed_at"])
+            return inbound
+        content_type, body, payload = content
+        try:
+            conversation = conversation_start(channel=channel, customer=customer)
+            message = message_create(
+                conversation_id=conversation.pk,
+                sender_kind="visitor",
+                body=body,
+                content_type=content_type,
+                payload=payload,
+                client_msg_id=f"in:{inbound.pk}",
+            )
+        except ApplicationError as exc:
+            inbound.status = InboundStatus.IGNORED
+            inbound.error = f"{exc.code}: {exc.message}"[:200]
+            inbound.save(update_fields=["status", "error", "processed_at"])
+            return inbound
+        Customer.objects.filter(pk=customer.pk).update(last_seen_at=timezone.now())
+        inbound.status = InboundStatus.DONE
+        inbound.conversation = conversation
+        inbound.message = message
+        inbound.save(update_fields=["status", "conversation", "message", "processed_at"])
+        return inbound
+
+
+# --- outbound --------------------------------------------------------------------------------
+
+_kind_by_channel: dict[int, str] = {}
+
+
+def _channel_kind(channel_id: int) -> str:
+    # A channel's kind never changes after creation (read-only in the back office), so a
+    # process-local memo keeps the message hot path free of an extra query.
+    kind = _kind_by_channel.get(channel_id)
+    if kind is None:
+        kind = Channel.objects.filter(pk=channel_id).values_list("kind", flat=True).first() or ""
+        _kind_by_channel[channel_id] = kind
+    return kind
+
+
+def outbound_enqueue_for_message(*, conversation, message) -> OutboundDelivery | None:
+    """messaging hook: an agent's (or the bot's) message in a WeChat/partner conversation goes out."""
+    if message.visibility != "all" or message.sender_kind not in OUTBOUND_SENDER_KINDS:
+        return None
+    if message.content_type not in OUTBOUND_CONTENT_TYPES:
+        return None
+    if _channel_kind(conversation.channel_id) not in EXTERNAL_KINDS:
+        return None
+    from apps.channels import tasks
+
+    delivery = OutboundDelivery.objects.create(
+        tenant_id=conversation.tenant_id, channel_id=conversation.channel_id, message=message
+    )
+    transaction.on_commit(lambda: tasks.deliver_outbound.delay(delivery.pk))
+    return delivery
+
+
+class RetryableDeliveryError(Exception):
+    pass
+
+
+def _staff_notice(*, conversation_id: int, body: str, code: str) -> None:
+    from apps.messaging.services import message_create
+
+    message_create(
+        conversation_id=conversation_id,
+        sender_kind="system",
+        content_type="system",
+        body=body,
+        payload={"code": code},
+        visibility="staff",
+        allow_closed=True,
+    )
+
+
+def _deliver_wechat(delivery: OutboundDelivery) -> str:
+    """Send through the customer-service message API. Returns the final status."""
+    from wechatpy.exceptions import WeChatClientException
+
+    from apps.channels import wechat
+    from apps.customers.models import CustomerIdentity
+
+    message = delivery.message
+    conversation = message.conversation
+    channel = delivery.channel
+    last_visitor = conversation.last_visitor_message_at
+    if last_visitor is None or timezone.now() - last_visitor > WECHAT_REPLY_WINDOW:
+        _staff_notice(
+            conversation_id=conversation.pk,
+            code="wechat_window_closed",
+            body=gettext(
+                "Not delivered: WeChat only allows replies within 48 hours of the customer's last "
+                "message. The customer has to write again first."
+            ),
+        )
+        delivery.last_error = "48h window closed"
+        return DeliveryStatus.SKIPPED
+    openid = (
+        CustomerIdentity.objects.filter(customer_id=conversation.customer_id, kind="wechat")
+        .values_list("value", flat=True)
+        .first()
+    )
+    if not openid:
+        delivery.last_error = "customer has no openid"
+        return DeliveryStatus.FAILED
+    client = wechat.client_for(channel)
+    try:
+        if message.content_type == "image" and message.payload.get("attachment_id"):
+            from apps.messaging.models import Attachment
+
+            attachment = Attachment.objects.get(pk=message.payload["attachment_id"], tenant_id=delivery.tenant_id)
+            with attachment.file.open("rb") as fh:
+                media = client.media.upload("image", (attachment.original_name or "image.jpg", fh))
+            client.message.send_image(openid, media["media_id"])
+        else:
+            text = message.body
+            if message.content_type != "text":
+                url = message.payload.get("url", "")
+                text = (text + " " + url).strip() or gettext("[Attachment]")
+            client.message.send_text(openid, text)
+    except WeChatClientException as exc:
+        if exc.errcode == 45015:  # "response out of time limit": WeChat's own view of the window
+            _staff_notice(
+                conversation_id=conversation.pk,
+                code="wechat_window_closed",
+                body=gettext(
+                    "Not delivered: WeChat only allows replies within 48 hours of the customer's "
+                    "last message. The customer has to write again first."
+                ),
+            )
+            delivery.last_error = "45015 out of time limit"
+            return DeliveryStatus.SKIPPED
+        raise RetryableDeliveryError(f"wechat error {exc.errcode}: {exc.errmsg}")
+    except Exception as exc:  # noqa: BLE001 - network failures are retried
+        raise RetryableDeliveryError(f"wechat request failed: {exc!r}")
+    return DeliveryStatus.SUCCEEDED
+
+
+def _deliver_partner(delivery: OutboundDelivery) -> str:
+    from apps.channels import partner
+
+    url = delivery.channel.cfg("webhook_url")
+    if not url:
+        delivery.last_error = "no webhook_url configured"
+        return DeliveryStatus.SKIPPED
+    partner.webhook_post(channel=delivery.channel, message=delivery.message)
+    return DeliveryStatus.SUCCEEDED
+
+
+def outbound_deliver(*, delivery_id: int) -> OutboundDelivery:
+    """Try one delivery. At most one success per message: a finished row is never sent again,
+    and a short lease keeps two workers from sending the same row at once."""
+    delivery = OutboundDelivery.objects.select_related("channel", "message", "message__conversation").get(
+        pk=delivery_id
+    )
+    if delivery.status != DeliveryStatus.PENDING:
+        return delivery
+    lease = f"kf:delivery-lease:{delivery.pk}"
+    if not cache.add(lease, 1, timeout=60):
+        raise RetryableDeliveryError("another worker is delivering this message")
+    try:
+        with translation.override(settings.LANGUAGE_CODE):
+            delivery.attempts += 1
+            try:
+                if delivery.channel.kind == ChannelKind.WECHAT:
+                    status = _deliver_wechat(delivery)
+                else:
+                    status = _deliver_partner(delivery)
+            except RetryableDeliveryError as exc:
+                delivery.last_error = str(exc)[:300]
+                OutboundDelivery.objects.filter(pk=delivery.pk).update(
+                    attempts=delivery.attempts, last_error=delivery.last_error
+                )
+                raise
+            delivery.status = status
+            if status == DeliveryStatus.SUCCEEDED:
+                delivery.delivered_at = timezone.now()
+                delivery.last_error = ""
+            delivery.save(update_fields=["status", "attempts", "last_error", "delivered_at"])
+            return delivery
+    finally:
+        cache.delete(lease)
+
+
+def outbound_give_up(*, delivery_id: int) -> OutboundDelivery:
+    """Retries exhausted: mark failed and tell the agent the customer did not get the message."""
+    with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
+        delivery = OutboundDelivery.objects.select_for_update().select_related("message").get(pk=delivery_id)
+        if delivery.status != DeliveryStatus.PENDING:
+            return delivery
+        delivery.status = DeliveryStatus.FAILED
+        delivery.save(update_fields=["status"])
+        _staff_notice(
+            conversation_id=delivery.message.conversation_id,
+            code="delivery_failed",
+            body=gettext(
+                "Not delivered: the customer's platform did not accept message #%(seq)s after several attempts."
+            )
+            % {"seq": delivery.message.seq},
+        )
+    return delivery

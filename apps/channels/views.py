@@ -1,0 +1,138 @@
+"""Public entry points served by this app: the WeChat callback and the widget pages."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
+
+from apps.channels import services, wechat
+from apps.channels.models import Channel, ChannelKind
+from apps.core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+def _error(exc: ApplicationError) -> JsonResponse:
+    return JsonResponse({"error": exc.as_dict()}, status=exc.status_code)
+
+
+def _wechat_channel(key: str) -> Channel:
+    channel = Channel.objects.filter(key=key, kind=ChannelKind.WECHAT, is_enabled=True).first()
+    if channel is None:
+        raise ApplicationError("not_found", _("Not found."), status=404)
+    return channel
+
+
+def _inbound_fields(msg) -> tuple[str, str, dict]:
+    """(external_id, kind, payload) of a wechatpy message or event."""
+    raw = dict(msg._data)
+    mtype = (raw.get("MsgType") or "").lower()
+    if mtype == "event":
+        event = (raw.get("Event") or "").lower()
+        kind = f"event:{event}"
+        # Events have no MsgId; WeChat documents FromUserName + CreateTime as their identity.
+        external_id = f"ev:{msg.source}:{raw.get('CreateTime', '')}:{event}"
+        payload = {"key": raw.get("EventKey") or ""}
+        if event.startswith("subscribe"):
+            kind = "event:subscribe"
+    else:
+        kind = mtype
+        external_id = f"msg:{raw.get('MsgId') or raw.get('MsgID') or ''}"
+        if external_id == "msg:":
+            external_id = f"msg:{msg.source}:{raw.get('CreateTime', '')}"
+        names = {
+            "Content": "content",
+            "PicUrl": "pic_url",
+            "MediaId": "media_id",
+            "Format": "format",
+            "Recognition": "recognition",
+            "Title": "title",
+            "Description": "description",
+            "Url": "url",
+            "Label": "label",
+            "Location_X": "x",
+            "Location_Y": "y",
+            "FileKey": "file_key",
+        }
+        payload = {ours: raw[theirs] for theirs, ours in names.items() if raw.get(theirs) is not None}
+    return external_id, kind, payload
+
+
+@csrf_exempt
+def wechat_callback(request: HttpRequest, key: str) -> HttpResponse:
+    """WeChat's server URL for one official account (GET: URL verification, POST: messages)."""
+    try:
+        channel = _wechat_channel(key)
+        q = request.GET
+        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        wechat.check_timestamp(timestamp)
+        token = channel.cfg("token")
+        if not wechat.signature_valid(token=token, timestamp=timestamp, nonce=nonce, signature=q.get("signature", "")):
+            raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
+        wechat.claim_nonce(channel_id=channel.pk, timestamp=timestamp, nonce=nonce)
+        if request.method == "GET":
+            return HttpResponse(q.get("echostr", ""), content_type="text/plain")
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        body = request.body
+        if len(body) > wechat.MAX_BODY_BYTES:
+            raise wechat.WeChatRejected("wechat_too_large", _("The request body is too large."), status=413)
+        aes_key = channel.cfg("encoding_aes_key")
+        safe_mode = bool(aes_key)
+        if safe_mode:
+            if q.get("encrypt_type", "").lower() != "aes":
+                raise wechat.WeChatRejected(
+                    "wechat_plain_refused", _("This account only accepts safe-mode messages."), status=403
+                )
+            envelope = wechat.parse_xml_dict(body)
+            encrypted = envelope.get("Encrypt") or ""
+            if not isinstance(encrypted, str) or not encrypted:
+                raise wechat.WeChatRejected("wechat_bad_xml", _("The XML body could not be parsed."))
+            if not wechat.signature_valid(
+                token=token, timestamp=timestamp, nonce=nonce, signature=q.get("msg_signature", ""), encrypt=encrypted
+            ):
+                raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
+            xml = wechat.decrypt(encoding_aes_key=aes_key, app_id=channel.cfg("app_id"), encrypt=encrypted)
+        else:
+            xml = body.decode("utf-8", errors="strict") if body else ""
+        msg = wechat.parse_inbound(xml)
+        if msg is None or not msg.source:
+            raise wechat.WeChatRejected("wechat_bad_xml", _("The XML body could not be parsed."))
+        original_id = channel.cfg("original_id")
+        if original_id and msg.target != original_id:
+            raise wechat.WeChatRejected(
+                "wechat_wrong_account", _("The message is addressed to another account."), status=403
+            )
+        external_id, kind, payload = _inbound_fields(msg)
+        inbound = services.inbound_record(
+            channel=channel, external_id=external_id, sender_id=msg.source, kind=kind, payload=payload
+        )
+    except UnicodeDecodeError:
+        return _error(wechat.WeChatRejected("wechat_bad_xml", _("The XML body could not be parsed.")))
+    except ApplicationError as exc:
+        logger.info("wechat callback %s refused: %s", key, exc.code)
+        return _error(exc)
+    if kind == "event:subscribe" and inbound.created_now and channel.greeting:
+        return _passive_text_reply(channel=channel, msg=msg, text=channel.greeting, nonce=nonce, safe_mode=safe_mode)
+    # "success" tells WeChat we have it; the message is processed by a Celery task.
+    return HttpResponse("success", content_type="text/plain")
+
+
+def _passive_text_reply(*, channel: Channel, msg, text: str, nonce: str, safe_mode: bool) -> HttpResponse:
+    from wechatpy.replies import TextReply
+
+    xml = TextReply(message=msg, content=text).render()
+    if safe_mode:
+        xml = wechat.encrypt(
+            encoding_aes_key=channel.cfg("encoding_aes_key"),
+            app_id=channel.cfg("app_id"),
+            token=channel.cfg("token"),
+            xml=xml,
+            nonce=nonce,
+            timestamp=str(int(time.time())),
+        )
+    return HttpResponse(xml, content_type="application/xml")

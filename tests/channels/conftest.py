@@ -1,0 +1,226 @@
+"""Channel fixtures: a local server speaking WeChat's HTTP contract, a partner webhook receiver,
+and inbound WeChat messages built and encrypted with wechatpy's own classes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.fields import IntegerField, StringField
+from wechatpy.replies import BaseReply, TextReply
+
+from apps.channels import services
+from apps.channels.models import ChannelKind
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+APP_ID = "wx1234567890abcdef"
+TOKEN = "test-token-2026"
+ORIGINAL_ID = "gh_test00000001"
+
+
+# --- inbound messages, built with wechatpy's XML classes -------------------------------------
+
+
+class InboundText(TextReply):
+    msg_id = IntegerField("MsgId")
+
+
+class InboundImage(BaseReply):
+    type = "image"
+    pic_url = StringField("PicUrl")
+    media_id = StringField("MediaId")
+    msg_id = IntegerField("MsgId")
+
+
+class InboundEvent(BaseReply):
+    type = "event"
+    event = StringField("Event")
+    key = StringField("EventKey")
+
+
+def signature(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+class WeChatSender:
+    """Posts to our callback the way WeChat's servers do (plain or safe mode)."""
+
+    def __init__(self, client, channel, *, safe: bool):
+        self.client = client
+        self.channel = channel
+        self.safe = safe
+
+    def url(self) -> str:
+        return f"/wechat/{self.channel.key}/"
+
+    def post(
+        self,
+        reply: BaseReply | str,
+        *,
+        timestamp: str | None = None,
+        nonce: str | None = None,
+        app_id: str = APP_ID,
+        tamper: str = "",
+        token: str = TOKEN,
+    ):
+        xml = reply.render() if isinstance(reply, BaseReply) else reply
+        timestamp = timestamp or str(int(time.time()))
+        nonce = nonce or uuid.uuid4().hex[:16]
+        params = {
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "signature": signature(token, timestamp, nonce),
+            "openid": "x",
+        }
+        if self.safe:
+            envelope = WeChatCrypto(token, AES_KEY, app_id).encrypt_message(xml, nonce, timestamp)
+            if tamper == "ciphertext":
+                from wechatpy.crypto import _get_signature
+
+                garbage = "QUJDREVGR0hJSktMTU5PUA=="  # valid base64, not a WeChat ciphertext
+                envelope = f"<xml><Encrypt><![CDATA[{garbage}]]></Encrypt></xml>"
+                params["msg_signature"] = _get_signature(token, timestamp, nonce, garbage)
+            else:
+                import xmltodict
+
+                params["msg_signature"] = xmltodict.parse(envelope)["xml"]["MsgSignature"]
+            params["encrypt_type"] = "aes"
+            body = envelope
+        else:
+            body = xml
+        if tamper == "signature":
+            params["signature"] = "0" * 40
+            params.pop("msg_signature", None) if not self.safe else params.update(msg_signature="0" * 40)
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return self.client.post(f"{self.url()}?{query}", data=body, content_type="text/xml")
+
+
+def text_message(*, openid: str = "oUser0001", content: str = "你好，我的快递到哪了？", msg_id: int = 1000001):
+    return InboundText(source=openid, target=ORIGINAL_ID, content=content, msg_id=msg_id)
+
+
+# --- a local server with WeChat's (and a partner's) HTTP contract ------------------------------
+
+
+class Recorder:
+    def __init__(self):
+        self.requests: list[dict] = []
+        self.tokens_issued = 0
+        self.valid_tokens: set[str] = set()
+        self.fail_next: list[int] = []  # HTTP status codes to answer the next requests with
+        self.lock = threading.Lock()
+
+
+def _make_handler(rec: Recorder):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _json(self, status: int, data: dict):
+            body = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            parts = urlsplit(self.path)
+            query = parse_qs(parts.query)
+            if parts.path.endswith("/cgi-bin/token"):
+                with rec.lock:
+                    rec.tokens_issued += 1
+                    token = f"ACCESS_TOKEN_{rec.tokens_issued}"
+                    rec.valid_tokens.add(token)
+                rec.requests.append({"path": parts.path, "query": query})
+                if query.get("appid") != [APP_ID] or query.get("grant_type") != ["client_credential"]:
+                    return self._json(200, {"errcode": 40013, "errmsg": "invalid appid"})
+                return self._json(200, {"access_token": token, "expires_in": 7200})
+            return self._json(404, {"errcode": 404})
+
+        def do_POST(self):
+            parts = urlsplit(self.path)
+            query = parse_qs(parts.query)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            entry = {"path": parts.path, "query": query, "headers": dict(self.headers), "raw": raw}
+            try:
+                entry["json"] = json.loads(raw.decode())
+            except ValueError:
+                entry["json"] = None
+            rec.requests.append(entry)
+            with rec.lock:
+                fail = rec.fail_next.pop(0) if rec.fail_next else None
+            if fail:
+                return self._json(fail, {"error": "try again"})
+            if parts.path.endswith("/cgi-bin/message/custom/send"):
+                token = (query.get("access_token") or [""])[0]
+                if token not in rec.valid_tokens:
+                    return self._json(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
+                return self._json(200, {"errcode": 0, "errmsg": "ok"})
+            return self._json(200, {"ok": True})
+
+    return Handler
+
+
+@pytest.fixture
+def fake_remote():
+    """A threaded HTTP server on a free port; yields (base_url, recorder)."""
+    rec = Recorder()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(rec))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", rec
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def wechat_channel(org_a, fake_remote):
+    base, _rec = fake_remote
+    return services.channel_create(
+        tenant=org_a.tenant,
+        actor=org_a.admin,
+        name="公众号",
+        kind=ChannelKind.WECHAT,
+        config={
+            "app_id": APP_ID,
+            "app_secret": "s3cret",
+            "token": TOKEN,
+            "encoding_aes_key": AES_KEY,
+            "original_id": ORIGINAL_ID,
+            "api_base_url": f"{base}/cgi-bin/",
+        },
+    )
+
+
+@pytest.fixture
+def wechat_plain_channel(org_a, fake_remote):
+    base, _rec = fake_remote
+    return services.channel_create(
+        tenant=org_a.tenant,
+        actor=org_a.admin,
+        name="公众号(明文)",
+        kind=ChannelKind.WECHAT,
+        config={"app_id": APP_ID, "app_secret": "s3cret", "token": TOKEN, "api_base_url": f"{base}/cgi-bin/"},
+    )
+
+
+@pytest.fixture
+def partner_channel(org_a, fake_remote):
+    base, _rec = fake_remote
+    return services.channel_create(
+        tenant=org_a.tenant,
+        actor=org_a.admin,
+        name="菜鸟",
+        kind=ChannelKind.PARTNER,
+        branch=org_a.sh,
+        config={"api_key": "cn-key", "api_secret": "cn-secret", "webhook_url": f"{base}/kefu-webhook"},
+    )
