@@ -19,3 +19,60 @@ def on_conversation_started(fn: Callable) -> Callable:
 def run_conversation_started(*, conversation, actor=None) -> None:
     for fn in _started:
         fn(conversation=conversation, actor=actor)
+
+
+# --- dispatch extension points (apps.routing registers on all of these) ---------------------
+
+_before_start: list[Callable] = []
+_requeued: list[Callable] = []
+_capacity_freed: list[Callable] = []
+
+
+def before_conversation_start(fn: Callable) -> Callable:
+    """`fn(channel, customer, status)` may raise ApplicationError to refuse a new conversation
+    (rate-limit switch, off hours, queue full). Runs before anything is written."""
+    _before_start.append(fn)
+    return fn
+
+
+def run_before_conversation_start(*, channel, customer, status: str) -> None:
+    for fn in _before_start:
+        fn(channel=channel, customer=customer, status=status)
+
+
+def on_conversation_requeued(fn: Callable) -> Callable:
+    """`fn(conversation, text)`: a conversation entered the queue again (bot hand-off, reopen,
+    agent timeout). Runs inside the transaction with the conversation row locked."""
+    _requeued.append(fn)
+    return fn
+
+
+def run_conversation_requeued(*, conversation, text: str = "") -> None:
+    for fn in _requeued:
+        fn(conversation=conversation, text=text)
+
+
+def on_agent_capacity_freed(fn: Callable) -> Callable:
+    """`fn(agent_id, tenant_id)`: an agent's load went down (close, transfer). Runs inside the
+    transaction; listeners defer their work to on_commit."""
+    _capacity_freed.append(fn)
+    return fn
+
+
+def run_agent_capacity_freed(*, agent_id: int, tenant_id: int) -> None:
+    for fn in _capacity_freed:
+        fn(agent_id=agent_id, tenant_id=tenant_id)
+
+
+_assigned: list[Callable] = []
+
+
+def on_conversation_assigned(fn: Callable) -> Callable:
+    """`fn(conversation, agent)`: inside the assigning transaction (round-robin bookkeeping)."""
+    _assigned.append(fn)
+    return fn
+
+
+def run_conversation_assigned(*, conversation, agent) -> None:
+    for fn in _assigned:
+        fn(conversation=conversation, agent=agent)

@@ -42,19 +42,40 @@ class ConversationTag(TenantOwned):
 
 
 class Conversation(TenantOwned):
-    channel = models.ForeignKey("kf_channels.Channel", on_delete=models.PROTECT, related_name="conversations",
-                                verbose_name=_("channel"))
-    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="conversations",
-                                 verbose_name=_("customer"))
+    channel = models.ForeignKey(
+        "kf_channels.Channel", on_delete=models.PROTECT, related_name="conversations", verbose_name=_("channel")
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="conversations", verbose_name=_("customer")
+    )
     # The branch the conversation currently belongs to (routing target, or where it overflowed to).
-    branch = models.ForeignKey("accounts.Branch", on_delete=models.PROTECT, null=True, blank=True,
-                               related_name="conversations", verbose_name=_("branch"))
-    skill_group = models.ForeignKey("accounts.SkillGroup", on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="conversations", verbose_name=_("skill group"))
-    status = models.CharField(_("status"), max_length=20, choices=ConversationStatus.choices,
-                              default=ConversationStatus.QUEUED, db_index=True)
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-                                 related_name="assigned_conversations", verbose_name=_("agent"))
+    branch = models.ForeignKey(
+        "accounts.Branch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("branch"),
+    )
+    skill_group = models.ForeignKey(
+        "accounts.SkillGroup",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="conversations",
+        verbose_name=_("skill group"),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.QUEUED, db_index=True
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_conversations",
+        verbose_name=_("agent"),
+    )
     priority = models.SmallIntegerField(_("priority"), default=0)
     # "{channel_id}:{customer_id}" while open, NULL once closed: a unique column that enforces
     # one open conversation per visitor per channel on MySQL too (no partial indexes there).
@@ -73,6 +94,15 @@ class Conversation(TenantOwned):
     first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     close_reason = models.CharField(_("close reason"), max_length=50, blank=True)
+    # Dispatch state (written by apps.routing through the services here).
+    # reach_path: agents whose branch path starts with it may take the conversation from the queue
+    # ("" = the whole tenant); widened level by level when it overflows up the org tree.
+    reach_path = models.CharField(max_length=255, blank=True, default="")
+    # ",3,7," style lists so "may agent 7 take it?" is one indexed LIKE on every database.
+    route_agents = models.CharField(max_length=255, blank=True, default="")
+    excluded_agents = models.CharField(max_length=255, blank=True, default="")
+    inactivity_warned_at = models.DateTimeField(null=True, blank=True)
+    rating_invited_at = models.DateTimeField(null=True, blank=True)
 
     subtree_field = "branch"
     subtree_includes_unassigned = True
@@ -112,7 +142,9 @@ class Participant(TenantOwned):
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="participants")
     kind = models.CharField(_("kind"), max_length=20, choices=ParticipantKind.choices)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     # Supervisors who only watch do not appear to the visitor.
     silent = models.BooleanField(default=False)
     last_read_seq = models.PositiveBigIntegerField(default=0)
@@ -130,8 +162,12 @@ class ConversationEvent(TenantOwned):
     kind = models.CharField(_("event"), max_length=40)
     from_status = models.CharField(max_length=20, blank=True)
     to_status = models.CharField(max_length=20, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     branch = models.ForeignKey("accounts.Branch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     reason = models.CharField(max_length=100, blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -152,9 +188,58 @@ class Rating(TenantOwned):
     score = models.PositiveSmallIntegerField(_("score"))  # 1..5
     tags = models.JSONField(_("tags"), default=list, blank=True)
     comment = models.TextField(_("comment"), blank=True)
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = _("rating")
         verbose_name_plural = _("ratings")
+
+
+class TransferStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    TIMED_OUT = "timed_out", _("Timed out")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Transfer(TenantOwned):
+    """F9/F14: a request to hand a conversation to another agent or a skill group."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="transfers")
+    from_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+", verbose_name=_("from agent")
+    )
+    to_agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("to agent"),
+    )
+    to_skill_group = models.ForeignKey(
+        "accounts.SkillGroup",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("to skill group"),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=TransferStatus.choices, default=TransferStatus.PENDING, db_index=True
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
+        ordering = ["-id"]

@@ -6,13 +6,38 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts.models import AgentStatus, SkillGroup, User
 from apps.conversations import hooks
-from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus, Participant, ParticipantKind
+from apps.conversations.locking import retry_on_deadlock
+from apps.conversations.models import (
+    Conversation,
+    ConversationEvent,
+    ConversationStatus,
+    ConversationTag,
+    Participant,
+    ParticipantKind,
+    Rating,
+    Transfer,
+    TransferStatus,
+)
+from apps.conversations.serializers import conversation_to_dict
 from apps.core.errors import ApplicationError
+from apps.messaging import groups
+from apps.messaging.publish import publish
 
 
-def conversation_event_record(*, conversation: Conversation, kind: str, from_status: str = "", to_status: str = "",
-                              actor=None, agent=None, reason: str = "", data: dict | None = None) -> ConversationEvent:
+def conversation_event_record(
+    *,
+    conversation: Conversation,
+    kind: str,
+    from_status: str = "",
+    to_status: str = "",
+    actor=None,
+    agent=None,
+    agent_id: int | None = None,
+    reason: str = "",
+    data: dict | None = None,
+) -> ConversationEvent:
     return ConversationEvent.objects.create(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
@@ -20,7 +45,7 @@ def conversation_event_record(*, conversation: Conversation, kind: str, from_sta
         from_status=from_status,
         to_status=to_status,
         actor=actor if getattr(actor, "pk", None) else None,
-        agent=agent,
+        agent_id=agent.pk if agent is not None else agent_id,
         branch_id=conversation.branch_id,
         reason=reason,
         data=data or {},
@@ -43,6 +68,8 @@ def conversation_start(*, channel, customer, subject: str = "", priority: int = 
         return existing
     now = timezone.now()
     status = ConversationStatus.BOT if channel.bot_enabled else ConversationStatus.QUEUED
+    # Rate-limit switch, working hours, queue cap: refuse before writing anything.
+    hooks.run_before_conversation_start(channel=channel, customer=customer, status=status)
     try:
         with transaction.atomic():
             conversation = Conversation.objects.create(
@@ -56,7 +83,9 @@ def conversation_start(*, channel, customer, subject: str = "", priority: int = 
                 priority=priority,
                 queued_at=now if status == ConversationStatus.QUEUED else None,
             )
-            Participant.objects.create(tenant_id=channel.tenant_id, conversation=conversation, kind=ParticipantKind.VISITOR)
+            Participant.objects.create(
+                tenant_id=channel.tenant_id, conversation=conversation, kind=ParticipantKind.VISITOR
+            )
             conversation_event_record(conversation=conversation, kind="created", to_status=status, actor=actor)
             hooks.run_conversation_started(conversation=conversation, actor=actor)
     except IntegrityError:
@@ -68,3 +97,708 @@ def conversation_start(*, channel, customer, subject: str = "", priority: int = 
         return existing
     conversation.created_now = True
     return conversation
+
+
+# --- lifecycle: assign, accept, release, close, transfer, rating, hand-off, reopen ----------
+# Every function below follows the lock order of apps.conversations.locking: agent rows
+# (ascending id), then the conversation row, then transfer rows.
+
+ACTIVE_LOAD_STATUSES = (ConversationStatus.ACTIVE, ConversationStatus.TRANSFER_PENDING)
+
+
+def agent_active_count(*, agent_id: int) -> int:
+    """An agent's load: conversations they hold (in service or being transferred away)."""
+    return Conversation.objects.filter(assignee_id=agent_id, status__in=ACTIVE_LOAD_STATUSES).count()
+
+
+def _not_found() -> ApplicationError:
+    return ApplicationError("not_found", _("Conversation not found."), status=404)
+
+
+def _publish_updated(conversation: Conversation, *, agent_ids: tuple = ()) -> None:
+    targets = [
+        groups.conversation_group(conversation.tenant_id, conversation.pk),
+        groups.tenant_staff_group(conversation.tenant_id),
+    ]
+    targets += [groups.agent_group(conversation.tenant_id, a) for a in agent_ids if a]
+    publish(targets, {"type": "conversation.updated", "conversation": conversation_to_dict(conversation)})
+
+
+def _publish_queue_changed(tenant_id: int) -> None:
+    length = Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED).count()
+    publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
+
+
+def _lock_agents(ids) -> dict:
+    ids = sorted({i for i in ids if i})
+    if not ids:
+        return {}
+    return {u.pk: u for u in User.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
+def _lock_conversation(conversation_id: int) -> Conversation:
+    conversation = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+    if conversation is None:
+        raise _not_found()
+    return conversation
+
+
+def _lock_assignee_then_conversation(conversation_id: int, extra_agent_ids=()) -> tuple[Conversation, dict]:
+    """Lock the current assignee (and extra agents) before the conversation. The assignee is
+    read without a lock first; if it changed before we got the locks, start over."""
+    for _attempt in range(5):
+        current = Conversation.objects.filter(pk=conversation_id).values_list("assignee_id", flat=True).first()
+        if current is None and not Conversation.objects.filter(pk=conversation_id).exists():
+            raise _not_found()
+        agents = _lock_agents([current, *extra_agent_ids])
+        conversation = _lock_conversation(conversation_id)
+        if conversation.assignee_id == current:
+            return conversation, agents
+    raise ApplicationError("busy", _("The conversation is changing; please try again."), status=409)
+
+
+def _can_act_as_staff(actor, conversation: Conversation) -> bool:
+    """The assignee, or a manager (or an agent for a queued conversation) who can see it."""
+    if actor is None:
+        return True
+    if conversation.tenant_id != actor.tenant_id and not actor.is_platform_operator:
+        return False
+    if conversation.assignee_id == actor.pk:
+        return True
+    if not Conversation.objects.visible_to(actor).filter(pk=conversation.pk).exists():
+        return False
+    return actor.is_manager or conversation.status == ConversationStatus.QUEUED
+
+
+def _require_visible(actor, conversation: Conversation) -> None:
+    if actor is not None and not Conversation.objects.visible_to(actor).filter(pk=conversation.pk).exists():
+        raise _not_found()
+
+
+def _join(conversation: Conversation, agent, kind=ParticipantKind.AGENT) -> None:
+    Participant.objects.update_or_create(
+        conversation=conversation,
+        kind=kind,
+        user=agent,
+        defaults={"tenant_id": conversation.tenant_id, "left_at": None},
+    )
+
+
+def _leave(conversation: Conversation, agent_id: int | None) -> None:
+    if agent_id:
+        Participant.objects.filter(conversation=conversation, user_id=agent_id, left_at__isnull=True).update(
+            left_at=timezone.now()
+        )
+
+
+def conversation_assign(
+    *,
+    conversation_id: int,
+    agent_id: int,
+    actor=None,
+    reason: str = "auto",
+    require_online: bool = True,
+    strict: bool = True,
+) -> Conversation | None:
+    """Give a queued conversation to an agent, never above their limit, never twice.
+
+    The agent row lock serialises everything that changes that agent's load across processes;
+    the conversation row lock makes sure only one assignee wins. With strict=False a lost race
+    (agent full, conversation taken) returns None instead of raising: dispatch tries the next.
+    """
+
+    def attempt() -> Conversation:
+        with transaction.atomic():
+            agents = _lock_agents([agent_id])
+            agent = agents.get(agent_id)
+            if agent is None or not agent.is_agent_role:
+                raise ApplicationError("agent_not_found", _("Agent not found."), status=404)
+            if not agent.is_active or (require_online and agent.status != AgentStatus.ONLINE):
+                raise ApplicationError("agent_unavailable", _("The agent is not available."), status=409)
+            if agent.status == AgentStatus.OFFLINE:
+                raise ApplicationError("agent_unavailable", _("The agent is not available."), status=409)
+            if agent_active_count(agent_id=agent.pk) >= agent.max_chats:
+                raise ApplicationError(
+                    "agent_full", _("You have reached your limit of concurrent conversations."), status=409
+                )
+            # Only now lock the conversation: a dispatcher that skips locked rows must be able to
+            # trust that a locked queued conversation is about to be assigned.
+            conversation = _lock_conversation(conversation_id)
+            if agent.tenant_id != conversation.tenant_id:
+                raise ApplicationError("agent_not_found", _("Agent not found."), status=404)
+            if conversation.status != ConversationStatus.QUEUED or conversation.assignee_id:
+                raise ApplicationError("not_waiting", _("This conversation is no longer waiting."), status=409)
+            now = timezone.now()
+            previous = conversation.status
+            conversation.status = ConversationStatus.ACTIVE
+            conversation.assignee = agent
+            conversation.assigned_at = now
+            conversation.inactivity_warned_at = None
+            conversation.save(update_fields=["status", "assignee", "assigned_at", "inactivity_warned_at"])
+            _join(conversation, agent)
+            conversation_event_record(
+                conversation=conversation,
+                kind="assigned",
+                from_status=previous,
+                to_status=conversation.status,
+                actor=actor,
+                agent=agent,
+                reason=reason,
+                data={
+                    "waited_ms": int((now - conversation.queued_at).total_seconds() * 1000)
+                    if conversation.queued_at
+                    else None
+                },
+            )
+            hooks.run_conversation_assigned(conversation=conversation, agent=agent)
+            payload = {
+                "type": "conversation.assigned",
+                "conversation": conversation_to_dict(conversation),
+                "agent_id": agent.pk,
+            }
+            publish(
+                [
+                    groups.agent_group(conversation.tenant_id, agent.pk),
+                    groups.conversation_group(conversation.tenant_id, conversation.pk),
+                    groups.customer_group(conversation.tenant_id, conversation.customer_id),
+                    groups.tenant_staff_group(conversation.tenant_id),
+                ],
+                payload,
+            )
+            return conversation
+
+    try:
+        return retry_on_deadlock(attempt)
+    except ApplicationError:
+        if strict:
+            raise
+        return None
+
+
+def conversation_accept(*, conversation_id: int, agent) -> Conversation:
+    """F14: an agent picks a conversation from the queue by hand (status need not be online,
+    but the limit holds)."""
+    conversation = Conversation.objects.visible_to(agent).filter(pk=conversation_id).first()
+    if conversation is None:
+        raise _not_found()
+    if not agent.is_agent_role:
+        raise ApplicationError("not_an_agent", _("Only agents and supervisors can take conversations."), status=403)
+    if agent.status == AgentStatus.OFFLINE:
+        raise ApplicationError("agent_unavailable", _("Go online before taking conversations."), status=409)
+    return conversation_assign(
+        conversation_id=conversation_id,
+        agent_id=agent.pk,
+        actor=agent,
+        reason="accepted",
+        require_online=False,
+        strict=True,
+    )
+
+
+def conversation_requeue(
+    *,
+    conversation_id: int,
+    reason: str,
+    expected_agent_id: int | None = None,
+    exclude_agent: bool = True,
+    actor=None,
+    only_if_unanswered: bool = False,
+    assigned_before=None,
+) -> Conversation | None:
+    """Take a conversation back from its agent into the queue (first-response timeout).
+
+    Returns None when nothing was done (already answered, already requeued ...): safe to call twice.
+    """
+
+    def attempt():
+        with transaction.atomic():
+            conversation, _agents = _lock_assignee_then_conversation(conversation_id)
+            if conversation.status != ConversationStatus.ACTIVE or not conversation.assignee_id:
+                return None
+            if expected_agent_id is not None and conversation.assignee_id != expected_agent_id:
+                return None
+            if only_if_unanswered and conversation.first_response_at is not None:
+                return None
+            if assigned_before is not None and (
+                conversation.assigned_at is None or conversation.assigned_at > assigned_before
+            ):
+                return None
+            old_agent = conversation.assignee_id
+            conversation.status = ConversationStatus.QUEUED
+            conversation.assignee = None
+            conversation.queued_at = conversation.queued_at or timezone.now()
+            if exclude_agent and f",{old_agent}," not in conversation.excluded_agents:
+                excluded = [a for a in conversation.excluded_agents.strip(",").split(",") if a] + [str(old_agent)]
+                conversation.excluded_agents = "," + ",".join(excluded[-20:]) + ","
+            conversation.save(update_fields=["status", "assignee", "queued_at", "excluded_agents"])
+            _leave(conversation, old_agent)
+            conversation_event_record(
+                conversation=conversation,
+                kind="requeued",
+                from_status=ConversationStatus.ACTIVE,
+                to_status=ConversationStatus.QUEUED,
+                actor=actor,
+                agent_id=old_agent,
+                reason=reason,
+            )
+            _publish_updated(conversation, agent_ids=(old_agent,))
+            hooks.run_agent_capacity_freed(agent_id=old_agent, tenant_id=conversation.tenant_id)
+            hooks.run_conversation_requeued(conversation=conversation, text="")
+            return conversation
+
+    return retry_on_deadlock(attempt)
+
+
+def _valid_tags(conversation: Conversation, tag_ids) -> list[ConversationTag]:
+    tag_ids = list(dict.fromkeys(int(t) for t in tag_ids or []))
+    tags = list(ConversationTag.objects.filter(tenant_id=conversation.tenant_id, pk__in=tag_ids, is_enabled=True))
+    if len(tags) != len(tag_ids):
+        raise ApplicationError("invalid_tag", _("Unknown conversation tag."))
+    return tags
+
+
+def conversation_close(
+    *, conversation_id: int, actor=None, reason: str = "agent_closed", tag_ids: list[int] | None = None
+) -> Conversation:
+    """Close (F9), optionally with tags (F47). Closing a closed conversation changes nothing."""
+
+    def attempt():
+        with transaction.atomic():
+            conversation, _agents = _lock_assignee_then_conversation(conversation_id)
+            if actor is not None and not _can_act_as_staff(actor, conversation):
+                if not Conversation.objects.visible_to(actor).filter(pk=conversation.pk).exists():
+                    raise _not_found()
+                raise ApplicationError(
+                    "not_yours", _("Only the agent serving this conversation can close it."), status=403
+                )
+            if conversation.status == ConversationStatus.CLOSED:
+                return conversation
+            tags = _valid_tags(conversation, tag_ids) if tag_ids else []
+            previous = conversation.status
+            had_load = previous in ACTIVE_LOAD_STATUSES and conversation.assignee_id
+            now = timezone.now()
+            conversation.status = ConversationStatus.CLOSED
+            conversation.open_key = None
+            conversation.closed_at = now
+            conversation.close_reason = reason[:50]
+            conversation.save(update_fields=["status", "open_key", "closed_at", "close_reason"])
+            if tags:
+                conversation.tags.add(*tags)
+            Transfer.objects.filter(conversation=conversation, status=TransferStatus.PENDING).update(
+                status=TransferStatus.CANCELLED, resolved_at=now
+            )
+            Participant.objects.filter(conversation=conversation, left_at__isnull=True).update(left_at=now)
+            conversation_event_record(
+                conversation=conversation,
+                kind="closed",
+                from_status=previous,
+                to_status=ConversationStatus.CLOSED,
+                actor=actor,
+                agent_id=conversation.assignee_id,
+                reason=reason,
+                data={"tags": [t.pk for t in tags]},
+            )
+            targets = [
+                groups.conversation_group(conversation.tenant_id, conversation.pk),
+                groups.customer_group(conversation.tenant_id, conversation.customer_id),
+                groups.tenant_staff_group(conversation.tenant_id),
+            ]
+            if conversation.assignee_id:
+                targets.append(groups.agent_group(conversation.tenant_id, conversation.assignee_id))
+            publish(targets, {"type": "conversation.closed", "conversation_id": conversation.pk, "reason": reason})
+            if previous == ConversationStatus.QUEUED:
+                _publish_queue_changed(conversation.tenant_id)
+            if had_load:
+                hooks.run_agent_capacity_freed(agent_id=conversation.assignee_id, tenant_id=conversation.tenant_id)
+            return conversation
+
+    return retry_on_deadlock(attempt)
+
+
+def conversation_set_tags(*, conversation_id: int, actor, tag_ids: list[int]) -> Conversation:
+    with transaction.atomic():
+        conversation = _lock_conversation(conversation_id)
+        _require_visible(actor, conversation)
+        if not _can_act_as_staff(actor, conversation):
+            raise ApplicationError("not_yours", _("Only the agent serving this conversation can tag it."), status=403)
+        tags = _valid_tags(conversation, tag_ids)
+        conversation.tags.set(tags)
+        conversation_event_record(
+            conversation=conversation,
+            kind="tagged",
+            from_status=conversation.status,
+            to_status=conversation.status,
+            actor=actor,
+            data={"tags": [t.pk for t in tags]},
+        )
+        return conversation
+
+
+def conversation_transfer_request(
+    *, conversation_id: int, actor, to_agent_id: int | None = None, to_skill_group_id: int | None = None, note: str = ""
+) -> Transfer:
+    """F9: ask another agent (or any member of a skill group) to take over. The conversation
+    stays with the current agent until the receiver accepts."""
+    if bool(to_agent_id) == bool(to_skill_group_id):
+        raise ApplicationError("invalid_target", _("Choose either an agent or a skill group to transfer to."))
+    if len(note) > 500:
+        raise ApplicationError("note_too_long", _("The note can be at most 500 characters."))
+    with transaction.atomic():
+        conversation, _agents = _lock_assignee_then_conversation(conversation_id)
+        _require_visible(actor, conversation)
+        if conversation.status != ConversationStatus.ACTIVE:
+            raise ApplicationError("not_active", _("Only a conversation in service can be transferred."), status=409)
+        if conversation.assignee_id != actor.pk and not actor.is_manager:
+            raise ApplicationError(
+                "not_yours", _("Only the agent serving this conversation can transfer it."), status=403
+            )
+        to_agent = group = None
+        if to_agent_id:
+            to_agent = User.objects.filter(tenant_id=conversation.tenant_id, pk=to_agent_id, is_active=True).first()
+            if to_agent is None or not to_agent.is_agent_role:
+                raise ApplicationError("agent_not_found", _("Agent not found."), status=404)
+            if to_agent.pk == conversation.assignee_id:
+                raise ApplicationError("invalid_target", _("The conversation is already with this agent."))
+        else:
+            group = SkillGroup.objects.filter(
+                tenant_id=conversation.tenant_id, pk=to_skill_group_id, is_enabled=True
+            ).first()
+            if group is None:
+                raise ApplicationError("skill_group_not_found", _("Skill group not found."), status=404)
+        transfer = Transfer.objects.create(
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            from_agent_id=conversation.assignee_id,
+            to_agent=to_agent,
+            to_skill_group=group,
+            note=note,
+        )
+        conversation.status = ConversationStatus.TRANSFER_PENDING
+        conversation.save(update_fields=["status"])
+        conversation_event_record(
+            conversation=conversation,
+            kind="transfer_requested",
+            from_status=ConversationStatus.ACTIVE,
+            to_status=conversation.status,
+            actor=actor,
+            agent=to_agent,
+            reason="transfer",
+            data={"transfer_id": transfer.pk, "skill_group_id": group.pk if group else None},
+        )
+        receivers = [to_agent.pk] if to_agent else list(group.members.values_list("pk", flat=True))
+        targets = [groups.agent_group(conversation.tenant_id, r) for r in receivers]
+        targets.append(groups.conversation_group(conversation.tenant_id, conversation.pk))
+        publish(
+            targets,
+            {
+                "type": "conversation.transfer_requested",
+                "conversation": conversation_to_dict(conversation),
+                "transfer": transfer_to_dict(transfer),
+            },
+        )
+        return transfer
+
+
+def transfer_to_dict(transfer: Transfer) -> dict:
+    return {
+        "id": transfer.pk,
+        "conversation_id": transfer.conversation_id,
+        "from_agent_id": transfer.from_agent_id,
+        "to_agent_id": transfer.to_agent_id,
+        "to_skill_group_id": transfer.to_skill_group_id,
+        "status": transfer.status,
+        "note": transfer.note,
+        "created_at": transfer.created_at.isoformat() if transfer.created_at else None,
+    }
+
+
+def _transfer_receiver_ok(transfer: Transfer, actor) -> bool:
+    if transfer.to_agent_id:
+        return transfer.to_agent_id == actor.pk
+    return transfer.to_skill_group_id is not None and actor.skill_groups.filter(pk=transfer.to_skill_group_id).exists()
+
+
+def _transfer_resolve_publish(conversation: Conversation, transfer: Transfer, accepted: bool, reason: str) -> None:
+    targets = [groups.conversation_group(conversation.tenant_id, conversation.pk)]
+    targets += [
+        groups.agent_group(conversation.tenant_id, a) for a in {transfer.from_agent_id, transfer.to_agent_id} if a
+    ]
+    publish(
+        targets,
+        {
+            "type": "conversation.transfer_resolved",
+            "conversation_id": conversation.pk,
+            "transfer_id": transfer.pk,
+            "accepted": accepted,
+            "reason": reason,
+        },
+    )
+
+
+def conversation_transfer_accept(*, transfer_id: int, actor) -> Conversation:
+    transfer = Transfer.objects.filter(pk=transfer_id, tenant_id=actor.tenant_id).first()
+    if transfer is None:
+        raise ApplicationError("not_found", _("Transfer not found."), status=404)
+
+    def attempt():
+        with transaction.atomic():
+            conversation, agents = _lock_assignee_then_conversation(
+                transfer.conversation_id, extra_agent_ids=[actor.pk]
+            )
+            locked = Transfer.objects.select_for_update().get(pk=transfer.pk)
+            if locked.status != TransferStatus.PENDING or conversation.status != ConversationStatus.TRANSFER_PENDING:
+                raise ApplicationError("transfer_resolved", _("This transfer has already been resolved."), status=409)
+            if not _transfer_receiver_ok(locked, actor):
+                raise ApplicationError("not_found", _("Transfer not found."), status=404)
+            receiver = agents[actor.pk]
+            if agent_active_count(agent_id=receiver.pk) >= receiver.max_chats:
+                raise ApplicationError(
+                    "agent_full", _("You have reached your limit of concurrent conversations."), status=409
+                )
+            now = timezone.now()
+            old_agent = conversation.assignee_id
+            conversation.status = ConversationStatus.ACTIVE
+            conversation.assignee = receiver
+            conversation.assigned_at = now
+            conversation.save(update_fields=["status", "assignee", "assigned_at"])
+            _leave(conversation, old_agent)
+            _join(conversation, receiver)
+            locked.status = TransferStatus.ACCEPTED
+            locked.resolved_by = receiver
+            locked.resolved_at = now
+            locked.save(update_fields=["status", "resolved_by", "resolved_at"])
+            conversation_event_record(
+                conversation=conversation,
+                kind="transfer_accepted",
+                from_status=ConversationStatus.TRANSFER_PENDING,
+                to_status=conversation.status,
+                actor=actor,
+                agent=receiver,
+                reason="transfer",
+                data={"transfer_id": locked.pk, "from_agent_id": old_agent},
+            )
+            _transfer_resolve_publish(conversation, locked, True, "accepted")
+            publish(
+                [
+                    groups.agent_group(conversation.tenant_id, receiver.pk),
+                    groups.customer_group(conversation.tenant_id, conversation.customer_id),
+                    groups.conversation_group(conversation.tenant_id, conversation.pk),
+                ],
+                {
+                    "type": "conversation.assigned",
+                    "conversation": conversation_to_dict(conversation),
+                    "agent_id": receiver.pk,
+                },
+            )
+            if old_agent:
+                hooks.run_agent_capacity_freed(agent_id=old_agent, tenant_id=conversation.tenant_id)
+            return conversation
+
+    return retry_on_deadlock(attempt)
+
+
+def _transfer_back(*, transfer_id: int, status: str, actor=None, reason: str, check=None) -> Conversation | None:
+    with transaction.atomic():
+        transfer = Transfer.objects.filter(pk=transfer_id).first()
+        if transfer is None:
+            raise ApplicationError("not_found", _("Transfer not found."), status=404)
+        conversation = _lock_conversation(transfer.conversation_id)
+        transfer = Transfer.objects.select_for_update().get(pk=transfer_id)
+        if check is not None:
+            check(transfer)
+        if transfer.status != TransferStatus.PENDING:
+            return None
+        now = timezone.now()
+        transfer.status = status
+        transfer.resolved_by = actor
+        transfer.resolved_at = now
+        transfer.save(update_fields=["status", "resolved_by", "resolved_at"])
+        if conversation.status == ConversationStatus.TRANSFER_PENDING:
+            conversation.status = ConversationStatus.ACTIVE
+            conversation.save(update_fields=["status"])
+        conversation_event_record(
+            conversation=conversation,
+            kind=f"transfer_{status}",
+            from_status=ConversationStatus.TRANSFER_PENDING,
+            to_status=conversation.status,
+            actor=actor,
+            agent_id=transfer.from_agent_id,
+            reason=reason,
+            data={"transfer_id": transfer.pk},
+        )
+        _transfer_resolve_publish(conversation, transfer, False, reason)
+        return conversation
+
+
+def conversation_transfer_decline(*, transfer_id: int, actor, reason: str = "declined") -> Conversation:
+    def check(transfer):
+        if transfer.tenant_id != actor.tenant_id or not _transfer_receiver_ok(transfer, actor):
+            raise ApplicationError("not_found", _("Transfer not found."), status=404)
+        if transfer.status != TransferStatus.PENDING:
+            raise ApplicationError("transfer_resolved", _("This transfer has already been resolved."), status=409)
+
+    return _transfer_back(
+        transfer_id=transfer_id,
+        status=TransferStatus.DECLINED,
+        actor=actor,
+        reason=(reason or "declined")[:100],
+        check=check,
+    )
+
+
+def conversation_transfer_timeout(*, transfer_id: int) -> Conversation | None:
+    """The receiver did not answer in time: the conversation returns to its agent. Idempotent."""
+    return _transfer_back(transfer_id=transfer_id, status=TransferStatus.TIMED_OUT, reason="timeout")
+
+
+def conversation_invite_rating(*, conversation_id: int, actor) -> Conversation:
+    with transaction.atomic():
+        conversation = _lock_conversation(conversation_id)
+        _require_visible(actor, conversation)
+        if conversation.assignee_id != actor.pk and not actor.is_manager:
+            raise ApplicationError(
+                "not_yours", _("Only the agent serving this conversation can invite a rating."), status=403
+            )
+        if Rating.objects.filter(conversation=conversation).exists():
+            raise ApplicationError("already_rated", _("The visitor has already rated this conversation."), status=409)
+        if conversation.status not in ACTIVE_LOAD_STATUSES and conversation.status != ConversationStatus.CLOSED:
+            raise ApplicationError("not_served", _("Only a served conversation can be rated."), status=409)
+        conversation.rating_invited_at = timezone.now()
+        conversation.save(update_fields=["rating_invited_at"])
+        conversation_event_record(
+            conversation=conversation,
+            kind="rating_invited",
+            from_status=conversation.status,
+            to_status=conversation.status,
+            actor=actor,
+            agent_id=conversation.assignee_id,
+        )
+        publish(
+            [
+                groups.conversation_group(conversation.tenant_id, conversation.pk),
+                groups.customer_group(conversation.tenant_id, conversation.customer_id),
+            ],
+            {"type": "conversation.rating_requested", "conversation_id": conversation.pk},
+        )
+        return conversation
+
+
+def rating_submit(
+    *, conversation_id: int, customer, score: int, tags: list[str] | None = None, comment: str = ""
+) -> Rating:
+    """F3: the visitor rates a conversation they took part in, once."""
+    try:
+        score = int(score)
+    except (TypeError, ValueError):
+        score = 0
+    if not 1 <= score <= 5:
+        raise ApplicationError("invalid_score", _("The score must be between 1 and 5."))
+    tags = [str(t)[:30] for t in (tags or [])][:10]
+    if len(comment) > 1000:
+        raise ApplicationError("comment_too_long", _("The comment can be at most 1000 characters."))
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update().filter(pk=conversation_id, customer_id=customer.pk).first()
+        )
+        if conversation is None:
+            raise _not_found()
+        if conversation.assignee_id is None:
+            raise ApplicationError("not_served", _("Only a served conversation can be rated."), status=409)
+        if Rating.objects.filter(conversation=conversation).exists():
+            raise ApplicationError("already_rated", _("You have already rated this conversation."), status=409)
+        rating = Rating.objects.create(
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            score=score,
+            tags=tags,
+            comment=comment,
+            agent_id=conversation.assignee_id,
+        )
+        conversation_event_record(
+            conversation=conversation,
+            kind="rated",
+            from_status=conversation.status,
+            to_status=conversation.status,
+            agent_id=conversation.assignee_id,
+            data={"score": score},
+        )
+        return rating
+
+
+def conversation_handoff_to_human(
+    *, conversation_id: int, reason: str = "visitor_request", text: str = "", actor=None
+) -> Conversation:
+    """The bot hands the visitor to a person: bot -> queued, then dispatch routes it.
+    The same gates as a new conversation apply (switch, working hours, queue cap)."""
+    conversation = Conversation.objects.select_related("channel", "customer").filter(pk=conversation_id).first()
+    if conversation is None:
+        raise _not_found()
+    if conversation.status != ConversationStatus.BOT:
+        return conversation
+    hooks.run_before_conversation_start(
+        channel=conversation.channel, customer=conversation.customer, status=ConversationStatus.QUEUED
+    )
+    with transaction.atomic():
+        conversation = _lock_conversation(conversation_id)
+        if conversation.status != ConversationStatus.BOT:
+            return conversation
+        conversation.status = ConversationStatus.QUEUED
+        conversation.queued_at = timezone.now()
+        conversation.save(update_fields=["status", "queued_at"])
+        conversation_event_record(
+            conversation=conversation,
+            kind="handoff",
+            from_status=ConversationStatus.BOT,
+            to_status=ConversationStatus.QUEUED,
+            actor=actor,
+            reason=reason[:100],
+        )
+        hooks.run_conversation_requeued(conversation=conversation, text=text)
+        return conversation
+
+
+def conversation_reopen(*, conversation_id: int, window_seconds: int, actor=None) -> Conversation:
+    """Reopen rule: a visitor who writes again within `window_seconds` of the close gets the
+    same conversation back (queued, sticky to the last agent) instead of a new one, unless they
+    already have another open conversation on that channel."""
+    with transaction.atomic():
+        conversation = _lock_conversation(conversation_id)
+        if conversation.status != ConversationStatus.CLOSED:
+            return conversation
+        if conversation.closed_at is None or (timezone.now() - conversation.closed_at).total_seconds() > window_seconds:
+            raise ApplicationError(
+                "reopen_window_passed", _("This conversation can no longer be reopened."), status=409
+            )
+        open_key = Conversation.make_open_key(conversation.channel_id, conversation.customer_id)
+        if Conversation.objects.filter(open_key=open_key).exists():
+            raise ApplicationError("already_open", _("You already have an open conversation."), status=409)
+        last_agent = conversation.assignee_id
+        try:
+            with transaction.atomic():
+                Conversation.objects.filter(pk=conversation.pk).update(
+                    open_key=open_key,
+                    status=ConversationStatus.QUEUED,
+                    assignee=None,
+                    closed_at=None,
+                    close_reason="",
+                    queued_at=timezone.now(),
+                    first_response_at=None,
+                    inactivity_warned_at=None,
+                    excluded_agents="",
+                )
+        except IntegrityError:
+            raise ApplicationError("already_open", _("You already have an open conversation."), status=409)
+        conversation.refresh_from_db()
+        conversation_event_record(
+            conversation=conversation,
+            kind="reopened",
+            from_status=ConversationStatus.CLOSED,
+            to_status=ConversationStatus.QUEUED,
+            actor=actor,
+            agent_id=last_agent,
+            reason="visitor_returned",
+        )
+        conversation.flags = {**conversation.flags, "last_agent_id": last_agent}
+        Conversation.objects.filter(pk=conversation.pk).update(flags=conversation.flags)
+        hooks.run_conversation_requeued(conversation=conversation, text="")
+        return conversation

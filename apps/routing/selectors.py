@@ -1,0 +1,172 @@
+"""Reads for dispatch: settings, eligibility, queue position, working hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.core.cache import cache
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from apps.accounts.models import AgentStatus, Branch, Role, User
+from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus
+from apps.conversations.services import ACTIVE_LOAD_STATUSES
+from apps.routing.models import DispatchSettings, Holiday, Strategy, WorkingHours
+
+DEFAULT_SECONDS_PER_ASSIGNMENT = 60
+IDLE_FIRST = "idle_first"
+
+
+def dispatch_settings_get(*, tenant_id: int) -> DispatchSettings:
+    obj = DispatchSettings.objects.filter(tenant_id=tenant_id).first()
+    if obj is None:
+        obj, _created = DispatchSettings.objects.get_or_create(tenant_id=tenant_id)
+    return obj
+
+
+def queue_length(*, tenant_id: int) -> int:
+    return Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED).count()
+
+
+def id_list(value: str) -> list[int]:
+    return [int(x) for x in value.strip(",").split(",") if x]
+
+
+def agents_online(
+    *,
+    tenant_id: int,
+    reach_path: str = "",
+    skill_group_id: int | None = None,
+    agent_ids: list[int] | None = None,
+    excluded_ids: list[int] | None = None,
+) -> QuerySet:
+    """Agents who may take a conversation routed this way right now (online, active, in reach).
+    Agents of a disabled branch cannot be online (accounts sets them offline)."""
+    qs = User.objects.filter(
+        tenant_id=tenant_id, is_active=True, role__in=[Role.AGENT, Role.SUPERVISOR], status=AgentStatus.ONLINE
+    )
+    if reach_path:
+        qs = qs.filter(branch__path__startswith=reach_path)
+    if skill_group_id:
+        qs = qs.filter(skill_groups__id=skill_group_id)
+    if agent_ids:
+        qs = qs.filter(pk__in=agent_ids)
+    if excluded_ids:
+        qs = qs.exclude(pk__in=excluded_ids)
+    return qs
+
+
+def candidate_agents(*, conversation: Conversation, strategy: str, limit: int = 5) -> list[int]:
+    """Agents with free capacity for this conversation, best first for the strategy."""
+    qs = agents_online(
+        tenant_id=conversation.tenant_id,
+        reach_path=conversation.reach_path,
+        skill_group_id=conversation.skill_group_id,
+        agent_ids=id_list(conversation.route_agents),
+        excluded_ids=id_list(conversation.excluded_agents),
+    )
+    qs = qs.annotate(
+        load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=ACTIVE_LOAD_STATUSES)),
+        last_assigned=F("presence__last_assigned_at"),
+    ).filter(load__lt=F("max_chats"))
+    rr = F("last_assigned").asc(nulls_first=True)
+    if strategy == Strategy.ROUND_ROBIN:
+        order = [rr, "pk"]
+    elif strategy == IDLE_FIRST:
+        busy = Case(When(load=0, then=Value(0)), default=Value(1), output_field=IntegerField())
+        order = [busy, rr, "load", "pk"]
+    else:
+        order = ["load", rr, "pk"]
+    return list(qs.order_by(*order).values_list("pk", flat=True)[:limit])
+
+
+def queue_for_agent_q(agent: User, group_ids: list[int]) -> Q:
+    """The queued conversations this agent may take (reach, skill group, named agents)."""
+    paths = [""]
+    if agent.branch_id:
+        branch_path = agent.branch.path
+        steplen = Branch.steplen
+        paths += [branch_path[:i] for i in range(steplen, len(branch_path) + 1, steplen)]
+    cond = Q(tenant_id=agent.tenant_id, status=ConversationStatus.QUEUED, reach_path__in=paths)
+    cond &= Q(skill_group__isnull=True) | Q(skill_group_id__in=group_ids)
+    cond &= Q(route_agents="") | Q(route_agents__contains=f",{agent.pk},")
+    cond &= ~Q(excluded_agents__contains=f",{agent.pk},")
+    return cond
+
+
+QUEUE_ORDER = ("-priority", "queued_at", "id")
+
+
+def seconds_per_assignment(*, tenant_id: int) -> float:
+    """Recent pace of the queue (last 10 minutes), cached for 10 s."""
+    key = f"routing:pace:{tenant_id}"
+    pace = cache.get(key)
+    if pace is None:
+        since = timezone.now() - dt.timedelta(minutes=10)
+        n = ConversationEvent.objects.filter(tenant_id=tenant_id, kind="assigned", created_at__gte=since).count()
+        pace = 600.0 / n if n else float(DEFAULT_SECONDS_PER_ASSIGNMENT)
+        cache.set(key, pace, 10)
+    return pace
+
+
+def queue_position(*, conversation: Conversation) -> int:
+    """1-based place in the tenant's queue: higher priority first, then first come."""
+    ahead = (
+        Conversation.objects.filter(tenant_id=conversation.tenant_id, status=ConversationStatus.QUEUED)
+        .filter(
+            Q(priority__gt=conversation.priority)
+            | Q(priority=conversation.priority, queued_at__lt=conversation.queued_at)
+            | Q(priority=conversation.priority, queued_at=conversation.queued_at, pk__lt=conversation.pk)
+        )
+        .count()
+    )
+    return ahead + 1
+
+
+def estimated_wait_seconds(*, tenant_id: int, position: int) -> int:
+    return int(round(position * seconds_per_assignment(tenant_id=tenant_id)))
+
+
+def _branch_chain_paths(branch: Branch | None) -> list[str]:
+    """The branch's path and its ancestors' paths, nearest first."""
+    if branch is None:
+        return []
+    return list(reversed(branch.ancestor_paths))
+
+
+def is_working_time(*, tenant, branch: Branch | None = None, at: dt.datetime | None = None) -> bool:
+    """F45. The nearest level (the branch, an ancestor, or the company) that has working hours
+    decides; with none anywhere, service is always open. A holiday of the branch, an ancestor
+    or the company closes the day."""
+    at = at or timezone.now()
+    try:
+        tz = zoneinfo.ZoneInfo(tenant.timezone or "Asia/Shanghai")
+    except zoneinfo.ZoneInfoNotFoundError:
+        tz = zoneinfo.ZoneInfo("Asia/Shanghai")
+    local = at.astimezone(tz)
+    chain = _branch_chain_paths(branch)
+    scope = Q(branch__isnull=True) | Q(branch__path__in=chain) if chain else Q(branch__isnull=True)
+    if Holiday.objects.filter(tenant_id=tenant.pk, date=local.date()).filter(scope).exists():
+        return False
+    rows = list(
+        WorkingHours.objects.filter(tenant_id=tenant.pk)
+        .filter(scope)
+        .values_list("branch__path", "weekday", "start", "end")
+    )
+    if not rows:
+        return True
+    levels = [*chain, None]
+    for level in levels:
+        level_rows = [r for r in rows if r[0] == level]
+        if level_rows:
+            now_t = local.time()
+            for _path, weekday, start, end in level_rows:
+                if weekday != local.weekday():
+                    continue
+                if start <= end and start <= now_t < end:
+                    return True
+                if start > end and (now_t >= start or now_t < end):  # overnight shift
+                    return True
+            return False
+    return True

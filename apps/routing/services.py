@@ -1,0 +1,714 @@
+"""Dispatch: routing rules, overflow up the org tree, the unified queue, capacity-driven
+assignment, the rate-limit switch, presence and the timeout sweeps.
+
+Split the Chatwoot way: *triggers* (a conversation queued, an agent gained capacity) call
+`dispatch_conversation` / `dispatch_for_agent`; *eligibility* is `selectors.agents_online` /
+`selectors.queue_for_agent_q`; *rotation* is the strategy ordering in `selectors.candidate_agents`.
+The database is the only coordinator: every assignment happens under the agent's row lock
+(apps.conversations.services.conversation_assign), so any number of processes may dispatch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts import services as account_services
+from apps.accounts.models import AgentStatus, Branch, User
+from apps.conversations import services as conv_services
+from apps.conversations.locking import retry_on_deadlock
+from apps.conversations.models import Conversation, ConversationStatus, Transfer, TransferStatus
+from apps.core.errors import ApplicationError
+from apps.core.services import audit_record
+from apps.messaging import groups
+from apps.messaging.publish import publish
+from apps.routing import selectors
+from apps.routing.models import (
+    AgentConnection,
+    AgentPresence,
+    AgentStatusEvent,
+    DispatchSettings,
+    LeaveMessage,
+    RoutingRule,
+    Strategy,
+)
+from apps.tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+# --- gate: rate-limit switch, working hours, queue cap ---------------------------------------
+
+
+def _refuse(code: str, message, custom: str = "") -> ApplicationError:
+    return ApplicationError(code, custom or message, status=503, extra={"leave_message": True})
+
+
+def intake_check(*, channel, customer, status: str) -> None:
+    """Refuse a new conversation (or a bot hand-off) with a friendly notice when the tenant is
+    limited (F58), out of hours (F45), or the queue is full (F57). Open ones are untouched."""
+    settings_ = selectors.dispatch_settings_get(tenant_id=channel.tenant_id)
+    if settings_.intake_paused or (settings_.auto_limit_enabled and settings_.auto_paused):
+        raise _refuse(
+            "intake_paused",
+            _(
+                "We are receiving too many enquiries right now. Please try again in a few "
+                "minutes or leave us a message."
+            ),
+            settings_.paused_message,
+        )
+    if channel.branch_id and not channel.branch.is_effectively_enabled():
+        raise _refuse(
+            "branch_disabled", _("This service point is not taking conversations. Please leave us a message.")
+        )
+    if status == ConversationStatus.BOT:
+        return  # the bot serves at any hour; the gate applies again when it hands off
+    tenant = Tenant.objects.get(pk=channel.tenant_id)
+    if not selectors.is_working_time(tenant=tenant, branch=channel.branch):
+        raise _refuse(
+            "off_hours",
+            _("We are outside service hours. Please leave a message and we will get back to you."),
+            settings_.off_hours_message,
+        )
+    if selectors.queue_length(tenant_id=channel.tenant_id) >= settings_.queue_cap:
+        raise _refuse(
+            "queue_full",
+            _("All our agents are busy and the queue is full. Please leave a message and we will contact you."),
+            settings_.queue_full_message,
+        )
+
+
+# --- routing: which agents may take a conversation ------------------------------------------
+
+
+def _rule_matches(rule: RoutingRule, conversation: Conversation, text: str) -> bool:
+    keywords = rule.keyword_list()
+    if keywords:
+        haystack = f"{conversation.subject} {text}".lower()
+        if not any(k in haystack for k in keywords):
+            return False
+    conditions = rule.attribute_conditions or {}
+    if conditions:
+        customer = conversation.customer
+        attrs = {**(customer.attributes or {}), "vip": customer.is_vip}
+        for key, expected in conditions.items():
+            value = attrs.get(key)
+            if isinstance(expected, list):
+                if value not in expected:
+                    return False
+            elif value != expected and str(value) != str(expected):
+                return False
+    return True
+
+
+def _match_rule(conversation: Conversation, text: str) -> RoutingRule | None:
+    rules = (
+        RoutingRule.objects.filter(tenant_id=conversation.tenant_id, is_enabled=True)
+        .filter(Q(channel__isnull=True) | Q(channel_id=conversation.channel_id))
+        .select_related("target_branch", "target_skill_group")
+    )
+    for rule in rules:
+        if _rule_matches(rule, conversation, text):
+            return rule
+    return None
+
+
+def _levels(branch: Branch | None, depth: int) -> list[Branch | None]:
+    """The branch and up to `depth` ancestors, nearest first (None = the whole tenant)."""
+    if branch is None:
+        return [None]
+    ancestors = list(Branch.objects.filter(path__in=branch.ancestor_paths[:-1]).order_by("-depth"))
+    return [branch, *ancestors[:depth]]
+
+
+def route_conversation(*, conversation: Conversation, text: str = "") -> Conversation:
+    """Decide who may take a queued conversation (rule -> target -> overflow) and store it on
+    the row: reach_path, skill group, named agents, priority, strategy. Cheap: a handful of
+    indexed queries, run inside the creating transaction."""
+    settings_ = selectors.dispatch_settings_get(tenant_id=conversation.tenant_id)
+    rule = _match_rule(conversation, text)
+    strategy = rule.strategy if rule else Strategy.LEAST_BUSY
+    sticky = settings_.sticky_enabled and (rule.sticky if rule else True)
+    overflow = rule.overflow if rule else True
+    channel_branch = (
+        Branch.objects.filter(pk=conversation.channel.branch_id).first() if conversation.channel.branch_id else None
+    )
+    base = (rule.target_branch if rule and rule.target_branch_id else None) or channel_branch
+    skill_group_id = rule.target_skill_group_id if rule else None
+    if skill_group_id and rule.target_skill_group.branch_id and not (rule and rule.target_branch_id):
+        base = Branch.objects.filter(pk=rule.target_skill_group.branch_id).first() or base
+    named = list(rule.target_agents.values_list("pk", flat=True)) if rule else []
+    excluded = selectors.id_list(conversation.excluded_agents)
+    route_agents: list[int] = []
+    reach_path = base.path if base else ""
+    overflowed_to = None
+    if (
+        named
+        and selectors.agents_online(tenant_id=conversation.tenant_id, agent_ids=named, excluded_ids=excluded).exists()
+    ):
+        route_agents, reach_path = named, ""
+    elif (
+        skill_group_id
+        and selectors.agents_online(
+            tenant_id=conversation.tenant_id, skill_group_id=skill_group_id, excluded_ids=excluded
+        ).exists()
+    ):
+        reach_path = ""  # a skill group is its own target, wherever its members sit
+    elif (named or skill_group_id) and not overflow:
+        route_agents, reach_path = named, "" if named else reach_path
+    else:
+        skill_group_id = None if overflow else skill_group_id
+        levels = _levels(base, settings_.overflow_depth if overflow else 0)
+        reach_path = levels[-1].path if levels[-1] is not None else ""
+        for level in levels:
+            path = level.path if level is not None else ""
+            if selectors.agents_online(
+                tenant_id=conversation.tenant_id, reach_path=path, excluded_ids=excluded
+            ).exists():
+                reach_path = path
+                if level is not None and base is not None and level.pk != base.pk:
+                    overflowed_to = level
+                break
+    sticky_agent = None
+    if sticky:
+        sticky_agent = conversation.flags.get("last_agent_id") or (
+            Conversation.objects.filter(
+                tenant_id=conversation.tenant_id, customer_id=conversation.customer_id, assignee__isnull=False
+            )
+            .exclude(pk=conversation.pk)
+            .order_by("-id")
+            .values_list("assignee_id", flat=True)
+            .first()
+        )
+    priority = max(conversation.priority, rule.priority if rule else 0) + (1 if conversation.customer.is_vip else 0)
+    flags = {
+        **conversation.flags,
+        "strategy": strategy,
+        "rule_id": rule.pk if rule else None,
+        "sticky_agent_id": sticky_agent if sticky_agent not in excluded else None,
+    }
+    fields = {
+        "branch_id": (overflowed_to.pk if overflowed_to else (base.pk if base else None)),
+        "skill_group_id": skill_group_id,
+        "reach_path": reach_path,
+        "route_agents": "," + ",".join(map(str, route_agents)) + "," if route_agents else "",
+        "priority": priority,
+        "flags": flags,
+    }
+    Conversation.objects.filter(pk=conversation.pk).update(**fields)
+    for key, value in fields.items():
+        setattr(conversation, key, value)
+    if overflowed_to is not None:
+        conv_services.conversation_event_record(
+            conversation=conversation,
+            kind="overflowed",
+            from_status=conversation.status,
+            to_status=conversation.status,
+            reason="no_agent_online",
+            data={"from_branch_id": base.pk, "to_branch_id": overflowed_to.pk},
+        )
+    return conversation
+
+
+# --- dispatch: triggers ---------------------------------------------------------------------
+
+
+def _strategy_for(conversation: Conversation, settings_: DispatchSettings) -> str:
+    if selectors.queue_length(tenant_id=conversation.tenant_id) > settings_.queue_threshold:
+        return selectors.IDLE_FIRST  # F57: a long queue goes to idle agents first
+    return conversation.flags.get("strategy") or Strategy.LEAST_BUSY
+
+
+def dispatch_for_agent(*, agent_id: int) -> list[Conversation]:
+    """An agent has (maybe) free capacity: give them the oldest eligible waiting conversations,
+    FIFO within priority, as many as fit. Under the agent's row lock, so concurrent callers for
+    the same agent queue up, and SKIP LOCKED lets callers for different agents take different
+    conversations without waiting on each other."""
+
+    def attempt() -> list[Conversation]:
+        taken: list[Conversation] = []
+        with transaction.atomic():
+            agent = User.objects.select_for_update().select_related("branch").filter(pk=agent_id).first()
+            if agent is None or not agent.is_active or agent.status != AgentStatus.ONLINE or not agent.tenant_id:
+                return taken
+            free = agent.max_chats - conv_services.agent_active_count(agent_id=agent.pk)
+            if free <= 0:
+                return taken
+            group_ids = list(agent.skill_groups.values_list("pk", flat=True))
+            waiting = list(
+                Conversation.objects.select_for_update(skip_locked=True)
+                .filter(selectors.queue_for_agent_q(agent, group_ids))
+                .order_by(*selectors.QUEUE_ORDER)
+                .values_list("pk", flat=True)[:free]
+            )
+            for conversation_id in waiting:
+                conversation = conv_services.conversation_assign(
+                    conversation_id=conversation_id, agent_id=agent.pk, reason="auto", strict=False
+                )
+                if conversation is not None:
+                    taken.append(conversation)
+            if taken:
+                _queue_changed_on_commit(agent.tenant_id)
+        return taken
+
+    return retry_on_deadlock(attempt)
+
+
+def dispatch_conversation(*, conversation_id: int) -> Conversation | None:
+    """A conversation entered the queue: find it an agent now, or tell the visitor their place.
+
+    Each candidate agent is served through `dispatch_for_agent`, which takes the head of the
+    queue for that agent: a newcomer never overtakes someone who has waited longer."""
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None or conversation.status != ConversationStatus.QUEUED:
+        return conversation
+    settings_ = selectors.dispatch_settings_get(tenant_id=conversation.tenant_id)
+    candidates = selectors.candidate_agents(conversation=conversation, strategy=_strategy_for(conversation, settings_))
+    sticky = conversation.flags.get("sticky_agent_id")
+    if sticky:  # the visitor's last agent first, if they are online with room (checked under lock)
+        candidates = [sticky] + [c for c in candidates if c != sticky]
+    for agent_id in candidates:
+        taken = dispatch_for_agent(agent_id=agent_id)
+        if any(c.pk == conversation_id for c in taken):
+            return next(c for c in taken if c.pk == conversation_id)
+        if not Conversation.objects.filter(pk=conversation_id, status=ConversationStatus.QUEUED).exists():
+            return Conversation.objects.get(pk=conversation_id)
+    conversation.refresh_from_db()
+    if conversation.status == ConversationStatus.QUEUED:
+        _publish_position(conversation)
+        _queue_changed_on_commit(conversation.tenant_id)
+    return conversation
+
+
+def _publish_position(conversation: Conversation) -> None:
+    position = selectors.queue_position(conversation=conversation)
+    publish(
+        [
+            groups.customer_group(conversation.tenant_id, conversation.customer_id),
+            groups.conversation_group(conversation.tenant_id, conversation.pk),
+        ],
+        {
+            "type": "conversation.queued",
+            "conversation_id": conversation.pk,
+            "position": position,
+            "estimated_wait_seconds": selectors.estimated_wait_seconds(
+                tenant_id=conversation.tenant_id, position=position
+            ),
+        },
+    )
+
+
+def _queue_changed_on_commit(tenant_id: int) -> None:
+    """Positions of everyone waiting moved: refresh them at most about once a second per tenant."""
+
+    def schedule() -> None:
+        if cache.add(f"routing:qpos:{tenant_id}", 1, timeout=1):
+            from apps.routing.tasks import broadcast_queue_positions
+
+            broadcast_queue_positions.apply_async(args=[tenant_id], countdown=1)
+
+    transaction.on_commit(schedule)
+
+
+def queue_positions_publish(*, tenant_id: int, limit: int = 500) -> int:
+    """Tell every waiting visitor (up to `limit`) their place and estimated wait."""
+    waiting = list(
+        Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED)
+        .order_by(*selectors.QUEUE_ORDER)
+        .values_list("pk", "customer_id")[:limit]
+    )
+    pace = selectors.seconds_per_assignment(tenant_id=tenant_id)
+    for index, (conversation_id, customer_id) in enumerate(waiting, start=1):
+        publish(
+            [groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
+            {
+                "type": "conversation.queued",
+                "conversation_id": conversation_id,
+                "position": index,
+                "estimated_wait_seconds": int(round(index * pace)),
+            },
+        )
+    publish(
+        groups.tenant_staff_group(tenant_id),
+        {"type": "queue.changed", "queue_length": selectors.queue_length(tenant_id=tenant_id)},
+    )
+    return len(waiting)
+
+
+def queue_sweep() -> int:
+    """Safety net behind the event-driven path (a wake-up lost with a crashed process, a
+    conversation skipped while a message held its lock): offer the queue to every online agent
+    with free capacity. Running it twice assigns nothing more."""
+    assigned = 0
+    tenant_ids = set(Conversation.objects.filter(status=ConversationStatus.QUEUED).values_list("tenant_id", flat=True))
+    for tenant_id in tenant_ids:
+        for agent_id in selectors.agents_online(tenant_id=tenant_id).values_list("pk", flat=True):
+            assigned += len(dispatch_for_agent(agent_id=agent_id))
+    return assigned
+
+
+# --- hook listeners -------------------------------------------------------------------------
+
+
+def on_conversation_started(*, conversation: Conversation, actor=None) -> None:
+    if conversation.status != ConversationStatus.QUEUED:
+        return
+    route_conversation(conversation=conversation, text=conversation.subject)
+    conversation_id = conversation.pk
+    transaction.on_commit(lambda: dispatch_conversation(conversation_id=conversation_id))
+
+
+def on_conversation_requeued(*, conversation: Conversation, text: str = "") -> None:
+    route_conversation(conversation=conversation, text=text)
+    conversation_id = conversation.pk
+    transaction.on_commit(lambda: dispatch_conversation(conversation_id=conversation_id))
+
+
+def on_agent_capacity_freed(*, agent_id: int, tenant_id: int) -> None:
+    transaction.on_commit(lambda: dispatch_for_agent(agent_id=agent_id))
+
+
+def on_conversation_assigned(*, conversation: Conversation, agent) -> None:
+    updated = AgentPresence.objects.filter(agent_id=agent.pk).update(last_assigned_at=conversation.assigned_at)
+    if not updated:
+        AgentPresence.objects.get_or_create(
+            agent_id=agent.pk, defaults={"tenant_id": agent.tenant_id, "last_assigned_at": conversation.assigned_at}
+        )
+
+
+def _publish_agent_status(agent) -> None:
+    if not agent.tenant_id:
+        return
+    publish(
+        [groups.tenant_staff_group(agent.tenant_id), groups.agent_group(agent.tenant_id, agent.pk)],
+        {
+            "type": "agent.status",
+            "agent_id": agent.pk,
+            "status": agent.status,
+            "active_chats": conv_services.agent_active_count(agent_id=agent.pk),
+            "max_chats": agent.max_chats,
+        },
+    )
+
+
+def on_status_changed(*, agent, previous: str, status: str, actor, reason: str) -> None:
+    if agent.tenant_id:
+        AgentStatusEvent.objects.create(
+            tenant_id=agent.tenant_id,
+            agent=agent,
+            from_status=previous,
+            to_status=status,
+            actor=actor if getattr(actor, "pk", None) else None,
+            reason=reason[:100],
+        )
+    _publish_agent_status(agent)
+    if status == AgentStatus.ONLINE:
+        agent_id = agent.pk
+        transaction.on_commit(lambda: dispatch_for_agent(agent_id=agent_id))
+
+
+def on_capacity_changed(*, agent) -> None:
+    _publish_agent_status(agent)
+    agent_id = agent.pk
+    transaction.on_commit(lambda: dispatch_for_agent(agent_id=agent_id))
+
+
+def on_message_created(*, conversation, message) -> None:
+    # A message holding the row lock can make a dispatcher skip a queued conversation; try it
+    # again once the message is committed.
+    if conversation.status == ConversationStatus.QUEUED:
+        conversation_id = conversation.pk
+        transaction.on_commit(lambda: dispatch_conversation(conversation_id=conversation_id))
+
+
+# --- presence -------------------------------------------------------------------------------
+
+
+def presence_connection_changed(*, agent, channel_name: str, connected: bool) -> None:
+    """Live websocket connections per agent are rows shared by every server process. The first
+    connection makes an offline agent invisible (F6: invisible at login); the last one leaving
+    starts the grace period after which the agent is offline."""
+    if not agent.tenant_id or not agent.is_agent_role:
+        return
+    now = timezone.now()
+    if connected:
+        with transaction.atomic():
+            AgentConnection.objects.get_or_create(
+                channel_name=channel_name[:191], defaults={"agent": agent, "tenant_id": agent.tenant_id}
+            )
+            presence, _created = AgentPresence.objects.get_or_create(
+                agent=agent, defaults={"tenant_id": agent.tenant_id}
+            )
+            AgentPresence.objects.filter(pk=presence.pk).update(last_connected_at=now, disconnected_at=None)
+        current = User.objects.filter(pk=agent.pk).values_list("status", flat=True).first()
+        if current == AgentStatus.OFFLINE:
+            try:
+                account_services.agent_set_status(agent=agent, status=AgentStatus.INVISIBLE, reason="connected")
+            except ApplicationError:
+                pass
+        return
+    with transaction.atomic():
+        AgentConnection.objects.filter(channel_name=channel_name[:191]).delete()
+        if AgentConnection.objects.filter(agent_id=agent.pk).exists():
+            return
+        presence, _created = AgentPresence.objects.get_or_create(agent=agent, defaults={"tenant_id": agent.tenant_id})
+        AgentPresence.objects.filter(pk=presence.pk).update(disconnected_at=now)
+    grace = selectors.dispatch_settings_get(tenant_id=agent.tenant_id).presence_grace_seconds
+    from apps.routing.tasks import agent_presence_check
+
+    agent_presence_check.apply_async(args=[agent.pk], countdown=grace)
+
+
+def agent_presence_check(*, agent_id: int, now: dt.datetime | None = None) -> bool:
+    """Offline if every connection has been gone for the grace period. Idempotent."""
+    now = now or timezone.now()
+    agent = User.objects.filter(pk=agent_id).first()
+    if agent is None or agent.status == AgentStatus.OFFLINE or not agent.tenant_id:
+        return False
+    if AgentConnection.objects.filter(agent_id=agent_id).exists():
+        return False
+    presence = AgentPresence.objects.filter(agent_id=agent_id).first()
+    if presence is None or presence.disconnected_at is None:
+        return False
+    grace = selectors.dispatch_settings_get(tenant_id=agent.tenant_id).presence_grace_seconds
+    if (now - presence.disconnected_at).total_seconds() < grace:
+        return False
+    account_services.agent_set_status(agent=agent, status=AgentStatus.OFFLINE, reason="disconnected")
+    return True
+
+
+def presence_sweep(*, now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    ids = (
+        AgentPresence.objects.filter(disconnected_at__isnull=False)
+        .exclude(agent__status=AgentStatus.OFFLINE)
+        .values_list("agent_id", flat=True)
+    )
+    return sum(1 for agent_id in list(ids) if agent_presence_check(agent_id=agent_id, now=now))
+
+
+# --- settings, switch, leave-a-message ------------------------------------------------------
+
+SETTINGS_FIELDS = {f.name for f in DispatchSettings._meta.get_fields() if getattr(f, "editable", False)} - {
+    "id",
+    "tenant",
+    "updated_at",
+}
+
+
+def dispatch_settings_update(*, actor, **changes) -> DispatchSettings:
+    """F45/F58: super admins change switches and timeouts; every change is audited."""
+    if not (actor.is_super_admin or actor.is_platform_operator) or not actor.tenant_id:
+        raise ApplicationError("permission_denied", _("Only a super admin can change dispatch settings."), status=403)
+    unknown = set(changes) - SETTINGS_FIELDS
+    if unknown:
+        raise ApplicationError("invalid", _("Unknown settings: %(names)s") % {"names": ", ".join(sorted(unknown))})
+    with transaction.atomic():
+        obj = selectors.dispatch_settings_get(tenant_id=actor.tenant_id)
+        obj = DispatchSettings.objects.select_for_update().get(pk=obj.pk)
+        diff = {}
+        for name, value in changes.items():
+            if getattr(obj, name) != value:
+                diff[name] = [getattr(obj, name), value]
+                setattr(obj, name, value)
+        obj.full_clean(exclude=["tenant"])
+        if diff:
+            obj.save()
+            audit_record(
+                actor=actor,
+                action="dispatch.settings",
+                obj=obj,
+                changes={k: [str(a), str(b)] for k, (a, b) in diff.items()},
+            )
+        return obj
+
+
+def load_evaluate(*, now: dt.datetime | None = None) -> int:
+    """F58 automatic mode: pause intake when the queue or the message rate passes its limit,
+    resume below 80 % of both (hysteresis, so it does not flap). Returns the tenants changed."""
+    from apps.messaging.models import Message
+
+    now = now or timezone.now()
+    changed = 0
+    for s in DispatchSettings.objects.filter(auto_limit_enabled=True):
+        q = selectors.queue_length(tenant_id=s.tenant_id)
+        mps = Message.objects.filter(tenant_id=s.tenant_id, created_at__gte=now - dt.timedelta(seconds=10)).count() / 10
+        over = q >= s.auto_limit_queue_length or mps >= s.auto_limit_messages_per_second
+        under = q < 0.8 * s.auto_limit_queue_length and mps < 0.8 * s.auto_limit_messages_per_second
+        if over and not s.auto_paused:
+            DispatchSettings.objects.filter(pk=s.pk).update(auto_paused=True, auto_paused_at=now)
+            audit_record(
+                actor=None,
+                action="dispatch.auto_pause",
+                obj=s,
+                tenant=s.tenant,
+                changes={"queue": q, "messages_per_second": mps},
+            )
+            changed += 1
+        elif under and s.auto_paused:
+            DispatchSettings.objects.filter(pk=s.pk).update(auto_paused=False)
+            audit_record(
+                actor=None,
+                action="dispatch.auto_resume",
+                obj=s,
+                tenant=s.tenant,
+                changes={"queue": q, "messages_per_second": mps},
+            )
+            changed += 1
+    return changed
+
+
+def leave_message_create(
+    *, channel, customer=None, name: str = "", contact: str, content: str, reason: str = "", conversation=None
+) -> LeaveMessage:
+    contact, content = (contact or "").strip(), (content or "").strip()
+    if not contact or len(contact) > 100:
+        raise ApplicationError("invalid_contact", _("Please give a phone number or email (at most 100 characters)."))
+    if not content or len(content) > 2000:
+        raise ApplicationError("invalid_content", _("Please write your message (at most 2000 characters)."))
+    return LeaveMessage.objects.create(
+        tenant_id=channel.tenant_id,
+        channel=channel,
+        customer=customer,
+        conversation=conversation,
+        name=name[:100],
+        contact=contact,
+        content=content,
+        reason=reason[:30],
+    )
+
+
+# --- timeouts (beat) --------------------------------------------------------------------------
+
+
+def _settings_by_tenant(tenant_ids) -> dict[int, DispatchSettings]:
+    return {t: selectors.dispatch_settings_get(tenant_id=t) for t in set(tenant_ids)}
+
+
+def _system_notice(conversation_id: int, body: str) -> None:
+    from apps.messaging.models import ContentType, SenderKind
+    from apps.messaging.services import message_create
+
+    message_create(
+        conversation_id=conversation_id, sender_kind=SenderKind.SYSTEM, body=body, content_type=ContentType.SYSTEM
+    )
+
+
+def timeout_first_response(*, now: dt.datetime | None = None) -> int:
+    """Reassign conversations whose agent has not answered within N seconds (the agent is
+    excluded from taking it again). Idempotent: a requeued conversation is no longer active."""
+    now = now or timezone.now()
+    rows = list(
+        Conversation.objects.filter(
+            status=ConversationStatus.ACTIVE, first_response_at__isnull=True, assigned_at__isnull=False
+        ).values_list("pk", "tenant_id", "assignee_id", "assigned_at")
+    )
+    settings_ = _settings_by_tenant(r[1] for r in rows)
+    done = 0
+    for pk, tenant_id, assignee_id, assigned_at in rows:
+        limit = settings_[tenant_id].first_response_timeout_seconds
+        if not limit or assigned_at > now - dt.timedelta(seconds=limit):
+            continue
+        if conv_services.conversation_requeue(
+            conversation_id=pk,
+            reason="first_response_timeout",
+            expected_agent_id=assignee_id,
+            only_if_unanswered=True,
+            assigned_before=now - dt.timedelta(seconds=limit),
+        ):
+            done += 1
+    return done
+
+
+def timeout_queue_wait(*, now: dt.datetime | None = None) -> int:
+    """Visitors who waited too long are told to leave a message and the conversation closes."""
+    now = now or timezone.now()
+    rows = list(
+        Conversation.objects.filter(status=ConversationStatus.QUEUED, queued_at__isnull=False).values_list(
+            "pk", "tenant_id", "queued_at"
+        )
+    )
+    settings_ = _settings_by_tenant(r[1] for r in rows)
+    done = 0
+    for pk, tenant_id, queued_at in rows:
+        s = settings_[tenant_id]
+        limit = s.queue_wait_timeout_seconds
+        if not limit or queued_at > now - dt.timedelta(seconds=limit):
+            continue
+        with transaction.atomic():
+            locked = Conversation.objects.select_for_update().filter(pk=pk, status=ConversationStatus.QUEUED).first()
+            if locked is None:
+                continue
+            _system_notice(
+                pk,
+                s.queue_full_message
+                or str(_("Sorry, all our agents are still busy. Please leave a message and we will get back to you.")),
+            )
+            conv_services.conversation_close(conversation_id=pk, reason="queue_timeout")
+        done += 1
+    return done
+
+
+def timeout_visitor_inactivity(*, now: dt.datetime | None = None) -> int:
+    """Warn a silent visitor once, then close if they stay silent. Idempotent: the warning is
+    stamped on the row and is only sent again after the visitor speaks."""
+    now = now or timezone.now()
+    rows = list(
+        Conversation.objects.filter(status=ConversationStatus.ACTIVE)
+        .annotate(ref=Coalesce("last_visitor_message_at", "assigned_at"))
+        .values_list("pk", "tenant_id", "ref", "inactivity_warned_at")
+    )
+    settings_ = _settings_by_tenant(r[1] for r in rows)
+    done = 0
+    for pk, tenant_id, ref, warned_at in rows:
+        s = settings_[tenant_id]
+        warn, close = s.visitor_inactivity_warning_seconds, s.visitor_inactivity_close_seconds
+        if not warn or ref is None:
+            continue
+        if warned_at is not None and warned_at >= ref:
+            if now - warned_at >= dt.timedelta(seconds=max(close - warn, 0)):
+                conv_services.conversation_close(conversation_id=pk, reason="visitor_inactive")
+                done += 1
+            continue
+        if ref <= now - dt.timedelta(seconds=warn):
+            with transaction.atomic():
+                stamped = (
+                    Conversation.objects.filter(pk=pk, status=ConversationStatus.ACTIVE)
+                    .filter(Q(inactivity_warned_at__isnull=True) | Q(inactivity_warned_at__lt=ref))
+                    .update(inactivity_warned_at=now)
+                )
+                if stamped:
+                    conv = Conversation.objects.get(pk=pk)
+                    conv_services.conversation_event_record(
+                        conversation=conv,
+                        kind="inactivity_warned",
+                        from_status=conv.status,
+                        to_status=conv.status,
+                        reason="visitor_inactive",
+                    )
+                    _system_notice(
+                        pk,
+                        s.inactivity_warning_message
+                        or str(_("Are you still there? This conversation will close soon if we do not hear from you.")),
+                    )
+                    done += 1
+    return done
+
+
+def timeout_transfers(*, now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    rows = list(Transfer.objects.filter(status=TransferStatus.PENDING).values_list("pk", "tenant_id", "created_at"))
+    settings_ = _settings_by_tenant(r[1] for r in rows)
+    done = 0
+    for pk, tenant_id, created_at in rows:
+        if created_at <= now - dt.timedelta(seconds=settings_[tenant_id].transfer_timeout_seconds):
+            if conv_services.conversation_transfer_timeout(transfer_id=pk) is not None:
+                done += 1
+    return done

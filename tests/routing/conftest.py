@@ -1,0 +1,49 @@
+"""Dispatch fixtures: channels, visitors and agents who are online with a given limit."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from apps.accounts import services as account_services
+from apps.accounts.models import AgentStatus, Role
+from apps.channels.models import Channel
+from apps.conversations import services as conv_services
+from apps.customers.models import Customer
+
+_n = itertools.count()
+
+
+class Dispatch:
+    def __init__(self, org):
+        self.org = org
+        self.channel = self.make_channel(org.sh)
+
+    def make_channel(self, branch, **kw) -> Channel:
+        return Channel.objects.create(tenant=self.org.tenant, name=f"web {next(_n)}", branch=branch, **kw)
+
+    def visitor(self, **kw) -> Customer:
+        return Customer.objects.create(tenant=self.org.tenant, display_name=f"v{next(_n)}", **kw)
+
+    def agent(self, branch, cap: int = 5, online: bool = True, role=Role.AGENT):
+        user = self.org.user(f"ag{next(_n)}", role, branch, cap=cap)
+        if online:
+            account_services.agent_set_status(agent=user, status=AgentStatus.ONLINE)
+        return user
+
+    def online(self, user, cap: int | None = None):
+        if cap is not None:
+            user.max_chats = cap
+            user.save(update_fields=["max_chats"])
+        return account_services.agent_set_status(agent=user, status=AgentStatus.ONLINE)
+
+    def start(self, channel=None, customer=None, **kw):
+        conversation = conv_services.conversation_start(channel=channel or self.channel, customer=customer or self.visitor(), **kw)
+        conversation.refresh_from_db()
+        return conversation
+
+
+@pytest.fixture
+def dispatch(org_a):
+    return Dispatch(org_a)
