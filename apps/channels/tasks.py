@@ -22,5 +22,9 @@ def deliver_outbound(self, delivery_id: int) -> None:
         if self.request.retries >= self.max_retries:
             services.outbound_give_up(delivery_id=delivery_id)
             return
+        if self.request.is_eager:
+            # No broker to schedule the retry on (tests, CELERY_TASK_ALWAYS_EAGER): retry inline.
+            self.apply(args=[delivery_id], retries=self.request.retries + 1, throw=True)
+            return
         # 5 s, 10 s, 20 s ... capped at 10 minutes.
         raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries))
