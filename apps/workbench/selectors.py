@@ -1,0 +1,211 @@
+"""Reads for the workbench, each scoped to the acting agent."""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Q, QuerySet
+
+from apps.core.errors import NotFound
+from apps.workbench.models import QuickReply
+
+
+def _ancestor_paths(user) -> list[str]:
+    branch = user.branch
+    return branch.ancestor_paths if branch is not None else []
+
+
+def quick_reply_list_for_agent(*, actor, query: str = "", scope: str = "") -> QuerySet[QuickReply]:
+    """The agent's own replies plus the team sets of their branch and every branch above it."""
+    if not actor.tenant_id:
+        return QuickReply.objects.none()
+    team = Q(owner__isnull=True) & (Q(branch__isnull=True) | Q(branch__path__in=_ancestor_paths(actor)))
+    mine = Q(owner=actor)
+    cond = mine if scope == "personal" else team if scope == "team" else mine | team
+    qs = QuickReply.objects.filter(tenant_id=actor.tenant_id).filter(cond)
+    query = (query or "").strip()
+    if query:
+        qs = qs.filter(
+            Q(shortcut__istartswith=query)
+            | Q(title__icontains=query)
+            | Q(content__icontains=query)
+            | Q(category__icontains=query)
+        )
+    return qs.select_related("branch").order_by("owner_id", "sort_order", "-use_count", "id")
+
+
+def quick_reply_get_for_actor(*, actor, quick_reply_id: int) -> QuickReply:
+    reply = quick_reply_list_for_agent(actor=actor).filter(pk=quick_reply_id).first()
+    if reply is None and actor.is_manager:
+        # Managers also reach team sets of their subtree that are not above them.
+        reply = QuickReply.objects.visible_to(actor).filter(pk=quick_reply_id, owner__isnull=True).first()
+    if reply is None:
+        raise NotFound()
+    return reply
+
+
+# --- conversations the agent worked on --------------------------------------------------------
+
+
+def conversations_of_agent(*, actor) -> QuerySet:
+    """Every conversation the agent served: assigned now, joined as a participant, or named as the
+    agent of a lifecycle event (so a conversation transferred away still counts)."""
+    from apps.conversations.models import Conversation, ConversationEvent, Participant
+
+    served = Q(assignee=actor)
+    served |= Q(pk__in=Participant.objects.filter(tenant_id=actor.tenant_id, user=actor).values("conversation_id"))
+    served |= Q(
+        pk__in=ConversationEvent.objects.filter(tenant_id=actor.tenant_id, agent=actor).values("conversation_id")
+    )
+    return Conversation.objects.filter(tenant_id=actor.tenant_id).filter(served)
+
+
+def conversation_get_for_agent(*, actor, conversation_id: int, allow_queue: bool = False):
+    """A conversation the agent may look at: one they served; for managers anything in their
+    reach; with allow_queue also the waiting queue of their reach (to preview before accepting);
+    and the past conversations of a customer they serve right now (the customer panel links
+    them). Anything else, another tenant's included, is a 404."""
+    from apps.conversations.models import OPEN_STATUSES, Conversation, ConversationStatus
+
+    base = Conversation.objects.select_related("customer", "channel")
+    conv = conversations_of_agent(actor=actor).select_related("customer", "channel").filter(pk=conversation_id).first()
+    if conv is None and actor.is_manager:
+        conv = base.visible_to(actor).filter(pk=conversation_id).first()
+    if conv is None and allow_queue:
+        conv = base.visible_to(actor).filter(pk=conversation_id, status=ConversationStatus.QUEUED).first()
+    if conv is None:
+        candidate = base.filter(tenant_id=actor.tenant_id, pk=conversation_id).first()
+        if (
+            candidate is not None
+            and Conversation.objects.filter(
+                tenant_id=actor.tenant_id, customer_id=candidate.customer_id, assignee=actor, status__in=OPEN_STATUSES
+            ).exists()
+        ):
+            conv = candidate
+    if conv is None:
+        raise NotFound()
+    return conv
+
+
+def history_list(
+    *,
+    actor,
+    date_from=None,
+    date_to=None,
+    channel_id: int | None = None,
+    nickname: str = "",
+    satisfaction: str = "",
+    tag_id: int | None = None,
+) -> QuerySet:
+    """F15: the agent's past (closed) conversations, newest first, with the filters of the page."""
+    from apps.conversations.models import ConversationStatus
+
+    qs = conversations_of_agent(actor=actor).filter(status=ConversationStatus.CLOSED)
+    if date_from is not None:
+        qs = qs.filter(created_at__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(created_at__lt=date_to)
+    if channel_id:
+        qs = qs.filter(channel_id=channel_id)
+    if nickname:
+        qs = qs.filter(customer__display_name__icontains=nickname.strip())
+    if tag_id:
+        qs = qs.filter(tags__id=tag_id)
+    if satisfaction == "none":
+        qs = qs.filter(rating__isnull=True)
+    elif satisfaction in {"1", "2", "3", "4", "5"}:
+        qs = qs.filter(rating__score=int(satisfaction))
+    elif satisfaction == "good":
+        qs = qs.filter(rating__score__gte=4)
+    elif satisfaction == "bad":
+        qs = qs.filter(rating__score__lte=2)
+    return (
+        qs.select_related("customer", "channel", "assignee", "rating")
+        .prefetch_related("tags")
+        .order_by("-created_at", "-id")
+        .distinct()
+    )
+
+
+def transcript(*, actor, conversation_id: int, include_staff: bool = True) -> tuple:
+    """F16: the whole conversation, messages in seq order."""
+    from apps.messaging.models import Message
+
+    conv = conversation_get_for_agent(actor=actor, conversation_id=conversation_id)
+    messages = Message.objects.filter(conversation=conv).select_related("sender_user").order_by("seq")
+    if not include_staff:
+        messages = messages.filter(visibility="all")
+    return conv, messages
+
+
+# --- customer panel (F11) ---------------------------------------------------------------------
+
+# Chinese express waybill numbers: SF + 12 digits, JD/JDV + digits, YT + 13 digits, or a bare
+# 10-15 digit number (ZTO, STO, YTO, EMS ...). Phone numbers (11 digits starting with 1) are excluded.
+WAYBILL_RE = re.compile(r"(?<![A-Za-z0-9])((?:SF|JDV?|YT|ZT|DPK|EMS)\d{9,15}|\d{10,15})(?![A-Za-z0-9])", re.I)
+PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
+
+
+def _extract(pattern, texts) -> list[str]:
+    seen: dict[str, None] = {}
+    for text in texts:
+        for match in pattern.findall(text or ""):
+            seen.setdefault(match.upper(), None)
+    return list(seen)
+
+
+def customer_panel(*, actor, conversation_id: int) -> dict:
+    """Everything the right column shows about the customer of one conversation."""
+    from apps.conversations.models import Conversation
+    from apps.messaging.models import Message
+
+    conv = conversation_get_for_agent(actor=actor, conversation_id=conversation_id, allow_queue=True)
+    customer = conv.customer
+    texts = list(
+        Message.objects.filter(conversation=conv, sender_kind="visitor", content_type="text")
+        .order_by("-seq")
+        .values_list("body", flat=True)[:500]
+    )
+    phones = _extract(PHONE_RE, texts)
+    waybills = [w for w in _extract(WAYBILL_RE, texts) if w not in phones and not PHONE_RE.fullmatch(w)]
+    past = (
+        Conversation.objects.filter(tenant_id=conv.tenant_id, customer_id=customer.pk)
+        .exclude(pk=conv.pk)
+        .select_related("channel", "assignee", "rating")
+        .order_by("-created_at")[:10]
+    )
+    captured = customer.captured if isinstance(customer.captured, dict) else {}
+    attributes = customer.attributes if isinstance(customer.attributes, dict) else {}
+    return {
+        "conversation_id": conv.pk,
+        "customer": {
+            "id": customer.pk,
+            "name": str(customer),
+            "phone": customer.phone,
+            "email": customer.email,
+            "is_vip": customer.is_vip,
+            "first_seen": customer.created_at.isoformat() if customer.created_at else None,
+            "identities": [{"kind": i.kind, "value": i.value} for i in customer.identities.all()[:10]],
+        },
+        "channel": {
+            "id": conv.channel_id,
+            "name": getattr(conv.channel, "name", str(conv.channel)),
+            "kind": getattr(conv.channel, "kind", ""),
+        },
+        "phones_in_conversation": phones,
+        "waybills": waybills,
+        "captured": {str(k): v for k, v in captured.items()},
+        "attributes": {str(k): v for k, v in attributes.items()},
+        "past_conversations": [
+            {
+                "id": p.pk,
+                "status": p.status,
+                "created_at": p.created_at.isoformat(),
+                "channel": getattr(p.channel, "name", ""),
+                "agent": p.assignee.name if p.assignee_id else "",
+                "preview": p.last_message_preview,
+                "score": getattr(getattr(p, "rating", None), "score", None),
+            }
+            for p in past
+        ],
+    }

@@ -1,0 +1,205 @@
+"""Server-rendered pages of the workbench: parse, call a selector, render."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from apps.accounts.models import AgentStatus, Role, SkillGroup, User
+from apps.conversations.models import ConversationStatus, ConversationTag
+from apps.core.errors import ApplicationError, NotFound
+from apps.workbench import selectors, stats
+from apps.workbench.api.views import history_filters, history_row, parse_range
+
+
+def _require_agent(request: HttpRequest) -> None:
+    if not request.user.tenant_id or not request.user.is_agent_role:
+        raise Http404
+
+
+def _bootstrap(user: User) -> dict:
+    """The first paint of the workbench comes with the data, so the page is useful before the
+    websocket is up; the live layer (REST + /ws/agent/) takes over from there."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    from apps.conversations.models import Conversation, Participant
+    from apps.conversations.serializers import conversation_to_dict
+    from apps.messaging.models import Message
+
+    # Unread = the customer's messages after my read mark, one correlated count per row.
+    my_mark = Participant.objects.filter(conversation_id=OuterRef("conversation_id"), user=user).values(
+        "last_read_seq"
+    )[:1]
+    unread = (
+        Message.objects.filter(conversation_id=OuterRef("pk"), sender_kind="visitor")
+        .filter(seq__gt=Coalesce(Subquery(my_mark, output_field=IntegerField()), Value(0)))
+        .order_by()
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .values("n")[:1]
+    )
+    mine = (
+        Conversation.objects.filter(
+            tenant_id=user.tenant_id,
+            assignee=user,
+            status__in=[ConversationStatus.ACTIVE, ConversationStatus.TRANSFER_PENDING],
+        )
+        .select_related("customer", "channel")
+        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
+        .order_by("id")[:200]
+    )
+    queue = (
+        Conversation.objects.visible_to(user)
+        .filter(status=ConversationStatus.QUEUED)
+        .select_related("customer", "channel")
+        .order_by("-priority", "queued_at", "id")[:200]
+    )
+
+    def row(c):
+        d = conversation_to_dict(c)
+        d["channel_name"] = c.channel.name
+        d["channel_kind"] = c.channel.kind
+        d["last_visitor_message_at"] = c.last_visitor_message_at.isoformat() if c.last_visitor_message_at else None
+        d["last_agent_message_at"] = c.last_agent_message_at.isoformat() if c.last_agent_message_at else None
+        d["unread"] = getattr(c, "unread", 0)
+        return d
+
+    colleagues = (
+        User.objects.filter(tenant_id=user.tenant_id, is_active=True, role__in=[Role.AGENT, Role.SUPERVISOR])
+        .exclude(pk=user.pk)
+        .order_by("display_name", "username")[:500]
+    )
+    return {
+        "me": {
+            "id": user.pk,
+            "name": user.name,
+            "status": user.status,
+            "max_chats": user.max_chats,
+            "max_chats_cap": user.max_chats_cap,
+            "tenant_id": user.tenant_id,
+        },
+        "conversations": [row(c) for c in mine],
+        "queue": [row(c) for c in queue],
+        "tags": [
+            {"id": t.pk, "name": t.name, "color": t.color}
+            for t in ConversationTag.objects.filter(tenant_id=user.tenant_id, is_enabled=True)
+        ],
+        "skill_groups": [
+            {"id": g.pk, "name": g.name}
+            for g in SkillGroup.objects.visible_to(user).filter(is_enabled=True).order_by("name")
+        ],
+        "agents": [{"id": a.pk, "name": a.name, "status": a.status} for a in colleagues],
+        "statuses": [{"value": v, "label": str(label)} for v, label in AgentStatus.choices if v != AgentStatus.OFFLINE],
+        "server_time": timezone.now().isoformat(),
+    }
+
+
+@never_cache
+@login_required
+def workbench(request: HttpRequest):
+    _require_agent(request)
+    return render(request, "workbench/workbench.html", {"bootstrap": _bootstrap(request.user)})
+
+
+@login_required
+def history(request: HttpRequest):
+    """F15/F17: my past conversations with filters; export of the filtered set."""
+    _require_agent(request)
+    error = None
+    try:
+        filters = history_filters(request.GET)
+        qs = selectors.history_list(actor=request.user, **filters)
+    except ApplicationError as exc:
+        error = str(exc.message)
+        qs = selectors.history_list(actor=request.user)
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    from apps.channels.models import Channel
+
+    return render(
+        request,
+        "workbench/history.html",
+        {
+            "page": page,
+            "rows": [history_row(c) for c in page.object_list],
+            "error": error,
+            "channels": Channel.objects.filter(tenant_id=request.user.tenant_id).order_by("name"),
+            "tags": ConversationTag.objects.filter(tenant_id=request.user.tenant_id),
+            "f": request.GET,
+            "query": query.urlencode(),
+            "export_available": _export_available(),
+        },
+    )
+
+
+def _export_available() -> bool:
+    """The export itself (Celery, CSV/XLSX, progress) belongs to apps.reports' ExportJob."""
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("v1:reports-export-list")
+    except NoReverseMatch:
+        return False
+    return True
+
+
+@login_required
+def transcript(request: HttpRequest, conversation_id: int):
+    _require_agent(request)
+    try:
+        conv, messages = selectors.transcript(actor=request.user, conversation_id=conversation_id)
+    except NotFound:
+        raise Http404
+    return render(request, "workbench/transcript.html", {"conv": conv, "messages": messages, "row": history_row(conv)})
+
+
+@login_required
+def my_stats(request: HttpRequest):
+    """F18–F20: today and a chosen range."""
+    _require_agent(request)
+    error = None
+    try:
+        start, end = parse_range(request.GET)
+    except ApplicationError as exc:
+        error = str(exc.message)
+        start, end = parse_range({})
+    today_start, today_end = parse_range({})
+    data = stats.agent_stats(actor=request.user, start=start, end=end)
+    today = (
+        data
+        if (start, end) == (today_start, today_end)
+        else stats.agent_stats(actor=request.user, start=today_start, end=today_end)
+    )
+    labels = dict(AgentStatus.choices)
+    status_rows = [
+        {
+            "status": k,
+            "label": labels.get(k, k),
+            "seconds": v,
+            "pct": round(100 * v / max(sum(data["status_seconds"].values()), 1)),
+        }
+        for k, v in sorted(data["status_seconds"].items(), key=lambda kv: -kv[1])
+    ]
+    return render(
+        request,
+        "workbench/stats.html",
+        {
+            "data": data,
+            "today": today,
+            "error": error,
+            "status_rows": status_rows,
+            "from": timezone.localtime(start).date().isoformat(),
+            "to": (timezone.localtime(end) - timedelta(days=1)).date().isoformat(),
+            "conv_chart": stats.bar_chart([(d["date"][5:], d["conversations"]) for d in data["per_day"]]),
+            "msg_chart": stats.bar_chart([(d["date"][5:], d["messages"]) for d in data["per_day"]]),
+            "score_chart": stats.bar_chart([(f"{s}★", n) for s, n in data["ratings_by_score"].items()], width=300),
+        },
+    )

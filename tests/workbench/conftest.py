@@ -1,0 +1,85 @@
+"""Workbench fixtures: conversations built through the real services, the assignment written the
+way dispatch records it (assignee + a lifecycle row naming the agent)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.utils import timezone
+
+from apps.channels.models import Channel
+from apps.conversations.models import ConversationStatus, Participant, ParticipantKind
+from apps.conversations.services import conversation_event_record, conversation_start
+from apps.customers.models import Customer
+from apps.messaging.services import message_create
+
+_n = itertools.count()
+
+
+class Factory:
+    def __init__(self, org):
+        self.org = org
+        self.channel = Channel.objects.create(tenant=org.tenant, name="官网", branch=org.hq)
+        self.app_channel = Channel.objects.create(tenant=org.tenant, name="App", branch=org.hq, kind="app")
+
+    def customer(self, name="张三", **kw) -> Customer:
+        return Customer.objects.create(tenant=self.org.tenant, display_name=name, **kw)
+
+    def conversation(self, *, agent=None, customer=None, channel=None, name="张三"):
+        conv = conversation_start(channel=channel or self.channel, customer=customer or self.customer(name))
+        if agent is not None:
+            self.assign(conv, agent)
+        return conv
+
+    def assign(self, conv, agent):
+        previous = conv.status
+        conv.assignee = agent
+        conv.status = ConversationStatus.ACTIVE
+        conv.assigned_at = timezone.now()
+        conv.save(update_fields=["assignee", "status", "assigned_at"])
+        Participant.objects.get_or_create(
+            tenant_id=conv.tenant_id, conversation=conv, kind=ParticipantKind.AGENT, user=agent
+        )
+        conversation_event_record(
+            conversation=conv, kind="assigned", from_status=previous, to_status="active", agent=agent, actor=agent
+        )
+        return conv
+
+    def close(self, conv, actor=None):
+        previous = conv.status
+        conv.status = ConversationStatus.CLOSED
+        conv.closed_at = timezone.now()
+        conv.open_key = None
+        conv.save(update_fields=["status", "closed_at", "open_key"])
+        conversation_event_record(
+            conversation=conv, kind="closed", from_status=previous, to_status="closed", agent=conv.assignee, actor=actor
+        )
+        return conv
+
+    def visitor_says(self, conv, body):
+        return message_create(conversation_id=conv.pk, sender_kind="visitor", body=body, client_msg_id=f"v{next(_n)}")
+
+    def agent_says(self, conv, agent, body):
+        return message_create(
+            conversation_id=conv.pk, sender_kind="agent", sender_user=agent, body=body, client_msg_id=f"a{next(_n)}"
+        )
+
+
+@pytest.fixture
+def fa(org_a):
+    return Factory(org_a)
+
+
+@pytest.fixture
+def fb(org_b):
+    return Factory(org_b)
+
+
+@pytest.fixture
+def login(client):
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login
