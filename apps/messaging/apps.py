@@ -6,3 +6,6 @@ class MessagingConfig(AppConfig):
     name = "apps.messaging"
     label = "messaging"
     verbose_name = _("Messaging")
+
+    def ready(self):
+        from apps.messaging import receivers  # noqa: F401

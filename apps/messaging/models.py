@@ -36,8 +36,9 @@ class Message(TenantOwned):
     # The sender's own id for the message: resending it returns the original message.
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)
     sender_kind = models.CharField(max_length=20, choices=SenderKind.choices)
-    sender_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                    related_name="+")
+    sender_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     content_type = models.CharField(max_length=20, choices=ContentType.choices, default=ContentType.TEXT)
     body = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
@@ -66,8 +67,40 @@ class Attachment(TenantOwned):
     size = models.PositiveIntegerField()
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, null=True, blank=True,
-                                     related_name="attachments")
-    uploaded_by_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                         related_name="+")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    uploaded_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class PushDelivery(TenantOwned):
+    """One offline push of one message to one recipient: the row is the idempotency key.
+
+    unique(message, recipient_kind, recipient_id) makes "at most once per message per
+    recipient" hold however often the task runs; the webhook also gets the row id as
+    X-Kefu-Delivery so the gateway can drop a repeat after a lost response.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="push_deliveries")
+    recipient_kind = models.CharField(max_length=10)  # "visitor" (customer id) or "agent" (user id)
+    recipient_id = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "recipient_kind", "recipient_id"], name="push_once_per_recipient"
+            )
+        ]

@@ -44,7 +44,9 @@ def message_create(
     The returned message has `created_now` True only when this call wrote it.
     """
     if len(body) > MAX_BODY_CHARS:
-        raise ApplicationError("message_too_long", _("A message can be at most %(n)d characters.") % {"n": MAX_BODY_CHARS})
+        raise ApplicationError(
+            "message_too_long", _("A message can be at most %(n)d characters.") % {"n": MAX_BODY_CHARS}
+        )
     if content_type == ContentType.TEXT and not body.strip():
         raise ApplicationError("empty_message", _("The message is empty."))
     if client_msg_id is not None and not (1 <= len(client_msg_id) <= 64):
@@ -87,8 +89,10 @@ def message_create(
             for field, value in update.items():
                 setattr(conversation, field, value)
             hooks.run_message_created(conversation=conversation, message=message)
-            publish(conversation_group(conversation.tenant_id, conversation.pk),
-                    {"type": "message.created", "conversation_id": conversation.pk, "message": message_to_dict(message)})
+            publish(
+                conversation_group(conversation.tenant_id, conversation.pk),
+                {"type": "message.created", "conversation_id": conversation.pk, "message": message_to_dict(message)},
+            )
             message.created_now = True
             return message
     except IntegrityError:
@@ -100,3 +104,95 @@ def message_create(
                 existing.created_now = False
                 return existing
         raise
+
+
+def read_mark(*, conversation: Conversation, seq: int, reader_kind: str, user=None) -> int:
+    """Move the reader's read mark forward to `seq` (never back) and tell the conversation.
+
+    reader_kind is "visitor" or a staff participant kind; staff readers get a participant row
+    on their first read mark. Returns the reader's read mark after the call.
+    """
+    from apps.conversations.models import Participant
+
+    try:
+        seq = int(seq)
+    except (TypeError, ValueError):
+        raise ApplicationError("invalid_frame", _("seq must be an integer."))
+    if seq < 0 or seq > conversation.last_seq:
+        raise ApplicationError("invalid_seq", _("seq is beyond the last message of the conversation."))
+    with transaction.atomic():
+        lookup = {"conversation_id": conversation.pk, "kind": reader_kind, "user": user}
+        moved = Participant.objects.filter(**lookup, last_read_seq__lt=seq).update(last_read_seq=seq)
+        if not moved:
+            participant, created = Participant.objects.get_or_create(
+                **lookup,
+                defaults={
+                    "tenant_id": conversation.tenant_id,
+                    "last_read_seq": seq,
+                    "silent": reader_kind != SenderKind.VISITOR
+                    and user is not None
+                    and conversation.assignee_id != user.pk,
+                },
+            )
+            if not created:
+                return participant.last_read_seq
+        publish(
+            conversation_group(conversation.tenant_id, conversation.pk),
+            {
+                "type": "read",
+                "conversation_id": conversation.pk,
+                "reader_kind": reader_kind,
+                "reader_id": getattr(user, "pk", None),
+                "seq": seq,
+            },
+        )
+    return seq
+
+
+def typing_notify(*, conversation: Conversation, sender_kind: str, sender_name: str, is_typing: bool) -> None:
+    """A typing indicator: nothing is stored, the conversation's connections are told."""
+    publish(
+        conversation_group(conversation.tenant_id, conversation.pk),
+        {
+            "type": "typing",
+            "conversation_id": conversation.pk,
+            "sender_kind": sender_kind,
+            "sender_name": sender_name,
+            "is_typing": bool(is_typing),
+        },
+    )
+
+
+def staff_sender_kind(user) -> str:
+    """How a staff member's messages are labelled: agents as agents, managers as supervisors."""
+    return SenderKind.AGENT if user.role == "agent" else SenderKind.SUPERVISOR
+
+
+def visitor_session_create(
+    *, channel_key: str, origin: str | None, visitor_id: str | None = None, identity: dict | None = None
+) -> dict:
+    """Authenticate a widget/app visitor on a channel: resolve the customer, issue a visitor token.
+
+    Web channels only answer pages on the channel's allowed origins.
+    """
+    from apps.channels.models import Channel
+    from apps.customers.services import customer_resolve_visitor
+    from apps.messaging.visitor import visitor_token_issue
+
+    channel = Channel.objects.select_related("tenant").filter(key=channel_key).first()
+    if channel is None or not channel.tenant.is_active:
+        raise ApplicationError("not_found", _("Unknown channel."), status=404)
+    if not channel.is_enabled:
+        raise ApplicationError("channel_disabled", _("This channel is not accepting conversations."), status=403)
+    if (channel.kind == "web" or origin) and not channel.origin_allowed(origin):
+        raise ApplicationError("origin_not_allowed", _("This site may not open the chat."), status=403)
+    with transaction.atomic():
+        customer, visitor_id = customer_resolve_visitor(tenant=channel.tenant, visitor_id=visitor_id, identity=identity)
+    token, expires_at = visitor_token_issue(tenant_id=channel.tenant_id, channel_id=channel.pk, customer_id=customer.pk)
+    return {
+        "channel": channel,
+        "customer": customer,
+        "visitor_id": visitor_id,
+        "token": token,
+        "expires_at": expires_at,
+    }

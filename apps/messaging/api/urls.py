@@ -1,1 +1,15 @@
-urlpatterns: list = []
+from django.urls import path
+
+from apps.messaging.api import views
+
+urlpatterns = [
+    path("visitor/sessions/", views.VisitorSessionView.as_view(), name="visitor-session"),
+    path("visitor/conversations/", views.VisitorConversationsView.as_view(), name="visitor-conversations"),
+    path("im/conversations/<int:conversation_id>/messages/", views.MessagesView.as_view(), name="im-messages"),
+    path("im/conversations/<int:conversation_id>/read/", views.ReadView.as_view(), name="im-read"),
+    path(
+        "im/conversations/<int:conversation_id>/attachments/",
+        views.AttachmentUploadView.as_view(),
+        name="im-attachments",
+    ),
+]

@@ -1,0 +1,125 @@
+"""Attachment upload: size limit, type by content (never by name), images re-encoded by Pillow."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+
+import filetype
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.utils.translation import gettext_lazy as _
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from apps.core.errors import ApplicationError
+from apps.messaging.models import Attachment, ContentType
+
+IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "PNG", "image/webp": "PNG"}
+FILE_TYPES = {
+    "application/pdf",
+    "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "audio/mpeg",
+    "video/mp4",
+}
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "IM_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+
+
+def allowed_types() -> list[str]:
+    return sorted(set(IMAGE_TYPES) | FILE_TYPES)
+
+
+def _reencode_image(data: bytes, mime: str) -> tuple[bytes, str, int, int]:
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_IMAGE_PIXELS:
+                raise ApplicationError("attachment_too_large", _("The image has too many pixels."), status=413)
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            image = ImageOps.exif_transpose(image)  # keep the orientation, drop EXIF (GPS...)
+            fmt = IMAGE_TYPES[mime]
+            if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+                image = image.convert("RGB")
+            if fmt == "PNG" and image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+                image = image.convert("RGBA")
+            out = io.BytesIO()
+            image.save(out, format=fmt, **({"quality": 85, "optimize": True} if fmt == "JPEG" else {}))
+            return out.getvalue(), "image/jpeg" if fmt == "JPEG" else "image/png", image.width, image.height
+    except ApplicationError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise ApplicationError("attachment_invalid", _("The image is damaged or not an image."), status=400)
+
+
+def attachment_create(*, conversation, upload, user=None) -> Attachment:
+    """Check and store an uploaded file for a conversation."""
+    size = getattr(upload, "size", None) or 0
+    if size > max_bytes():
+        raise ApplicationError(
+            "attachment_too_large",
+            _("A file can be at most %(n)d MB.") % {"n": max_bytes() // (1024 * 1024)},
+            status=413,
+        )
+    data = upload.read(max_bytes() + 1)
+    if len(data) > max_bytes():
+        raise ApplicationError(
+            "attachment_too_large",
+            _("A file can be at most %(n)d MB.") % {"n": max_bytes() // (1024 * 1024)},
+            status=413,
+        )
+    if not data:
+        raise ApplicationError("attachment_invalid", _("The file is empty."))
+    kind = filetype.guess(data)
+    mime = kind.mime if kind is not None else ""
+    if mime not in IMAGE_TYPES and mime not in FILE_TYPES:
+        raise ApplicationError("attachment_type_not_allowed", _("This type of file is not allowed."), status=415)
+    width = height = None
+    ext = kind.extension
+    if mime in IMAGE_TYPES:
+        data, mime, width, height = _reencode_image(data, mime)
+        ext = "jpg" if mime == "image/jpeg" else "png"
+    original = os.path.basename(getattr(upload, "name", "") or "")[:200]
+    attachment = Attachment(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        original_name=original,
+        mime_type=mime,
+        size=len(data),
+        width=width,
+        height=height,
+        uploaded_by_user=user if getattr(user, "pk", None) else None,
+    )
+    attachment.file.save(f"{uuid.uuid4().hex}.{ext}", ContentFile(data), save=False)
+    attachment.save()
+    return attachment
+
+
+def attachment_to_dict(attachment: Attachment) -> dict:
+    return {
+        "id": attachment.pk,
+        "url": attachment.file.url,
+        "name": attachment.original_name,
+        "mime_type": attachment.mime_type,
+        "size": attachment.size,
+        "width": attachment.width,
+        "height": attachment.height,
+    }
+
+
+def attachment_message_fields(*, conversation, attachment_id: int) -> tuple[str, dict]:
+    """(content_type, payload) of a message that carries an attachment of this conversation."""
+    attachment = Attachment.objects.filter(
+        pk=attachment_id, conversation_id=conversation.pk, tenant_id=conversation.tenant_id
+    ).first()
+    if attachment is None:
+        raise ApplicationError("not_found", _("Attachment not found."), status=404)
+    content_type = ContentType.IMAGE if attachment.mime_type.startswith("image/") else ContentType.FILE
+    return content_type, {"attachment": attachment_to_dict(attachment)}

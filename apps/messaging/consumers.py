@@ -1,0 +1,553 @@
+"""The websocket endpoints: /ws/agent/ (session login) and /ws/visitor/?token=... .
+
+Consumers parse frames, check access through selectors, call one service and render. The
+database is the source of truth: every connection keeps, per subscribed conversation, the last
+seq it delivered; a live event that skips ahead triggers a replay of the gap from the database,
+an event at or below it is a duplicate and is dropped. So each connection receives every
+message of a subscribed conversation exactly once and in seq order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from urllib.parse import parse_qs, urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+from django.utils.translation import gettext as _
+
+from apps.accounts import hooks as account_hooks
+from apps.conversations.models import Conversation
+from apps.core.errors import ApplicationError
+from apps.messaging import presence, protocol, selectors, services
+from apps.messaging.groups import agent_group, conversation_group, customer_group, tenant_staff_group
+from apps.messaging.models import ContentType, Message, SenderKind, Visibility
+from apps.messaging.serializers import message_to_dict
+from apps.messaging.visitor import visitor_token_load
+
+logger = logging.getLogger(__name__)
+
+
+# Thread-pool DB calls: not serialised through the one "thread sensitive" thread, so a busy
+# server runs several sends in parallel (each worker thread keeps its own DB connection).
+def db(fn):
+    return database_sync_to_async(fn, thread_sensitive=False)
+
+
+ACCESS_TTL = 30.0  # seconds an agent's access to a conversation is trusted before re-checking
+PRESENCE_REFRESH = 20.0
+
+
+def _header(scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _frame_int(frame: dict, name: str, *, required: bool = True, default: int | None = None) -> int | None:
+    value = frame.get(name, default)
+    if value is None and not required:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApplicationError("invalid_frame", _("Field %(f)s must be an integer.") % {"f": name})
+    return value
+
+
+class BaseIMConsumer(AsyncWebsocketConsumer):
+    role = ""
+    extra_frames: tuple[str, ...] = ()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def websocket_connect(self, message):
+        self.subs: dict[int, int] = {}  # conversation id -> last seq delivered on this socket
+        self.access: dict[int, tuple[Conversation, float]] = {}
+        rate, burst = protocol.frame_rate()
+        self._rate, self._burst, self._tokens, self._tokens_at = rate, burst, burst, time.monotonic()
+        self._presence_at = 0.0
+        self.presence_key = None
+        self.groups = []
+        await super().websocket_connect(message)
+
+    async def refuse(self, code: str) -> None:
+        logger.info("websocket refused (%s) %s", code, self.scope.get("path"))
+        await self.close(code=4403 if code != "unauthorized" else 4401)
+
+    async def join(self, group: str) -> None:
+        if group not in self.groups:
+            self.groups.append(group)
+            await self.channel_layer.group_add(group, self.channel_name)
+
+    async def disconnect(self, code):
+        # (AsyncWebsocketConsumer has already left self.groups.)
+        if self.presence_key:
+            await db(presence.connection_gone)(self.presence_key, self.channel_name)
+
+    # --- frames in ---------------------------------------------------------------------------
+    async def send_frame(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+
+    async def send_error(self, code: str, message, *, ref=None, **extra) -> None:
+        frame = {"type": "error", "code": code, "message": str(message), **extra}
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_frame(frame)
+
+    def _take_token(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * self._rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if bytes_data is not None:
+            return await self.send_error("invalid_json", _("Frames must be JSON text."))
+        if len(text_data) > protocol.max_frame_bytes() or len(text_data.encode()) > protocol.max_frame_bytes():
+            return await self.send_error(
+                "frame_too_large", _("A frame can be at most %(n)d bytes.") % {"n": protocol.max_frame_bytes()}
+            )
+        if not self._take_token():
+            return await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"])
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            return await self.send_error("invalid_json", protocol.ERROR_CODES["invalid_json"])
+        if not isinstance(frame, dict):
+            return await self.send_error("invalid_frame", _("A frame must be a JSON object."))
+        ref = frame.get("ref")
+        if ref is not None and not (isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64):
+            return await self.send_error(
+                "invalid_frame", _("ref must be a string or integer of at most 64 characters.")
+            )
+        ftype = frame.get("type")
+        if ftype not in protocol.CLIENT_FRAMES_COMMON + self.extra_frames:
+            return await self.send_error("unknown_type", protocol.ERROR_CODES["unknown_type"], ref=ref)
+        now = time.monotonic()
+        if self.presence_key and now - self._presence_at > PRESENCE_REFRESH:
+            self._presence_at = now
+            await db(presence.connection_seen)(self.presence_key, self.channel_name)
+        handler = getattr(self, "frame_" + ftype)
+        try:
+            await handler(frame, ref)
+        except ApplicationError as exc:
+            await self.send_error(exc.code, exc.message, ref=ref, **exc.extra)
+        except Exception:  # noqa: BLE001 - the socket survives a bug; the log has it
+            logger.exception("websocket frame %s failed", ftype)
+            await self.send_error("internal_error", protocol.ERROR_CODES["internal_error"], ref=ref)
+
+    async def frame_ping(self, frame, ref):
+        pong = {"type": "pong", "ts": int(time.time() * 1000)}
+        if ref is not None:
+            pong["ref"] = ref
+        await self.send_frame(pong)
+
+    async def frame_send(self, frame, ref):
+        conversation = await self.conversation(frame.get("conversation_id"))
+        client_msg_id = frame.get("client_msg_id")
+        body = frame.get("body", "")
+        if client_msg_id is not None and not isinstance(client_msg_id, str):
+            raise ApplicationError("invalid_frame", _("client_msg_id must be a string."))
+        if not isinstance(body, str):
+            raise ApplicationError("invalid_frame", _("body must be a string."))
+        visibility = frame.get("visibility", Visibility.ALL)
+        if visibility not in Visibility.values:
+            raise ApplicationError("invalid_frame", _("Unknown visibility."))
+        if visibility != Visibility.ALL and self.role != "agent":
+            raise ApplicationError("forbidden", _("Only staff can write internal notes."), status=403)
+        attachment_id = frame.get("attachment_id")
+        if attachment_id is not None:
+            _frame_int(frame, "attachment_id")
+        message = await db(self._send_sync)(
+            conversation=conversation,
+            body=body,
+            client_msg_id=client_msg_id,
+            visibility=visibility,
+            attachment_id=attachment_id,
+        )
+        ack = {
+            "type": "ack",
+            "conversation_id": conversation.pk,
+            "id": message.pk,
+            "seq": message.seq,
+            "client_msg_id": message.client_msg_id,
+            "duplicate": not message.created_now,
+            "created_at": message.created_at.isoformat(),
+        }
+        if ref is not None:
+            ack["ref"] = ref
+        await self.send_frame(ack)
+
+    def _send_sync(self, *, conversation, body, client_msg_id, visibility, attachment_id) -> Message:
+        content_type, payload = ContentType.TEXT, None
+        if attachment_id is not None:
+            from apps.messaging.attachments import attachment_message_fields
+
+            content_type, payload = attachment_message_fields(conversation=conversation, attachment_id=attachment_id)
+        return services.message_create(
+            conversation_id=conversation.pk,
+            body=body,
+            client_msg_id=client_msg_id,
+            content_type=content_type,
+            payload=payload,
+            visibility=visibility,
+            **self.sender(),
+        )
+
+    async def frame_subscribe(self, frame, ref):
+        conversation = await self.conversation(frame.get("conversation_id"), fresh=True)
+        last_seq = _frame_int(frame, "last_seq", default=0)
+        if last_seq < 0:
+            raise ApplicationError("invalid_frame", _("last_seq must not be negative."))
+        await self.subscribe(conversation, last_seq, ref=ref)
+
+    frame_resume = frame_subscribe
+
+    async def subscribe(self, conversation: Conversation, last_seq: int, *, ref=None) -> None:
+        # Join first, then replay: events that arrive meanwhile wait in the queue (a consumer
+        # handles one message at a time) and are then dropped or used by seq.
+        await self.join(conversation_group(conversation.tenant_id, conversation.pk))
+        self.subs[conversation.pk] = min(last_seq, conversation.last_seq)
+        await self.replay(conversation.pk, current_last_seq=conversation.last_seq)
+        frame = {
+            "type": "subscribed",
+            "conversation_id": conversation.pk,
+            "last_seq": self.subs[conversation.pk],
+            "status": conversation.status,
+        }
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_frame(frame)
+
+    async def replay(self, conversation_id: int, *, current_last_seq: int | None = None) -> None:
+        """Send every message after the delivered seq from the database, in pages, in order."""
+        delivered = self.subs[conversation_id]
+        if current_last_seq is not None and current_last_seq - delivered > protocol.RESYNC_LIMIT:
+            self.subs[conversation_id] = current_last_seq
+            await self.send_frame(
+                {
+                    "type": "resync",
+                    "conversation_id": conversation_id,
+                    "from_seq": delivered,
+                    "last_seq": current_last_seq,
+                    "reason": "gap_too_large",
+                }
+            )
+            return
+        while True:
+            rows = await db(self._page)(conversation_id, delivered)
+            for row in rows:
+                if self.may_see(row):
+                    await self.send_frame(
+                        {"type": "message.created", "conversation_id": conversation_id, "message": row}
+                    )
+                delivered = row["seq"]
+                self.subs[conversation_id] = delivered
+            if len(rows) < protocol.REPLAY_PAGE:
+                return
+
+    def _page(self, conversation_id: int, after_seq: int) -> list[dict]:
+        rows = (
+            Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+            .select_related("sender_user")
+            .order_by("seq")[: protocol.REPLAY_PAGE]
+        )
+        return [message_to_dict(m) for m in rows]
+
+    async def frame_unsubscribe(self, frame, ref):
+        conversation_id = _frame_int(frame, "conversation_id")
+        self.subs.pop(conversation_id, None)
+        group = next((g for g in self.groups if g.endswith(f".conv.{conversation_id}")), None)
+        if group:
+            self.groups.remove(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
+        frame = {"type": "unsubscribed", "conversation_id": conversation_id}
+        if ref is not None:
+            frame["ref"] = ref
+        await self.send_frame(frame)
+
+    async def frame_typing(self, frame, ref):
+        conversation = await self.conversation(frame.get("conversation_id"))
+        is_typing = frame.get("is_typing", True)
+        if not isinstance(is_typing, bool):
+            raise ApplicationError("invalid_frame", _("is_typing must be true or false."))
+        kind, name = self.typing_identity()
+        await db(services.typing_notify)(
+            conversation=conversation, sender_kind=kind, sender_name=name, is_typing=is_typing
+        )
+
+    async def frame_read(self, frame, ref):
+        conversation = await self.conversation(frame.get("conversation_id"), fresh=True)
+        seq = _frame_int(frame, "seq")
+        await db(services.read_mark)(conversation=conversation, seq=seq, **self.reader())
+
+    # --- events out ---------------------------------------------------------------------------
+    async def kf_event(self, message):
+        event = message["event"]
+        if event["type"] == "message.created":
+            conversation_id = event["conversation_id"]
+            delivered = self.subs.get(conversation_id)
+            if delivered is None:
+                return
+            seq = event["message"]["seq"]
+            if seq <= delivered:
+                return  # already delivered (replay, or a duplicate wake-up)
+            if seq > delivered + 1:
+                await self.replay(conversation_id)  # a wake-up was lost or overtaken: the DB has it
+                return
+            self.subs[conversation_id] = seq
+            if self.may_see(event["message"]):
+                await self.send_frame(event)
+            return
+        event = self.filter_event(event)
+        if event is not None:
+            await self.send_frame(event)
+
+    def may_see(self, message: dict) -> bool:
+        return True
+
+    def filter_event(self, event: dict) -> dict | None:
+        return event
+
+    # --- subclass API -----------------------------------------------------------------------
+    async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
+        raise NotImplementedError
+
+    def sender(self) -> dict:
+        raise NotImplementedError
+
+    def reader(self) -> dict:
+        raise NotImplementedError
+
+    def typing_identity(self) -> tuple[str, str]:
+        raise NotImplementedError
+
+
+class AgentConsumer(BaseIMConsumer):
+    """Staff: agents, supervisors, admins, logged in with the session cookie."""
+
+    role = "agent"
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not user.is_active or not user.tenant_id:
+            return await self.refuse("unauthorized")
+        if not self.origin_ok():
+            return await self.refuse("origin_not_allowed")
+        self.user = user
+        self.presence_key = presence.agent_key(user.pk)
+        await self.join(agent_group(user.tenant_id, user.pk))
+        await self.join(tenant_staff_group(user.tenant_id))
+        await self.accept()
+        open_assigned = await db(self._connect_sync)()
+        for conversation in open_assigned:
+            # Live from now on; the client resumes each with its own last seq for the past.
+            await self.join(conversation_group(conversation.tenant_id, conversation.pk))
+            self.subs[conversation.pk] = conversation.last_seq
+        await self.send_frame(
+            {
+                "type": "hello",
+                "protocol": protocol.PROTOCOL_VERSION,
+                "role": "agent",
+                "user_id": user.pk,
+                "heartbeat_seconds": protocol.HEARTBEAT_SECONDS,
+                "max_frame_bytes": protocol.max_frame_bytes(),
+                "conversations": [{"id": c.pk, "status": c.status, "last_seq": c.last_seq} for c in open_assigned],
+            }
+        )
+
+    def _connect_sync(self) -> list[Conversation]:
+        from apps.conversations.models import OPEN_STATUSES
+
+        self._presence_at = time.monotonic()
+        presence.connection_seen(self.presence_key, self.channel_name)
+        account_hooks.run_connection_changed(self.user, channel_name=self.channel_name, connected=True)
+        return list(
+            Conversation.objects.filter(
+                tenant_id=self.user.tenant_id, assignee_id=self.user.pk, status__in=OPEN_STATUSES
+            ).order_by("id")
+        )
+
+    async def disconnect(self, code):
+        user = getattr(self, "user", None)
+        await super().disconnect(code)
+        if user is not None:
+            await db(account_hooks.run_connection_changed)(user, channel_name=self.channel_name, connected=False)
+
+    def origin_ok(self) -> bool:
+        origin = _header(self.scope, b"origin")
+        if origin is None:
+            return True  # not a browser: no cross-site hijacking to fear, the session is the check
+        parts = urlsplit(origin)
+        if not parts.hostname:
+            return False
+        if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}:
+            return True
+        host = _header(self.scope, b"host") or ""
+        origin_host = parts.netloc.lower()
+        if host and origin_host == host.lower():
+            return True
+        domain, _port = split_domain_port(origin_host)
+        return validate_host(domain, [h for h in settings.ALLOWED_HOSTS if h != "*"])
+
+    async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
+        if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
+            raise ApplicationError("invalid_frame", _("Field %(f)s must be an integer.") % {"f": "conversation_id"})
+        cached = self.access.get(conversation_id)
+        if cached is not None and not fresh and cached[1] > time.monotonic():
+            return cached[0]
+        conversation = await db(selectors.conversation_get_for_agent)(user=self.user, conversation_id=conversation_id)
+        self.access[conversation_id] = (conversation, time.monotonic() + ACCESS_TTL)
+        return conversation
+
+    def sender(self) -> dict:
+        return {"sender_kind": services.staff_sender_kind(self.user), "sender_user": self.user}
+
+    def reader(self) -> dict:
+        return {"reader_kind": services.staff_sender_kind(self.user), "user": self.user}
+
+    def typing_identity(self) -> tuple[str, str]:
+        return services.staff_sender_kind(self.user), self.user.name
+
+    def filter_event(self, event: dict) -> dict | None:
+        if event["type"] == "conversation.assigned" and event.get("agent_id") == self.user.pk:
+            conv = event.get("conversation") or {}
+            if conv.get("id") and conv["id"] not in self.subs:
+                # Newly assigned to me: live from its current seq (the client may resume for history).
+                self.subs[conv["id"]] = conv.get("last_seq", 0)
+                self._pending_join = conversation_group(self.user.tenant_id, conv["id"])
+        return event
+
+    async def kf_event(self, message):
+        self._pending_join = None
+        await super().kf_event(message)
+        if self._pending_join:
+            await self.join(self._pending_join)
+
+
+class VisitorConsumer(BaseIMConsumer):
+    """A visitor's widget or app, authenticated by the visitor token in the query string."""
+
+    role = "visitor"
+    extra_frames = protocol.CLIENT_FRAMES_VISITOR
+
+    async def connect(self):
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            self.visitor = visitor_token_load((query.get("token") or [None])[0])
+        except ApplicationError as exc:
+            return await self.refuse(exc.code)
+        channel = await db(self._channel)()
+        if channel is None or not channel.is_enabled:
+            return await self.refuse("channel_disabled")
+        origin = _header(self.scope, b"origin")
+        if (channel.kind == "web" or origin is not None) and not channel.origin_allowed(origin):
+            return await self.refuse("origin_not_allowed")
+        self.channel = channel
+        self.presence_key = presence.visitor_key(self.visitor.customer_id)
+        await self.join(customer_group(self.visitor.tenant_id, self.visitor.customer_id))
+        await self.accept()
+        open_conversations = await db(self._connect_sync)()
+        await self.send_frame(
+            {
+                "type": "hello",
+                "protocol": protocol.PROTOCOL_VERSION,
+                "role": "visitor",
+                "customer_id": self.visitor.customer_id,
+                "channel_id": channel.pk,
+                "heartbeat_seconds": protocol.HEARTBEAT_SECONDS,
+                "max_frame_bytes": protocol.max_frame_bytes(),
+                "conversations": [{"id": c.pk, "status": c.status, "last_seq": c.last_seq} for c in open_conversations],
+            }
+        )
+
+    def _channel(self):
+        from apps.channels.models import Channel
+
+        return Channel.objects.filter(pk=self.visitor.channel_id, tenant_id=self.visitor.tenant_id).first()
+
+    def _connect_sync(self) -> list[Conversation]:
+        from apps.conversations.models import OPEN_STATUSES
+
+        self._presence_at = time.monotonic()
+        presence.connection_seen(self.presence_key, self.channel_name)
+        return list(
+            selectors.conversations_for_visitor(visitor=self.visitor)
+            .filter(channel_id=self.visitor.channel_id, status__in=OPEN_STATUSES)
+            .order_by("id")
+        )
+
+    async def frame_start(self, frame, ref):
+        subject = frame.get("subject", "")
+        if not isinstance(subject, str):
+            raise ApplicationError("invalid_frame", _("subject must be a string."))
+        conversation = await db(self._start_sync)(subject[:200])
+        self.access[conversation.pk] = (conversation, float("inf"))
+        started = {
+            "type": "started",
+            "conversation_id": conversation.pk,
+            "status": conversation.status,
+            "created": conversation.created_now,
+            "last_seq": conversation.last_seq,
+        }
+        if ref is not None:
+            started["ref"] = ref
+        await self.send_frame(started)
+        if conversation.pk not in self.subs:
+            await self.subscribe(conversation, 0 if conversation.created_now else conversation.last_seq)
+
+    def _start_sync(self, subject: str) -> Conversation:
+        from apps.conversations.services import conversation_start
+        from apps.customers.models import Customer
+
+        customer = Customer.objects.get(pk=self.visitor.customer_id, tenant_id=self.visitor.tenant_id)
+        conversation = conversation_start(channel=self.channel, customer=customer, subject=subject)
+        created_now = conversation.created_now
+        conversation = Conversation.objects.get(pk=conversation.pk)  # status after dispatch hooks
+        conversation.created_now = created_now
+        return conversation
+
+    async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
+        if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
+            raise ApplicationError("invalid_frame", _("Field %(f)s must be an integer.") % {"f": "conversation_id"})
+        cached = self.access.get(conversation_id)
+        if cached is not None and not fresh:
+            return cached[0]  # a conversation never changes customer: no expiry needed
+        conversation = await db(selectors.conversation_get_for_visitor)(
+            visitor=self.visitor, conversation_id=conversation_id
+        )
+        self.access[conversation_id] = (conversation, float("inf"))
+        return conversation
+
+    def sender(self) -> dict:
+        return {"sender_kind": SenderKind.VISITOR, "sender_user": None}
+
+    def reader(self) -> dict:
+        return {"reader_kind": SenderKind.VISITOR, "user": None}
+
+    def typing_identity(self) -> tuple[str, str]:
+        return SenderKind.VISITOR, ""
+
+    def may_see(self, message: dict) -> bool:
+        return message.get("visibility") == Visibility.ALL
+
+    def filter_event(self, event: dict) -> dict | None:
+        etype = event["type"]
+        if etype not in protocol.VISITOR_EVENTS:
+            return None
+        if etype == "typing" and event.get("sender_kind") == SenderKind.VISITOR:
+            return None
+        if etype == "read" and event.get("reader_kind") != SenderKind.VISITOR:
+            event = {**event, "reader_id": None}  # which staff member read it is not the visitor's business
+        if "conversation" in event:
+            conv = event["conversation"] or {}
+            event = {k: v for k, v in event.items() if k not in ("conversation", "agent_id")}
+            event["conversation_id"] = conv.get("id")
+            event["status"] = conv.get("status")
+        return event

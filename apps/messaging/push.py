@@ -1,0 +1,130 @@
+"""Offline push: a message for someone with no live connection goes to the tenant's push webhook.
+
+Decided per message after commit (a Celery task), so the send path only pays for a cached
+"does this tenant have a webhook" check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.messaging import presence
+from apps.messaging.models import Message, PushDelivery, SenderKind, Visibility
+from apps.messaging.serializers import message_to_dict
+
+_tenant_cache: dict[int, tuple[bool, float]] = {}
+TENANT_CACHE_SECONDS = 30.0
+TIMEOUT_SECONDS = 5.0
+
+
+def tenant_has_webhook(tenant_id: int) -> bool:
+    from apps.tenants.models import Tenant
+
+    cached = _tenant_cache.get(tenant_id)
+    now = time.monotonic()
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    has = bool(Tenant.objects.filter(pk=tenant_id).exclude(push_webhook_url="").values_list("pk", flat=True).first())
+    _tenant_cache[tenant_id] = (has, now + TENANT_CACHE_SECONDS)
+    return has
+
+
+def recipients_for(message: Message) -> list[tuple[str, int]]:
+    """Who should hear about a message: the visitor for staff/bot messages they may see, the
+    assigned agent for anything they did not write themselves."""
+    conversation = message.conversation
+    out: list[tuple[str, int]] = []
+    if message.visibility == Visibility.ALL and message.sender_kind != SenderKind.VISITOR:
+        out.append(("visitor", conversation.customer_id))
+    if conversation.assignee_id and message.sender_user_id != conversation.assignee_id:
+        out.append(("agent", conversation.assignee_id))
+    return out
+
+
+def _presence_key(kind: str, recipient_id: int) -> str:
+    return presence.visitor_key(recipient_id) if kind == "visitor" else presence.agent_key(recipient_id)
+
+
+def push_plan(*, message_id: int) -> list[int]:
+    """Create the delivery rows for the offline recipients of a message; return their ids."""
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None:
+        return []
+    ids = []
+    for kind, recipient_id in recipients_for(message):
+        if presence.live_connections(_presence_key(kind, recipient_id)) > 0:
+            continue
+        try:
+            with transaction.atomic():
+                delivery = PushDelivery.objects.create(
+                    tenant_id=message.tenant_id, message=message, recipient_kind=kind, recipient_id=recipient_id
+                )
+        except IntegrityError:
+            delivery = PushDelivery.objects.get(message=message, recipient_kind=kind, recipient_id=recipient_id)
+        if delivery.status == PushDelivery.Status.PENDING:
+            ids.append(delivery.pk)
+    return ids
+
+
+def signature(*, secret: str, timestamp: str, body: bytes) -> str:
+    """hex(HMAC-SHA256(push_webhook_secret, "{timestamp}." + body))."""
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def push_body(delivery: PushDelivery) -> bytes:
+    message = delivery.message
+    payload = {
+        "delivery_id": delivery.pk,
+        "recipient": {"kind": delivery.recipient_kind, "id": delivery.recipient_id},
+        "conversation_id": message.conversation_id,
+        "message": message_to_dict(message),
+    }
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def push_attempt(*, delivery_id: int) -> bool | None:
+    """POST one delivery. True: delivered (now or before); None: nothing to do; raises on failure."""
+    delivery = (
+        PushDelivery.objects.select_related("message__sender_user", "message__conversation", "tenant")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None or delivery.status == PushDelivery.Status.FAILED:
+        return None
+    if delivery.status == PushDelivery.Status.DELIVERED:
+        return True
+    tenant = delivery.tenant
+    if not tenant.push_webhook_url:
+        return None
+    body = push_body(delivery)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "X-Kefu-Timestamp": timestamp,
+        "X-Kefu-Signature": "sha256=" + signature(secret=tenant.push_webhook_secret, timestamp=timestamp, body=body),
+        "X-Kefu-Delivery": str(delivery.pk),
+    }
+    PushDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
+    try:
+        response = httpx.post(tenant.push_webhook_url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        PushDelivery.objects.filter(pk=delivery.pk).update(last_error=str(exc)[:300])
+        raise
+    PushDelivery.objects.filter(pk=delivery.pk, status=PushDelivery.Status.PENDING).update(
+        status=PushDelivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""
+    )
+    return True
+
+
+def push_give_up(*, delivery_id: int) -> None:
+    PushDelivery.objects.filter(pk=delivery_id, status=PushDelivery.Status.PENDING).update(
+        status=PushDelivery.Status.FAILED
+    )

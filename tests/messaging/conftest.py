@@ -1,0 +1,54 @@
+"""IM fixtures: a web channel with an allowlisted origin, visitors with tokens, conversations."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from apps.channels.models import Channel
+from apps.conversations.models import Conversation, ConversationStatus, Participant, ParticipantKind
+from apps.conversations.services import conversation_start
+from apps.customers.services import customer_resolve_visitor
+from apps.messaging.visitor import visitor_token_issue
+from tests.support.live import live_server_url  # noqa: F401  (fixture)
+
+ORIGIN = "https://shop.example.com"
+_n = itertools.count()
+
+
+class IM:
+    def __init__(self, org):
+        self.org = org
+        self.channel = Channel.objects.create(
+            tenant=org.tenant, name="Web", kind="web", branch=org.sh, allowed_origins=[ORIGIN]
+        )
+
+    def visitor(self):
+        customer, visitor_id = customer_resolve_visitor(tenant=self.org.tenant, visitor_id=f"visitor-{next(_n):06d}")
+        token, _ = visitor_token_issue(
+            tenant_id=self.org.tenant.pk, channel_id=self.channel.pk, customer_id=customer.pk
+        )
+        return customer, token
+
+    def conversation(self, *, agent=None):
+        """A visitor's open conversation, assigned to `agent` (default agent_sh) as dispatch would."""
+        customer, token = self.visitor()
+        conversation = conversation_start(channel=self.channel, customer=customer)
+        agent = agent or self.org.agent_sh
+        Conversation.objects.filter(pk=conversation.pk).update(status=ConversationStatus.ACTIVE, assignee=agent)
+        Participant.objects.get_or_create(
+            tenant=self.org.tenant, conversation=conversation, kind=ParticipantKind.AGENT, user=agent
+        )
+        conversation.refresh_from_db()
+        return conversation, customer, token
+
+
+@pytest.fixture
+def im_a(org_a):
+    return IM(org_a)
+
+
+@pytest.fixture
+def im_b(org_b):
+    return IM(org_b)
