@@ -1,10 +1,14 @@
-"""What the supervisor centre hooks into: agent status changes become AgentStatusLog rows."""
+"""What the supervisor centre hooks into: agent status changes become AgentStatusLog rows, new
+messages are indexed for full-text search after commit."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import hooks as account_hooks
+from apps.messaging import hooks as message_hooks
 
 
 @account_hooks.on_status_changed
@@ -22,3 +26,14 @@ def record_status_change(*, agent, previous: str, status: str, actor, reason: st
         reason=(reason or "")[:100],
         created_at=getattr(agent, "status_changed_at", None) or timezone.now(),
     )
+
+
+@message_hooks.on_message_created
+def index_message_after_commit(*, conversation, message) -> None:
+    """Full-text index (Elasticsearch only): enqueue after the message commits."""
+    if not getattr(settings, "ELASTICSEARCH_URL", "") or message.content_type != "text":
+        return
+    from apps.reports.tasks import index_messages_task
+
+    message_id = message.pk
+    transaction.on_commit(lambda: index_messages_task.delay([message_id]))

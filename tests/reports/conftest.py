@@ -79,7 +79,7 @@ class History:
             visibility=visibility,
         )
         Message.objects.filter(pk=m.pk).update(created_at=at)
-        Conversation.objects.filter(pk=conv.pk).update(last_message_at=at)
+        Conversation.objects.filter(pk=conv.pk).update(last_message_at=at, last_seq=conv.seq)
         return m
 
     def rating(self, conv, *, at, score, agent=None):

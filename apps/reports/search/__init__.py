@@ -1,0 +1,21 @@
+"""Full-text search over message content: one interface, two backends.
+
+`get_backend()` returns the Elasticsearch backend when settings.ELASTICSEARCH_URL is set,
+otherwise the database backend. Every query carries the tenant filter.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from apps.reports.search.base import SearchBackend
+
+
+def get_backend() -> SearchBackend:
+    if getattr(settings, "ELASTICSEARCH_URL", ""):
+        from apps.reports.search.elastic import ElasticsearchBackend
+
+        return ElasticsearchBackend(settings.ELASTICSEARCH_URL)
+    from apps.reports.search.db import DatabaseBackend
+
+    return DatabaseBackend()
