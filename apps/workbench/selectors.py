@@ -47,6 +47,23 @@ def quick_reply_get_for_actor(*, actor, quick_reply_id: int) -> QuickReply:
 # --- conversations the agent worked on --------------------------------------------------------
 
 
+def queue_for_agent(*, actor) -> QuerySet:
+    """The waiting conversations this agent may take. Dispatch (apps.routing) defines the rule
+    (reach up the tree, skill groups, named agents); without it: the agent's branch and above."""
+    from apps.conversations.models import Conversation, ConversationStatus
+
+    try:
+        from apps.routing.selectors import queue_for_agent_q
+    except ImportError:
+        queue_for_agent_q = None
+    if queue_for_agent_q is not None:
+        group_ids = list(actor.skill_groups.values_list("pk", flat=True))
+        return Conversation.objects.filter(queue_for_agent_q(actor, group_ids))
+    return Conversation.objects.filter(tenant_id=actor.tenant_id, status=ConversationStatus.QUEUED).filter(
+        Q(branch__isnull=True) | Q(branch__path__in=_ancestor_paths(actor))
+    )
+
+
 def conversations_of_agent(*, actor) -> QuerySet:
     """Every conversation the agent served: assigned now, joined as a participant, or named as the
     agent of a lifecycle event (so a conversation transferred away still counts)."""
@@ -65,14 +82,14 @@ def conversation_get_for_agent(*, actor, conversation_id: int, allow_queue: bool
     reach; with allow_queue also the waiting queue of their reach (to preview before accepting);
     and the past conversations of a customer they serve right now (the customer panel links
     them). Anything else, another tenant's included, is a 404."""
-    from apps.conversations.models import OPEN_STATUSES, Conversation, ConversationStatus
+    from apps.conversations.models import OPEN_STATUSES, Conversation
 
     base = Conversation.objects.select_related("customer", "channel")
     conv = conversations_of_agent(actor=actor).select_related("customer", "channel").filter(pk=conversation_id).first()
     if conv is None and actor.is_manager:
         conv = base.visible_to(actor).filter(pk=conversation_id).first()
     if conv is None and allow_queue:
-        conv = base.visible_to(actor).filter(pk=conversation_id, status=ConversationStatus.QUEUED).first()
+        conv = queue_for_agent(actor=actor).select_related("customer", "channel").filter(pk=conversation_id).first()
     if conv is None:
         candidate = base.filter(tenant_id=actor.tenant_id, pk=conversation_id).first()
         if (

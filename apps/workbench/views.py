@@ -56,8 +56,7 @@ def _bootstrap(user: User) -> dict:
         .order_by("id")[:200]
     )
     queue = (
-        Conversation.objects.visible_to(user)
-        .filter(status=ConversationStatus.QUEUED)
+        selectors.queue_for_agent(actor=user)
         .select_related("customer", "channel")
         .order_by("-priority", "queued_at", "id")[:200]
     )
