@@ -22,6 +22,8 @@ EVENTS: dict[str, set[str]] = {
     "conversation.rating_requested": {"conversation_id"},
     "queue.changed": {"queue_length"},
     "agent.status": {"agent_id", "status", "active_chats", "max_chats"},
+    # knowledge base / bot (apps.knowledge)
+    "alert.keyword": {"conversation_id", "alert"},
 }
 
 

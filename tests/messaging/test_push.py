@@ -1,0 +1,114 @@
+"""Offline push through the tenant's webhook: signed, retried, at most once per message per recipient."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from apps.messaging import presence, push
+from apps.messaging.models import PushDelivery
+from apps.messaging.services import message_create
+from apps.messaging.tasks import push_for_message, push_send
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.smoke]
+
+
+class Gateway:
+    """A push gateway on 127.0.0.1 that fails the first `fail_first` requests with 503."""
+
+    def __init__(self, fail_first: int = 0):
+        self.requests: list[dict] = []
+        self.fail_first = fail_first
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                gateway.requests.append({"headers": dict(self.headers), "body": body})
+                failing = len(gateway.requests) <= gateway.fail_first
+                self.send_response(503 if failing else 200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/push"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def gateway(im_a, monkeypatch):
+    # Eager Celery only re-runs a retried task when eager errors do not propagate (as a worker would).
+    monkeypatch.setattr(push_send.app.conf, "task_eager_propagates", False)
+    gw = Gateway(fail_first=1)
+    tenant = im_a.org.tenant
+    tenant.push_webhook_url = gw.url
+    tenant.save(update_fields=["push_webhook_url"])
+    push._tenant_cache.clear()
+    yield gw
+    gw.close()
+    push._tenant_cache.clear()
+
+
+def test_offline_visitor_gets_one_signed_push_after_a_failed_attempt(im_a, gateway):
+    conv, customer, _token = im_a.conversation()
+    message = message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh,
+                             body="Your parcel left the warehouse")
+    # on commit: planned, attempted (503), retried with backoff (eager here), delivered
+    assert len(gateway.requests) == 2
+    delivery = PushDelivery.objects.get(message=message)
+    assert (delivery.recipient_kind, delivery.recipient_id, delivery.status, delivery.attempts) == (
+        "visitor", customer.pk, "delivered", 2)
+    request = gateway.requests[-1]
+    secret = im_a.org.tenant.push_webhook_secret
+    expected = hmac.new(secret.encode(), request["headers"]["X-Kefu-Timestamp"].encode() + b"." + request["body"],
+                        hashlib.sha256).hexdigest()
+    assert request["headers"]["X-Kefu-Signature"] == f"sha256={expected}"
+    assert request["headers"]["X-Kefu-Delivery"] == str(delivery.pk)
+    payload = json.loads(request["body"])
+    assert payload["message"]["body"] == "Your parcel left the warehouse"
+    assert payload["recipient"] == {"kind": "visitor", "id": customer.pk}
+    # the broker redelivers both tasks: nothing is sent twice
+    push_for_message(message.pk)
+    push_send(delivery.pk)
+    assert len(gateway.requests) == 2
+    assert PushDelivery.objects.filter(message=message).count() == 1
+
+
+def test_connected_recipients_and_staff_notes_are_not_pushed(im_a, gateway):
+    conv, customer, _token = im_a.conversation()
+    presence.connection_seen(presence.visitor_key(customer.pk), "specific.test!abc")
+    try:
+        message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="online")
+    finally:
+        presence.connection_gone(presence.visitor_key(customer.pk), "specific.test!abc")
+    message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="note",
+                   visibility="staff")
+    assert gateway.requests == []
+    # the visitor writes while the assigned agent is offline: the agent is pushed
+    message = message_create(conversation_id=conv.pk, sender_kind="visitor", body="hello?")
+    assert {json.dumps(json.loads(r["body"])["recipient"]) for r in gateway.requests} == {
+        json.dumps({"kind": "agent", "id": im_a.org.agent_sh.pk})}
+    assert list(PushDelivery.objects.values_list("message_id", "recipient_kind", "status")) == [
+        (message.pk, "agent", "delivered")]
+
+
+def test_push_gives_up_after_the_retries_and_marks_failed(im_a, gateway):
+    gateway.fail_first = 100
+    conv, _customer, _token = im_a.conversation()
+    message = message_create(conversation_id=conv.pk, sender_kind="bot", body="are you still there?")
+    deliveries = PushDelivery.objects.filter(message=message)  # the visitor and the assigned agent
+    assert sorted((d.recipient_kind, d.status, d.attempts) for d in deliveries) == [
+        ("agent", "failed", 7), ("visitor", "failed", 7)]  # first try + 6 retries each
+    assert len(gateway.requests) == 14
