@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
@@ -317,28 +318,25 @@ def _queue_changed_on_commit(tenant_id: int) -> None:
     transaction.on_commit(schedule)
 
 
-def queue_positions_publish(*, tenant_id: int, limit: int = 500) -> int:
+def queue_positions_publish(*, tenant_id: int, limit: int = 200) -> int:
     """Tell every waiting visitor (up to `limit`) their place and estimated wait."""
-    waiting = list(
-        Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED)
-        .order_by(*selectors.QUEUE_ORDER)
-        .values_list("pk", "customer_id")[:limit]
-    )
+    waiting = list(Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED)
+                   .order_by(*selectors.QUEUE_ORDER).values_list("pk", "customer_id")[:limit])
     pace = selectors.seconds_per_assignment(tenant_id=tenant_id)
-    for index, (conversation_id, customer_id) in enumerate(waiting, start=1):
-        publish(
-            [groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
-            {
-                "type": "conversation.queued",
-                "conversation_id": conversation_id,
-                "position": index,
-                "estimated_wait_seconds": int(round(index * pace)),
-            },
-        )
-    publish(
-        groups.tenant_staff_group(tenant_id),
-        {"type": "queue.changed", "queue_length": selectors.queue_length(tenant_id=tenant_id)},
-    )
+    length = selectors.queue_length(tenant_id=tenant_id)
+
+    def send_all() -> None:  # no database access in here: it runs in a worker thread
+        for index, (conversation_id, customer_id) in enumerate(waiting, start=1):
+            publish([groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
+                    {"type": "conversation.queued", "conversation_id": conversation_id, "position": index,
+                     "estimated_wait_seconds": int(round(index * pace))})
+        publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
+
+    if transaction.get_connection().in_atomic_block:
+        send_all()  # deferred to on_commit by publish() itself
+    else:
+        # One event loop (and one Redis connection) for the whole batch instead of one per event.
+        async_to_sync(sync_to_async(send_all, thread_sensitive=False))()
     return len(waiting)
 
 
