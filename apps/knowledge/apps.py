@@ -6,3 +6,6 @@ class KnowledgeConfig(AppConfig):
     name = "apps.knowledge"
     label = "knowledge"
     verbose_name = _("Knowledge base and bot")
+
+    def ready(self) -> None:
+        from apps.knowledge import demo, receivers  # noqa: F401  (hook and demo registrations)

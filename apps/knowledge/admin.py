@@ -1,0 +1,264 @@
+"""Back office (/manage/) for the knowledge base, bot settings, vocabulary and keyword alerts."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin_site import ReadOnlyScopedAdmin, SuperAdminOnly, TenantScopedAdmin, manage_site
+from apps.core.errors import ApplicationError
+from apps.knowledge import services
+from apps.knowledge.models import (
+    AlertKeyword,
+    BotAnswer,
+    BotSettings,
+    CapturedSlot,
+    FaqEntry,
+    KbTerm,
+    KeywordAlert,
+    SuggestionUsage,
+)
+
+
+class LinesField(forms.CharField):
+    """A list of strings edited as one per line."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "cols": 80})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, list):
+            return value
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+
+class FaqEntryForm(forms.ModelForm):
+    similar_questions = LinesField(label=_("similar questions"), required=False, help_text=_("One phrasing per line."))
+    images = LinesField(label=_("images"), required=False, help_text=_("One image URL per line."))
+
+    class Meta:
+        model = FaqEntry
+        fields = [
+            "question",
+            "similar_questions",
+            "answer",
+            "links",
+            "images",
+            "category",
+            "ask_slots",
+            "branch",
+            "channel",
+            "is_enabled",
+            "valid_from",
+            "valid_to",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            services._clean_entry(
+                {
+                    k: data.get(k)
+                    for k in (
+                        "question",
+                        "answer",
+                        "similar_questions",
+                        "links",
+                        "images",
+                        "ask_slots",
+                        "valid_from",
+                        "valid_to",
+                    )
+                    if k in data
+                }
+            )
+        except ApplicationError as exc:
+            for field, message in exc.extra.get("fields", {}).items():
+                self.add_error(field if field in self.fields else None, message)
+        return data
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV or XLSX file"))
+
+
+class _BumpsIndex:
+    """Admin writes go through Django's forms: rebuild the tenant's index after each."""
+
+    def _bump(self, tenant_id):
+        if tenant_id:
+            services.kb_changed(tenant_id=tenant_id)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self._bump(obj.tenant_id)
+
+    def delete_model(self, request, obj):
+        tenant_id = obj.tenant_id
+        super().delete_model(request, obj)
+        self._bump(tenant_id)
+
+    def delete_queryset(self, request, queryset):
+        tenant_ids = set(queryset.values_list("tenant_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for tenant_id in tenant_ids:
+            self._bump(tenant_id)
+
+
+@admin.register(FaqEntry, site=manage_site)
+class FaqEntryAdmin(_BumpsIndex, TenantScopedAdmin):
+    form = FaqEntryForm
+    list_display = [
+        "question",
+        "category",
+        "is_enabled",
+        "branch",
+        "channel",
+        "hit_count",
+        "use_count",
+        "helpful_count",
+        "unhelpful_count",
+        "updated_at",
+    ]
+    list_filter = ["category", "is_enabled", "tenant"]
+    search_fields = ["question", "answer"]
+    actions = ["export_csv", "export_xlsx", "enable", "disable"]
+    change_list_template = "knowledge/admin/faq_change_list.html"
+
+    def get_urls(self):
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="knowledge_faqentry_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request):
+        if not self.has_add_permission(request) or not request.user.tenant_id:
+            return HttpResponseRedirect(reverse("manage:knowledge_faqentry_changelist"))
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = services.faq_import(
+                    tenant_id=request.user.tenant_id, content=upload.read(), filename=upload.name, actor=request.user
+                )
+            except ApplicationError as exc:
+                self.message_user(request, str(exc.message), messages.ERROR)
+                for row in exc.extra.get("rows", [])[:20]:
+                    self.message_user(request, _("Row %(row)s: %(message)s") % row, messages.ERROR)
+            else:
+                self.message_user(
+                    request, _("Imported: %(created)d new, %(updated)d updated.") % result, messages.SUCCESS
+                )
+                return HttpResponseRedirect(reverse("manage:knowledge_faqentry_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.model._meta,
+            "title": _("Import FAQ entries"),
+        }
+        return TemplateResponse(request, "knowledge/admin/import.html", context)
+
+    def _export(self, queryset, fmt):
+        content, content_type = services.faq_export(queryset=queryset, fmt=fmt)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="faq.{fmt}"'
+        return response
+
+    @admin.action(description=_("Export selected entries (CSV)"))
+    def export_csv(self, request, queryset):
+        return self._export(queryset, "csv")
+
+    @admin.action(description=_("Export selected entries (XLSX)"))
+    def export_xlsx(self, request, queryset):
+        return self._export(queryset, "xlsx")
+
+    @admin.action(description=_("Enable selected entries"))
+    def enable(self, request, queryset):
+        for tenant_id in set(queryset.values_list("tenant_id", flat=True)):
+            queryset.filter(tenant_id=tenant_id).update(is_enabled=True)
+            self._bump(tenant_id)
+
+    @admin.action(description=_("Disable selected entries"))
+    def disable(self, request, queryset):
+        for tenant_id in set(queryset.values_list("tenant_id", flat=True)):
+            queryset.filter(tenant_id=tenant_id).update(is_enabled=False)
+            self._bump(tenant_id)
+
+
+@admin.register(KbTerm, site=manage_site)
+class KbTermAdmin(_BumpsIndex, SuperAdminOnly):
+    list_display = ["term", "kind", "synonyms"]
+    list_filter = ["kind", "tenant"]
+    search_fields = ["term", "synonyms"]
+
+
+@admin.register(BotSettings, site=manage_site)
+class BotSettingsAdmin(SuperAdminOnly):
+    list_display = ["__str__", "provider", "confidence_threshold", "max_low_confidence", "vip_handoff"]
+    fieldsets = [
+        (_("Answers"), {"fields": ["greeting", "confidence_threshold", "fallback_text", "suggest_limit"]}),
+        (
+            _("Handoff rules"),
+            {
+                "fields": [
+                    "max_low_confidence",
+                    "handoff_words",
+                    "urgent_words",
+                    "vip_handoff",
+                    "slots_before_handoff",
+                    "handoff_text",
+                ]
+            },
+        ),
+        (
+            _("Service hours"),
+            {"fields": ["service_start", "service_end", "service_weekdays", "offhours_text", "message_taken_text"]},
+        ),
+        (_("Information capture"), {"fields": ["waybill_patterns"]}),
+        (_("Answer provider"), {"fields": ["provider", "provider_url", "provider_token", "provider_timeout"]}),
+    ]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not BotSettings.objects.visible_to(request.user).exists()
+
+
+@admin.register(AlertKeyword, site=manage_site)
+class AlertKeywordAdmin(SuperAdminOnly):
+    list_display = ["word", "severity", "watch_visitor", "watch_staff", "is_enabled"]
+    list_filter = ["severity", "is_enabled", "tenant"]
+    search_fields = ["word"]
+
+
+@admin.register(KeywordAlert, site=manage_site)
+class KeywordAlertAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "word", "severity", "conversation", "branch", "sender_kind", "excerpt"]
+    list_filter = ["severity", "sender_kind", "tenant"]
+    search_fields = ["word", "excerpt"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(CapturedSlot, site=manage_site)
+class CapturedSlotAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "conversation", "customer", "slot", "value"]
+    list_filter = ["slot", "tenant"]
+    search_fields = ["value"]
+
+
+@admin.register(BotAnswer, site=manage_site)
+class BotAnswerAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "conversation", "entry", "confidence", "provider", "outcome", "helpful"]
+    list_filter = ["outcome", "helpful", "provider", "tenant"]
+
+
+@admin.register(SuggestionUsage, site=manage_site)
+class SuggestionUsageAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "conversation", "entry", "agent", "action"]
+    list_filter = ["action", "tenant"]

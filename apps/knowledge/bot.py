@@ -1,0 +1,441 @@
+"""Bot-first conversations: greet, answer from the knowledge base, ask "was this helpful?",
+capture information, and hand off to a human when a rule says so (every handoff records why).
+
+Runs in Celery (apps.knowledge.tasks), enqueued on commit of the visitor's message. Everything
+the bot says goes through apps.messaging.services.message_create with a client_msg_id derived
+from the visitor message, so a redelivered task never answers twice.
+
+Buttons are plain message payloads the widget renders; pressing one sends a visitor message
+whose payload carries it back:
+    {"kb_action": "handoff"}                                   -> hand off (reason "requested")
+    {"kb_action": "feedback", "answer_id": n, "helpful": bool}  -> was this helpful?
+    {"kb_action": "ask", "entry_id": n}                         -> answer that FAQ entry
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.conversations.models import Conversation, ConversationStatus
+from apps.conversations.serializers import conversation_to_dict
+from apps.conversations.services import conversation_event_record
+from apps.knowledge.capture import SLOT_PROMPTS
+from apps.knowledge.models import (
+    BotAnswer,
+    BotSettings,
+    CapturedSlot,
+    ConversationBotState,
+    FaqEntry,
+    HandoffReason,
+)
+from apps.knowledge.providers import Answer, AskContext, provider_for
+from apps.knowledge.services import bot_settings_get, slots_capture
+from apps.messaging.groups import conversation_group, tenant_staff_group
+from apps.messaging.models import Message, SenderKind
+from apps.messaging.publish import publish
+from apps.messaging.services import message_create
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_BUTTON = {"label": "转人工", "payload": {"kb_action": "handoff"}}
+HELPFUL_TEXT = "很高兴能帮到您！还有其他问题可以继续问我。"
+UNHELPFUL_TEXT = "抱歉没能帮到您。您可以换个说法再问一次，或者点击“转人工”联系人工客服。"
+RELATED_PREFIX = "您是不是想问："
+
+
+def is_off_hours(settings: BotSettings, tz_name: str, now: datetime | None = None) -> bool:
+    if settings.service_start is None or settings.service_end is None:
+        return False
+    try:
+        tz = zoneinfo.ZoneInfo(tz_name or "Asia/Shanghai")
+    except zoneinfo.ZoneInfoNotFoundError:
+        tz = zoneinfo.ZoneInfo("Asia/Shanghai")
+    local = (now or timezone.now()).astimezone(tz)
+    days = {d.strip() for d in settings.service_weekdays.split(",") if d.strip()}
+    if days and str(local.isoweekday()) not in days:
+        return True
+    t, start, end = local.time(), settings.service_start, settings.service_end
+    inside = start <= t < end if start <= end else (t >= start or t < end)
+    return not inside
+
+
+def _contains_any(text: str, words: list[str]) -> str:
+    lowered = (text or "").lower()
+    for w in sorted(words, key=len, reverse=True):
+        if w and w.lower() in lowered:
+            return w
+    return ""
+
+
+def _say(conversation: Conversation, *, body: str, key: str, payload: dict | None = None) -> Message:
+    return message_create(
+        conversation_id=conversation.pk,
+        sender_kind=SenderKind.BOT,
+        body=body,
+        payload=payload or {},
+        client_msg_id=key[:64],
+    )
+
+
+def _transition_to_human(*, conversation: Conversation, reason: str, detail: str = "") -> None:
+    """bot -> queued. Dispatch owns the transition (conversation_handoff_to_human) when it exists."""
+    from apps.conversations import services as conversation_services
+
+    handoff = getattr(conversation_services, "conversation_handoff_to_human", None)
+    if handoff is not None:
+        handoff(conversation=conversation, reason=reason, actor=None)
+        return
+    now = timezone.now()
+    moved = Conversation.objects.filter(pk=conversation.pk, status=ConversationStatus.BOT).update(
+        status=ConversationStatus.QUEUED, queued_at=now
+    )
+    if not moved:
+        return
+    conversation.status = ConversationStatus.QUEUED
+    conversation.queued_at = now
+    conversation_event_record(
+        conversation=conversation,
+        kind="handoff",
+        from_status=ConversationStatus.BOT,
+        to_status=ConversationStatus.QUEUED,
+        reason=reason,
+        data={"detail": detail, "by": "bot"},
+    )
+    publish(
+        [conversation_group(conversation.tenant_id, conversation.pk), tenant_staff_group(conversation.tenant_id)],
+        {"type": "conversation.updated", "conversation": conversation_to_dict(conversation)},
+    )
+
+
+def _known_slots(conversation: Conversation) -> set[str]:
+    from apps.customers.models import Customer
+
+    known = set(CapturedSlot.objects.filter(conversation_id=conversation.pk).values_list("slot", flat=True))
+    captured = Customer.objects.filter(pk=conversation.customer_id).values_list("captured", flat=True).first() or {}
+    known |= {k for k, v in captured.items() if v}
+    return known
+
+
+def _tenant_tz(tenant_id: int) -> str:
+    from apps.tenants.models import Tenant
+
+    return Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first() or "Asia/Shanghai"
+
+
+class _Turn:
+    """One bot turn inside the conversation's row lock."""
+
+    def __init__(self, *, conversation, state, settings, key, record=None, customer=None):
+        self.conversation = conversation
+        self.state = state
+        self.settings = settings
+        self.key = key
+        self.record = record
+        self.customer = customer
+
+    def finish(self, reply: Message | None, outcome: str) -> BotAnswer | None:
+        self.state.answers += 1
+        self.state.save()
+        if self.record is not None:
+            self.record.reply_message = reply
+            self.record.outcome = outcome
+            self.record.save()
+        return self.record
+
+    def handoff(self, reason: str, detail: str = "", *, allow_ask: bool = True) -> BotAnswer | None:
+        state, settings = self.state, self.settings
+        wanted = [s for s in settings.slots_before_handoff or [] if s in SLOT_PROMPTS]
+        missing = [s for s in wanted if s not in _known_slots(self.conversation)]
+        if allow_ask and missing and "__handoff__" not in state.asked_slots:
+            state.asked_slots = [*state.asked_slots, "__handoff__", *missing]
+            state.awaiting_handoff_reason = reason
+            body = "为了让人工客服更快帮您处理，请先告诉我您的" + "、".join(SLOT_PROMPTS[s] for s in missing) + "。"
+            reply = _say(
+                self.conversation, body=body, key=self.key, payload={"kb": {"outcome": "ask_slots", "slots": missing}}
+            )
+            return self.finish(reply, "ask_slots")
+        if is_off_hours(settings, _tenant_tz(self.conversation.tenant_id)):
+            state.taking_message = True
+            reply = _say(
+                self.conversation,
+                body=settings.offhours_text,
+                key=self.key,
+                payload={"kb": {"outcome": "offhours", "reason": reason}},
+            )
+            conversation_event_record(
+                conversation=self.conversation, kind="bot_offhours", reason=reason, data={"detail": detail}
+            )
+            return self.finish(reply, f"offhours:{reason}")
+        reply = _say(
+            self.conversation,
+            body=settings.handoff_text,
+            key=self.key,
+            payload={"kb": {"outcome": "handoff", "reason": reason}},
+        )
+        state.handoff_reason = reason
+        state.handoff_detail = detail[:200]
+        state.handed_off_at = timezone.now()
+        _transition_to_human(conversation=self.conversation, reason=reason, detail=detail)
+        return self.finish(reply, f"handoff:{reason}")
+
+
+def _lock(conversation_id: int):
+    conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+    state, _created = ConversationBotState.objects.get_or_create(
+        conversation=conversation, defaults={"tenant_id": conversation.tenant_id}
+    )
+    return conversation, state
+
+
+def bot_reply(*, message_id: int) -> BotAnswer | None:
+    """Answer one visitor message while the conversation is with the bot."""
+    from apps.channels.models import Channel
+    from apps.customers.models import Customer
+
+    existing = BotAnswer.objects.filter(question_message_id=message_id).first()
+    if existing is not None:
+        return existing
+    message = Message.objects.filter(pk=message_id).first()
+    if message is None or message.sender_kind != SenderKind.VISITOR:
+        return None
+    settings = bot_settings_get(tenant_id=message.tenant_id)
+    with transaction.atomic():
+        conversation, state = _lock(message.conversation_id)
+        if conversation.status != ConversationStatus.BOT:
+            return None
+        if BotAnswer.objects.filter(question_message_id=message_id).exists():
+            return BotAnswer.objects.get(question_message_id=message_id)
+        channel = Channel.objects.get(pk=conversation.channel_id)
+        if not channel.bot_enabled:
+            return None
+        customer = Customer.objects.get(pk=conversation.customer_id)
+        slots_capture(conversation=conversation, message=message, settings=settings)
+        record = BotAnswer.objects.create(
+            tenant_id=conversation.tenant_id,
+            conversation=conversation,
+            question_message=message,
+            provider=settings.provider,
+        )
+        turn = _Turn(
+            conversation=conversation,
+            state=state,
+            settings=settings,
+            key=f"bot-{message.pk}",
+            record=record,
+            customer=customer,
+        )
+        text = message.body or ""
+        payload = message.payload if isinstance(message.payload, dict) else {}
+        action = payload.get("kb_action")
+
+        if state.taking_message:
+            state.left_message = (state.left_message + "\n" + text).strip()[:5000]
+            state.taking_message = False
+            reply = _say(
+                conversation,
+                body=settings.message_taken_text,
+                key=turn.key,
+                payload={"kb": {"outcome": "message_taken"}},
+            )
+            conversation_event_record(
+                conversation=conversation, kind="bot_message_taken", reason="off_hours", data={"message_id": message.pk}
+            )
+            return turn.finish(reply, "message_taken")
+
+        if state.awaiting_handoff_reason:
+            reason = state.awaiting_handoff_reason
+            state.awaiting_handoff_reason = ""
+            return turn.handoff(reason, allow_ask=False)
+
+        if action == "handoff":
+            return turn.handoff(HandoffReason.REQUESTED, "button")
+        word = _contains_any(text, BotSettings.split_words(settings.handoff_words))
+        if word:
+            return turn.handoff(HandoffReason.REQUESTED, word)
+        if customer.is_vip and settings.vip_handoff:
+            return turn.handoff(HandoffReason.VIP, allow_ask=False)
+        word = _contains_any(text, BotSettings.split_words(settings.urgent_words))
+        if word:
+            return turn.handoff(HandoffReason.URGENT, word, allow_ask=False)
+
+        if action == "feedback":
+            return _feedback(turn, payload)
+
+        context = AskContext(
+            tenant_id=conversation.tenant_id,
+            channel_id=channel.pk,
+            branch_path=_branch_path(channel.branch_id),
+            conversation_id=conversation.pk,
+        )
+        answers: list[Answer] = []
+        if action == "ask" and isinstance(payload.get("entry_id"), int):
+            entry = FaqEntry.objects.filter(
+                tenant_id=conversation.tenant_id, pk=payload["entry_id"], is_enabled=True
+            ).first()
+            if entry is not None:
+                answers = [
+                    Answer(
+                        answer=entry.answer,
+                        confidence=1.0,
+                        question=entry.question,
+                        entry_id=entry.pk,
+                        links=entry.links,
+                        images=entry.images,
+                        ask_slots=entry.ask_slots,
+                    )
+                ]
+        if not answers and text.strip():
+            answers = provider_for(settings).answer(text=text, context=context, k=3)
+        best = answers[0] if answers else None
+        record.confidence = best.confidence if best else 0.0
+        record.provider = best.provider if best else settings.provider
+        if best is not None and best.confidence >= settings.confidence_threshold:
+            state.low_confidence_streak = 0
+            return _answer(turn, best, answers[1:])
+        state.low_confidence_streak += 1
+        if state.low_confidence_streak >= max(1, settings.max_low_confidence):
+            return turn.handoff(HandoffReason.LOW_CONFIDENCE, f"{record.confidence:.2f}")
+        return _fallback(turn, answers)
+
+
+def _branch_path(branch_id: int | None) -> str | None:
+    if branch_id is None:
+        return None
+    from apps.accounts.models import Branch
+
+    return Branch.objects.filter(pk=branch_id).values_list("path", flat=True).first()
+
+
+def _answer(turn: _Turn, best: Answer, others: list[Answer]) -> BotAnswer | None:
+    record, state = turn.record, turn.state
+    record.entry_id = best.entry_id
+    body = best.answer
+    ask = [s for s in best.ask_slots if s in SLOT_PROMPTS and s not in state.asked_slots]
+    ask = [s for s in ask if s not in _known_slots(turn.conversation)]
+    if ask:
+        state.asked_slots = [*state.asked_slots, *ask]
+        body += "\n为了更快帮您处理，请提供您的" + "、".join(SLOT_PROMPTS[s] for s in ask) + "。"
+    payload = {
+        "kb": {
+            "answer_id": record.pk,
+            "entry_id": best.entry_id,
+            "question": best.question,
+            "confidence": round(best.confidence, 4),
+            "provider": best.provider,
+            "outcome": "answered",
+            "ask_slots": ask,
+        },
+        "links": best.links,
+        "images": best.images,
+        "related": [{"entry_id": a.entry_id, "question": a.question} for a in others if a.entry_id],
+        "buttons": [
+            {"label": "有帮助", "payload": {"kb_action": "feedback", "answer_id": record.pk, "helpful": True}},
+            {"label": "没帮助", "payload": {"kb_action": "feedback", "answer_id": record.pk, "helpful": False}},
+            HANDOFF_BUTTON,
+        ],
+    }
+    reply = _say(turn.conversation, body=body, key=turn.key, payload=payload)
+    if best.entry_id:
+        FaqEntry.objects.filter(pk=best.entry_id).update(hit_count=F("hit_count") + 1)
+    return turn.finish(reply, "answered")
+
+
+def _fallback(turn: _Turn, answers: list[Answer]) -> BotAnswer | None:
+    related = [a for a in answers if a.entry_id][:3]
+    body = turn.settings.fallback_text
+    if related:
+        body += "\n" + RELATED_PREFIX + "；".join(a.question for a in related)
+    payload = {
+        "kb": {"answer_id": turn.record.pk, "outcome": "fallback", "confidence": turn.record.confidence},
+        "buttons": [
+            *({"label": a.question, "payload": {"kb_action": "ask", "entry_id": a.entry_id}} for a in related),
+            HANDOFF_BUTTON,
+        ],
+    }
+    reply = _say(turn.conversation, body=body, key=turn.key, payload=payload)
+    return turn.finish(reply, "fallback")
+
+
+def _feedback(turn: _Turn, payload: dict) -> BotAnswer | None:
+    helpful = bool(payload.get("helpful"))
+    answer_id = payload.get("answer_id")
+    target = None
+    if isinstance(answer_id, int):
+        target = BotAnswer.objects.filter(pk=answer_id, conversation_id=turn.conversation.pk).first()
+    if target is not None and target.helpful is None:
+        target.helpful = helpful
+        target.save(update_fields=["helpful"])
+        if target.entry_id:
+            counter = "helpful_count" if helpful else "unhelpful_count"
+            FaqEntry.objects.filter(pk=target.entry_id).update(**{counter: F(counter) + 1})
+    if helpful:
+        turn.state.low_confidence_streak = 0
+        reply = _say(turn.conversation, body=HELPFUL_TEXT, key=turn.key, payload={"kb": {"outcome": "thanks"}})
+        return turn.finish(reply, "feedback:helpful")
+    turn.state.low_confidence_streak += 1
+    if turn.state.low_confidence_streak >= max(1, turn.settings.max_low_confidence):
+        return turn.handoff(HandoffReason.LOW_CONFIDENCE, "not helpful")
+    reply = _say(
+        turn.conversation,
+        body=UNHELPFUL_TEXT,
+        key=turn.key,
+        payload={"kb": {"outcome": "unhelpful"}, "buttons": [HANDOFF_BUTTON]},
+    )
+    return turn.finish(reply, "feedback:unhelpful")
+
+
+def hot_questions(*, tenant_id: int, limit: int = 5) -> list[dict]:
+    now = timezone.now()
+    rows = (
+        FaqEntry.objects.filter(tenant_id=tenant_id, is_enabled=True, branch__isnull=True, channel__isnull=True)
+        .exclude(valid_from__gt=now)
+        .exclude(valid_to__lt=now)
+        .order_by("-hit_count", "id")
+        .values("id", "question")[:limit]
+    )
+    return [{"entry_id": r["id"], "question": r["question"]} for r in rows]
+
+
+def bot_greet(*, conversation_id: int) -> Message | None:
+    """The bot's first words; VIP customers go straight to a human when the tenant says so."""
+    from apps.customers.models import Customer
+
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None or conversation.status != ConversationStatus.BOT:
+        return None
+    settings = bot_settings_get(tenant_id=conversation.tenant_id)
+    with transaction.atomic():
+        conversation, state = _lock(conversation_id)
+        if conversation.status != ConversationStatus.BOT or state.answers:
+            return None
+        customer = Customer.objects.get(pk=conversation.customer_id)
+        turn = _Turn(conversation=conversation, state=state, settings=settings, key="bot-greeting", customer=customer)
+        if customer.is_vip and settings.vip_handoff:
+            turn.handoff(HandoffReason.VIP, allow_ask=False)
+            return None
+        if not settings.greeting.strip():
+            return None
+        questions = hot_questions(tenant_id=conversation.tenant_id)
+        reply = _say(
+            conversation,
+            body=settings.greeting,
+            key=turn.key,
+            payload={
+                "kb": {"outcome": "greeting"},
+                "buttons": [
+                    *(
+                        {"label": q["question"], "payload": {"kb_action": "ask", "entry_id": q["entry_id"]}}
+                        for q in questions
+                    ),
+                    HANDOFF_BUTTON,
+                ],
+            },
+        )
+        turn.finish(reply, "greeting")
+        return reply

@@ -1,0 +1,21 @@
+"""Celery tasks: take ids, call one service, safe to run twice."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def bot_reply_task(message_id: int) -> int | None:
+    from apps.knowledge.bot import bot_reply
+
+    record = bot_reply(message_id=message_id)
+    return record.pk if record is not None else None
+
+
+@shared_task(acks_late=True)
+def bot_greet_task(conversation_id: int) -> int | None:
+    from apps.knowledge.bot import bot_greet
+
+    message = bot_greet(conversation_id=conversation_id)
+    return message.pk if message is not None else None
