@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.http import Http404
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -150,7 +151,7 @@ class ChannelAdmin(TenantScopedAdmin):
         if obj is None or obj.pk is None:
             return ""
         if obj.kind == ChannelKind.WEB:
-            script = reverse("channels:widget-js")
+            script = static("channels/widget.js")
             return format_html(
                 '<code>&lt;script src="{}{}" data-channel="{}" async&gt;&lt;/script&gt;</code>',
                 "https://YOUR-KEFU-HOST",

@@ -1,11 +1,34 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.tenancy import TenantOwned
+
+
+def widget_frame_hosts() -> list[str]:
+    """Host names this server answers on: pages there (the widget frame) are ours.
+
+    WIDGET_FRAME_HOSTS if set, else ALLOWED_HOSTS without wildcards.
+    """
+    hosts = getattr(settings, "WIDGET_FRAME_HOSTS", None)
+    if hosts is None:
+        hosts = [h for h in settings.ALLOWED_HOSTS if h and "*" not in h and not h.startswith(".")]
+    return [h.lower() for h in hosts]
+
+
+def is_widget_frame_origin(origin: str) -> bool:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return host in widget_frame_hosts()
 
 
 def new_channel_key() -> str:
@@ -56,6 +79,10 @@ class Channel(TenantOwned):
         if not origin:
             return False
         origin = origin.rstrip("/").lower()
+        if is_widget_frame_origin(origin):
+            # Our own widget frame (served from this server): the host page's origin was
+            # checked by the browser through the frame's CSP frame-ancestors.
+            return True
         return any(origin == allowed.rstrip("/").lower() or allowed == "*" for allowed in self.allowed_origins or [])
 
     # --- kind-specific settings kept in `config` -------------------------------------------

@@ -137,6 +137,39 @@ def customer_for_identity(*, tenant_id: int, kind: str, value: str, display_name
         )
 
 
+def customer_update_prechat(
+    *, tenant_id: int, customer_id: int, name: str = "", phone: str = "", email: str = "", subject: str = ""
+) -> Customer:
+    """The widget's pre-chat form: what the visitor tells us before the chat starts."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    updates: dict = {}
+    if name.strip():
+        updates["display_name"] = name.strip()[:100]
+    if phone.strip():
+        phone = phone.strip()
+        if len(phone) > 30 or not all(c.isdigit() or c in "+-() " for c in phone):
+            raise ApplicationError("invalid_phone", _("Please enter a valid phone number."))
+        updates["phone"] = phone
+    if email.strip():
+        try:
+            validate_email(email.strip())
+        except ValidationError:
+            raise ApplicationError("invalid_email", _("Please enter a valid email address."))
+        updates["email"] = email.strip()
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer_id, tenant_id=tenant_id)
+        for field, value in updates.items():
+            setattr(customer, field, value)
+        if subject.strip():
+            customer.attributes = {**customer.attributes, "prechat_subject": subject.strip()[:200]}
+            updates["attributes"] = customer.attributes
+        if updates:
+            customer.save(update_fields=list(updates))
+    return customer
+
+
 # --- inbound ---------------------------------------------------------------------------------
 
 

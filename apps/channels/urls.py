@@ -8,4 +8,6 @@ app_name = "channels"
 
 urlpatterns = [
     path("wechat/<str:key>/", views.wechat_callback, name="wechat-callback"),
+    path("widget/frame/", views.widget_frame, name="widget-frame"),
+    path("widget/demo/", views.widget_demo, name="widget-demo"),
 ]

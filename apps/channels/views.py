@@ -6,12 +6,18 @@ import logging
 import time
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.decorators import ratelimit
 
-from apps.channels import services, wechat
+from apps.channels import services, wechat, widget
 from apps.channels.models import Channel, ChannelKind
 from apps.core.errors import ApplicationError
+from apps.core.ratelimit import public_rate
 
 logger = logging.getLogger(__name__)
 
@@ -136,3 +142,66 @@ def _passive_text_reply(*, channel: Channel, msg, text: str, nonce: str, safe_mo
             timestamp=str(int(time.time())),
         )
     return HttpResponse(xml, content_type="application/xml")
+
+
+# --- the visitor widget ----------------------------------------------------------------------
+
+
+@xframe_options_exempt
+@never_cache
+@ratelimit(key="ip", rate=public_rate, block=True)
+def widget_frame(request: HttpRequest) -> HttpResponse:
+    """The chat itself, served from our origin inside an iframe: the host page's CSS cannot reach it.
+
+    CSP frame-ancestors lists the channel's allowed origins, so the browser refuses to show the
+    chat framed by any other site. Opened directly, it is the full-page mobile H5 chat.
+    """
+    try:
+        channel = widget.widget_channel_get(key=request.GET.get("channel", ""))
+    except ApplicationError as exc:
+        response = render(request, "channels/widget_unavailable.html", {"message": exc.message}, status=404)
+        response["Content-Security-Policy"] = "default-src 'none'; style-src 'self'; frame-ancestors *"
+        return response
+    config = widget.widget_config(channel)
+    config.update(
+        {
+            "strings": widget.widget_strings(),
+            "session_url": reverse("v1:visitor-session"),
+            "ws_path": "/ws/visitor/",
+            "api_base": "/api/v1/",
+            "suggest_url": "/api/v1/kb/suggest/",
+            "max_upload_bytes": 10 * 1024 * 1024,
+        }
+    )
+    response = render(request, "channels/widget_frame.html", {"config": config, "company": config["company"]})
+    host = request.get_host()
+    response["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data: blob: https: http:; "
+        f"connect-src 'self' ws://{host} wss://{host}; script-src 'self'; style-src 'self'; "
+        f"frame-ancestors {widget.frame_ancestors(channel)}; base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
+    response["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def widget_demo(request: HttpRequest) -> HttpResponse:
+    """A host page in the running system that embeds the widget like a customer's site would."""
+    from apps.channels.demo import DEMO_WEB_KEY
+
+    key = request.GET.get("channel") or DEMO_WEB_KEY
+    channel = Channel.objects.select_related("tenant").filter(key=key, kind=ChannelKind.WEB).first()
+    identity = None
+    if channel is not None and request.GET.get("signed"):
+        # What the tenant's own server does for a logged-in user: sign "{user_id}.{timestamp}".
+        from apps.customers.services import identity_signature
+
+        ts = int(time.time())
+        user_id = "demo-member-1001"
+        identity = {
+            "user_id": user_id,
+            "timestamp": ts,
+            "name": "会员 王先生",
+            "phone": "13800138000",
+            "signature": identity_signature(secret=channel.tenant.identity_secret, user_id=user_id, timestamp=ts),
+        }
+    return render(request, "channels/widget_demo.html", {"channel": channel, "key": key, "identity": identity})

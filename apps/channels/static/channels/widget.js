@@ -1,0 +1,138 @@
+/* Kefu visitor widget loader.
+ *
+ *   <script src="https://KEFU-HOST/static/channels/widget.js" data-channel="CHANNEL_KEY" async></script>
+ *
+ * Optional, for a signed-in customer (signature computed by your server, see docs/channels.md):
+ *   data-customer-id, data-customer-timestamp, data-customer-signature, data-customer-name, data-customer-phone
+ *
+ * The launcher lives in a shadow root whose :host rules are !important (inner !important beats the
+ * page's !important), and the chat itself is an iframe on the Kefu origin: the page's CSS reaches
+ * neither, and nothing here styles the page.
+ */
+(function () {
+  "use strict";
+  if (window.KefuWidget && window.KefuWidget.loaded) return;
+
+  var script = document.currentScript;
+  if (!script || !script.getAttribute("data-channel")) {
+    var candidates = document.querySelectorAll("script[data-channel]");
+    script = candidates[candidates.length - 1];
+  }
+  if (!script) return;
+  var channel = script.getAttribute("data-channel");
+  var base = new URL(script.src, location.href).origin;
+  var api = window.KefuWidget = { loaded: true, open: function () {}, close: function () {}, identify: function () {} };
+
+  function attr(name) { return script.getAttribute("data-" + name); }
+  var identity = null;
+  if (attr("customer-id")) {
+    identity = {
+      user_id: attr("customer-id"), timestamp: parseInt(attr("customer-timestamp"), 10),
+      signature: attr("customer-signature") || "", name: attr("customer-name") || "", phone: attr("customer-phone") || ""
+    };
+  }
+  var activeKey = "kefu.active." + channel;
+  function remember(value) { try { if (value) localStorage.setItem(activeKey, "1"); else localStorage.removeItem(activeKey); } catch (e) { /* private mode */ } }
+  function remembered() { try { return localStorage.getItem(activeKey) === "1"; } catch (e) { return false; } }
+
+  fetch(base + "/api/v1/widget/config/?channel=" + encodeURIComponent(channel), { credentials: "omit" })
+    .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    .then(mount)
+    .catch(function (e) { if (window.console) console.warn("[kefu] chat widget not shown for this site:", e.message); });
+
+  function mount(config) {
+    var color = /^#[0-9a-fA-F]{3,8}$/.test(config.theme_color || "") ? config.theme_color : "#1f6feb";
+    var host = document.createElement("kefu-widget");
+    host.setAttribute("data-channel", channel);
+    var root = host.attachShadow({ mode: "open" });
+    var style = document.createElement("style");
+    style.textContent = [
+      ":host{all:initial !important;display:block !important;position:fixed !important;z-index:2147483000 !important;",
+      "right:20px !important;bottom:20px !important;left:auto !important;top:auto !important;width:auto !important;height:auto !important;",
+      "margin:0 !important;padding:0 !important;border:0 !important;transform:none !important;opacity:1 !important;",
+      "visibility:visible !important;filter:none !important;clip-path:none !important;pointer-events:auto !important;",
+      "font:14px/1.4 sans-serif !important;color:#1f2328 !important;direction:ltr !important;}",
+      ".launcher{all:initial;box-sizing:border-box;display:flex;align-items:center;justify-content:center;width:56px;height:56px;",
+      "border-radius:50%;background:" + color + ";color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);position:relative;",
+      "font:26px/1 sans-serif;margin-left:auto;}",
+      ".launcher:focus-visible{outline:3px solid #80b3ff;outline-offset:2px;}",
+      ".badge{all:initial;position:absolute;top:-4px;right:-4px;min-width:18px;height:18px;padding:0 5px;box-sizing:border-box;",
+      "border-radius:9px;background:#d1242f;color:#fff;font:bold 11px/18px sans-serif;text-align:center;}",
+      ".panel{all:initial;display:block;position:absolute;right:0;bottom:70px;width:370px;height:560px;max-height:calc(100vh - 100px);",
+      "border-radius:12px;overflow:hidden;box-shadow:0 8px 30px rgba(0,0,0,.25);background:#fff;}",
+      ".panel[hidden],.badge[hidden]{display:none;}",
+      "iframe{all:initial;display:block;width:100%;height:100%;border:0;}",
+      // Phones: the chat takes the whole screen (mobile H5).
+      "@media (max-width:600px){.panel{position:fixed;left:0;top:0;right:0;bottom:0;width:100vw;height:100%;max-height:none;border-radius:0;}",
+      ".open .launcher{display:none;}}"
+    ].join("");
+    root.appendChild(style);
+    var wrap = document.createElement("div");
+    wrap.className = "wrap";
+    var panel = document.createElement("div");
+    panel.className = "panel";
+    panel.hidden = true;
+    var launcher = document.createElement("button");
+    launcher.className = "launcher";
+    launcher.type = "button";
+    launcher.setAttribute("aria-label", (config.company && config.company.name ? config.company.name + " " : "") + "在线客服");
+    launcher.textContent = "💬";
+    var badge = document.createElement("span");
+    badge.className = "badge";
+    badge.hidden = true;
+    launcher.appendChild(badge);
+    wrap.appendChild(panel);
+    wrap.appendChild(launcher);
+    root.appendChild(wrap);
+    // On <html>, not <body>: a transform on the page's body must not move a fixed launcher.
+    document.documentElement.appendChild(host);
+
+    var frame = null;
+    var frameReady = false;
+    var isOpen = false;
+
+    function post(msg) { if (frame && frame.contentWindow) frame.contentWindow.postMessage(msg, base); }
+    function ensureFrame() {
+      if (frame) return;
+      frame = document.createElement("iframe");
+      frame.title = (config.company && config.company.name) || "chat";
+      frame.setAttribute("allow", "clipboard-write");
+      frame.src = base + "/widget/frame/?channel=" + encodeURIComponent(channel);
+      panel.appendChild(frame);
+    }
+    function setOpen(value) {
+      isOpen = value;
+      if (value) ensureFrame();
+      panel.hidden = !value;
+      wrap.className = value ? "wrap open" : "wrap";
+      launcher.textContent = value ? "✕" : "💬";
+      launcher.appendChild(badge);
+      if (value) badge.hidden = true;
+      if (frameReady) post({ kefu: "visible", value: value });
+    }
+    launcher.addEventListener("click", function () { setOpen(!isOpen); });
+
+    window.addEventListener("message", function (ev) {
+      if (!frame || ev.source !== frame.contentWindow || ev.origin !== base) return;
+      var d = ev.data || {};
+      if (d.kefu === "ready") {
+        frameReady = true;
+        post({ kefu: "init", identity: identity });
+        post({ kefu: "visible", value: isOpen });
+      } else if (d.kefu === "close") {
+        setOpen(false);
+      } else if (d.kefu === "unread") {
+        badge.textContent = d.count > 99 ? "99+" : String(d.count || "");
+        badge.hidden = isOpen || !d.count;
+      } else if (d.kefu === "active") {
+        remember(!!d.value);
+      }
+    });
+
+    api.open = function () { setOpen(true); };
+    api.close = function () { setOpen(false); };
+    api.identify = function (id) { identity = id; if (frameReady) post({ kefu: "init", identity: identity }); };
+    // A visitor with a conversation in progress gets agent replies and the badge on every page.
+    if (remembered()) ensureFrame();
+  }
+})();
