@@ -177,6 +177,6 @@ def test_demo_page_embeds_the_widget_script(client, org_a):
 
     demo_channels(tenant=org_a.tenant, branches={"SH": org_a.sh})
     html = client.get("/widget/demo/").content.decode()
-    assert 'src="/static/channels/widget.js" data-channel="%s"' % DEMO_WEB_KEY in html
+    assert f'src="/static/channels/widget.js" data-channel="{DEMO_WEB_KEY}"' in html
     signed = client.get("/widget/demo/?signed=1").content.decode()
     assert "data-customer-signature=" in signed
