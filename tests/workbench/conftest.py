@@ -3,9 +3,13 @@ way dispatch records it (assignee + a lifecycle row naming the agent)."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.db import connections
 from django.utils import timezone
 
 from apps.channels.models import Channel
@@ -17,21 +21,46 @@ from apps.messaging.services import message_create
 _n = itertools.count()
 
 
+def off_loop(fn):
+    """Run on a plain thread when this one has an event loop (playwright's sync API keeps one):
+    publishing to the channel layer uses async_to_sync, which refuses to run beside a loop."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return fn(*args, **kwargs)
+
+        def call():
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                connections.close_all()
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(call).result()
+
+    return wrapper
+
+
 class Factory:
     def __init__(self, org):
         self.org = org
-        self.channel = Channel.objects.create(tenant=org.tenant, name="官网", branch=org.hq)
-        self.app_channel = Channel.objects.create(tenant=org.tenant, name="App", branch=org.hq, kind="app")
+        self.channel = Channel.objects.create(tenant=org.tenant, name="官网", branch=org.sh, kind="app")
+        self.app_channel = Channel.objects.create(tenant=org.tenant, name="App", branch=org.sh, kind="app")
 
     def customer(self, name="张三", **kw) -> Customer:
         return Customer.objects.create(tenant=self.org.tenant, display_name=name, **kw)
 
+    @off_loop
     def conversation(self, *, agent=None, customer=None, channel=None, name="张三"):
         conv = conversation_start(channel=channel or self.channel, customer=customer or self.customer(name))
         if agent is not None:
             self.assign(conv, agent)
         return conv
 
+    @off_loop
     def assign(self, conv, agent):
         previous = conv.status
         conv.assignee = agent
@@ -46,6 +75,7 @@ class Factory:
         )
         return conv
 
+    @off_loop
     def close(self, conv, actor=None):
         previous = conv.status
         conv.status = ConversationStatus.CLOSED
@@ -57,9 +87,11 @@ class Factory:
         )
         return conv
 
+    @off_loop
     def visitor_says(self, conv, body):
         return message_create(conversation_id=conv.pk, sender_kind="visitor", body=body, client_msg_id=f"v{next(_n)}")
 
+    @off_loop
     def agent_says(self, conv, agent, body):
         return message_create(
             conversation_id=conv.pk, sender_kind="agent", sender_user=agent, body=body, client_msg_id=f"a{next(_n)}"

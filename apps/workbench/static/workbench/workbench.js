@@ -1075,4 +1075,6 @@
   // Safety net against missed wake-ups: the database is the truth, re-read it now and then.
   setInterval(function () { if (state.connected) { refreshQueue(); } }, 30000);
   window.wbSelect = select;
+  // Lets the end-to-end tests cut the connection the way a network drop does.
+  window.wbDropSocket = function () { if (ws) ws.close(); };
 })();

@@ -1,0 +1,81 @@
+"""Shared bits of the workbench browser tests (Debian chromium via playwright's Python API)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+
+# Records desktop notifications and lets a test pretend the tab is hidden.
+INIT_SCRIPT = """
+window.__notifications = [];
+window.__hidden = false;
+Object.defineProperty(document, 'hidden', {configurable: true, get: function () { return window.__hidden; }});
+window.Notification = function (title, opts) { window.__notifications.push({title: title, body: (opts || {}).body}); };
+window.Notification.permission = 'granted';
+window.Notification.requestPermission = function () { return Promise.resolve('granted'); };
+window.__loads = (window.__loads || 0) + 1;
+"""
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the test still writes to the
+    # database synchronously between browser steps (as a visitor would, from elsewhere).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield b
+        b.close()
+
+
+def new_page(browser):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 860})
+    context.add_init_script(INIT_SCRIPT)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+def login(page, base_url: str, user) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/workbench/")
+    page.wait_for_function("window.wbState !== undefined")
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")
+
+
+def bodies(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#wb-messages .wb-msg:not(.wb-msg-notice) .wb-body", "nodes => nodes.map(n => n.textContent)"
+    )
