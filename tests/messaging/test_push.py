@@ -63,17 +63,26 @@ def gateway(im_a, monkeypatch):
 
 def test_offline_visitor_gets_one_signed_push_after_a_failed_attempt(im_a, gateway):
     conv, customer, _token = im_a.conversation()
-    message = message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh,
-                             body="Your parcel left the warehouse")
+    message = message_create(
+        conversation_id=conv.pk,
+        sender_kind="agent",
+        sender_user=im_a.org.agent_sh,
+        body="Your parcel left the warehouse",
+    )
     # on commit: planned, attempted (503), retried with backoff (eager here), delivered
     assert len(gateway.requests) == 2
     delivery = PushDelivery.objects.get(message=message)
     assert (delivery.recipient_kind, delivery.recipient_id, delivery.status, delivery.attempts) == (
-        "visitor", customer.pk, "delivered", 2)
+        "visitor",
+        customer.pk,
+        "delivered",
+        2,
+    )
     request = gateway.requests[-1]
     secret = im_a.org.tenant.push_webhook_secret
-    expected = hmac.new(secret.encode(), request["headers"]["X-Kefu-Timestamp"].encode() + b"." + request["body"],
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        secret.encode(), request["headers"]["X-Kefu-Timestamp"].encode() + b"." + request["body"], hashlib.sha256
+    ).hexdigest()
     assert request["headers"]["X-Kefu-Signature"] == f"sha256={expected}"
     assert request["headers"]["X-Kefu-Delivery"] == str(delivery.pk)
     payload = json.loads(request["body"])
@@ -93,15 +102,18 @@ def test_connected_recipients_and_staff_notes_are_not_pushed(im_a, gateway):
         message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="online")
     finally:
         presence.connection_gone(presence.visitor_key(customer.pk), "specific.test!abc")
-    message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="note",
-                   visibility="staff")
+    message_create(
+        conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="note", visibility="staff"
+    )
     assert gateway.requests == []
     # the visitor writes while the assigned agent is offline: the agent is pushed
     message = message_create(conversation_id=conv.pk, sender_kind="visitor", body="hello?")
     assert {json.dumps(json.loads(r["body"])["recipient"]) for r in gateway.requests} == {
-        json.dumps({"kind": "agent", "id": im_a.org.agent_sh.pk})}
+        json.dumps({"kind": "agent", "id": im_a.org.agent_sh.pk})
+    }
     assert list(PushDelivery.objects.values_list("message_id", "recipient_kind", "status")) == [
-        (message.pk, "agent", "delivered")]
+        (message.pk, "agent", "delivered")
+    ]
 
 
 def test_push_gives_up_after_the_retries_and_marks_failed(im_a, gateway):
@@ -110,5 +122,7 @@ def test_push_gives_up_after_the_retries_and_marks_failed(im_a, gateway):
     message = message_create(conversation_id=conv.pk, sender_kind="bot", body="are you still there?")
     deliveries = PushDelivery.objects.filter(message=message)  # the visitor and the assigned agent
     assert sorted((d.recipient_kind, d.status, d.attempts) for d in deliveries) == [
-        ("agent", "failed", 7), ("visitor", "failed", 7)]  # first try + 6 retries each
+        ("agent", "failed", 7),
+        ("visitor", "failed", 7),
+    ]  # first try + 6 retries each
     assert len(gateway.requests) == 14

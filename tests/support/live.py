@@ -80,6 +80,14 @@ class DaphneServerProcess(_fork.Process):
             for conn in connections.all(initialized_only=True):
                 _INHERITED.append(conn.connection)
                 conn.connection = None
+            # Threads do not survive fork: asgiref's one "thread sensitive" executor may believe
+            # it still has the worker thread the parent started, and would hang every
+            # thread-sensitive call (session auth, DB in consumers). Give the child fresh ones.
+            from concurrent.futures import ThreadPoolExecutor
+
+            from asgiref.sync import SyncToAsync
+
+            SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
             from daphne.testing import _reinstall_reactor
 
             _reinstall_reactor()
