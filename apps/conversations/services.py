@@ -176,12 +176,10 @@ def _require_visible(actor, conversation: Conversation) -> None:
 
 
 def _join(conversation: Conversation, agent, kind=ParticipantKind.AGENT) -> None:
-    Participant.objects.update_or_create(
-        conversation=conversation,
-        kind=kind,
-        user=agent,
-        defaults={"tenant_id": conversation.tenant_id, "left_at": None},
-    )
+    # No get_or_create: it opens a savepoint, which costs a round trip on the hot path.
+    rejoined = Participant.objects.filter(conversation=conversation, kind=kind, user=agent).update(left_at=None)
+    if not rejoined:
+        Participant.objects.create(tenant_id=conversation.tenant_id, conversation=conversation, kind=kind, user=agent)
 
 
 def _leave(conversation: Conversation, agent_id: int | None) -> None:
@@ -189,6 +187,47 @@ def _leave(conversation: Conversation, agent_id: int | None) -> None:
         Participant.objects.filter(conversation=conversation, user_id=agent_id, left_at__isnull=True).update(
             left_at=timezone.now()
         )
+
+
+def assign_locked(*, conversation: Conversation, agent, actor=None, reason: str = "auto") -> Conversation:
+    """The write half of an assignment. The caller holds the agent's and the conversation's
+    row locks and has checked the agent's capacity and that the conversation is queued."""
+    now = timezone.now()
+    previous = conversation.status
+    conversation.status = ConversationStatus.ACTIVE
+    conversation.assignee = agent
+    conversation.assigned_at = now
+    conversation.inactivity_warned_at = None
+    conversation.save(update_fields=["status", "assignee", "assigned_at", "inactivity_warned_at"])
+    _join(conversation, agent)
+    conversation_event_record(
+        conversation=conversation,
+        kind="assigned",
+        from_status=previous,
+        to_status=conversation.status,
+        actor=actor,
+        agent=agent,
+        reason=reason,
+        data={
+            "waited_ms": int((now - conversation.queued_at).total_seconds() * 1000) if conversation.queued_at else None
+        },
+    )
+    hooks.run_conversation_assigned(conversation=conversation, agent=agent)
+    payload = {
+        "type": "conversation.assigned",
+        "conversation": conversation_to_dict(conversation),
+        "agent_id": agent.pk,
+    }
+    publish(
+        [
+            groups.agent_group(conversation.tenant_id, agent.pk),
+            groups.conversation_group(conversation.tenant_id, conversation.pk),
+            groups.customer_group(conversation.tenant_id, conversation.customer_id),
+            groups.tenant_staff_group(conversation.tenant_id),
+        ],
+        payload,
+    )
+    return conversation
 
 
 def conversation_assign(
@@ -228,44 +267,7 @@ def conversation_assign(
                 raise ApplicationError("agent_not_found", _("Agent not found."), status=404)
             if conversation.status != ConversationStatus.QUEUED or conversation.assignee_id:
                 raise ApplicationError("not_waiting", _("This conversation is no longer waiting."), status=409)
-            now = timezone.now()
-            previous = conversation.status
-            conversation.status = ConversationStatus.ACTIVE
-            conversation.assignee = agent
-            conversation.assigned_at = now
-            conversation.inactivity_warned_at = None
-            conversation.save(update_fields=["status", "assignee", "assigned_at", "inactivity_warned_at"])
-            _join(conversation, agent)
-            conversation_event_record(
-                conversation=conversation,
-                kind="assigned",
-                from_status=previous,
-                to_status=conversation.status,
-                actor=actor,
-                agent=agent,
-                reason=reason,
-                data={
-                    "waited_ms": int((now - conversation.queued_at).total_seconds() * 1000)
-                    if conversation.queued_at
-                    else None
-                },
-            )
-            hooks.run_conversation_assigned(conversation=conversation, agent=agent)
-            payload = {
-                "type": "conversation.assigned",
-                "conversation": conversation_to_dict(conversation),
-                "agent_id": agent.pk,
-            }
-            publish(
-                [
-                    groups.agent_group(conversation.tenant_id, agent.pk),
-                    groups.conversation_group(conversation.tenant_id, conversation.pk),
-                    groups.customer_group(conversation.tenant_id, conversation.customer_id),
-                    groups.tenant_staff_group(conversation.tenant_id),
-                ],
-                payload,
-            )
-            return conversation
+            return assign_locked(conversation=conversation, agent=agent, actor=actor, reason=reason)
 
     try:
         return retry_on_deadlock(attempt)

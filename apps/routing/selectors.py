@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import zoneinfo
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
-from apps.accounts.models import AgentStatus, Branch, Role, User
+from apps.accounts.models import AgentStatus, Branch, Role, SkillGroup, User
 from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus
 from apps.conversations.services import ACTIVE_LOAD_STATUSES
 from apps.routing.models import DispatchSettings, Holiday, Strategy, WorkingHours
@@ -18,11 +19,30 @@ DEFAULT_SECONDS_PER_ASSIGNMENT = 60
 IDLE_FIRST = "idle_first"
 
 
-def dispatch_settings_get(*, tenant_id: int) -> DispatchSettings:
+_settings_memo: dict[int, tuple[float, DispatchSettings]] = {}
+SETTINGS_MEMO_SECONDS = 2.0
+
+
+def dispatch_settings_get(*, tenant_id: int, fresh: bool = False) -> DispatchSettings:
+    """The tenant's dispatch settings. Read on every arrival, so remembered in this process
+    for two seconds (changes through the service or the back office clear it at once here;
+    other processes see them within two seconds)."""
+    now = time.monotonic()
+    hit = _settings_memo.get(tenant_id)
+    if hit is not None and not fresh and now - hit[0] < SETTINGS_MEMO_SECONDS:
+        return hit[1]
     obj = DispatchSettings.objects.filter(tenant_id=tenant_id).first()
     if obj is None:
         obj, _created = DispatchSettings.objects.get_or_create(tenant_id=tenant_id)
+    _settings_memo[tenant_id] = (now, obj)
     return obj
+
+
+def dispatch_settings_forget(tenant_id: int | None = None) -> None:
+    if tenant_id is None:
+        _settings_memo.clear()
+    else:
+        _settings_memo.pop(tenant_id, None)
 
 
 def queue_length(*, tenant_id: int) -> int:
@@ -81,15 +101,16 @@ def candidate_agents(*, conversation: Conversation, strategy: str, limit: int = 
     return list(qs.order_by(*order).values_list("pk", flat=True)[:limit])
 
 
-def queue_for_agent_q(agent: User, group_ids: list[int]) -> Q:
+def queue_for_agent_q(agent: User) -> Q:
     """The queued conversations this agent may take (reach, skill group, named agents)."""
     paths = [""]
     if agent.branch_id:
         branch_path = agent.branch.path
         steplen = Branch.steplen
         paths += [branch_path[:i] for i in range(steplen, len(branch_path) + 1, steplen)]
+    groups = SkillGroup.members.through.objects.filter(user_id=agent.pk).values("skillgroup_id")
     cond = Q(tenant_id=agent.tenant_id, status=ConversationStatus.QUEUED, reach_path__in=paths)
-    cond &= Q(skill_group__isnull=True) | Q(skill_group_id__in=group_ids)
+    cond &= Q(skill_group__isnull=True) | Q(skill_group_id__in=Subquery(groups))
     cond &= Q(route_agents="") | Q(route_agents__contains=f",{agent.pk},")
     cond &= ~Q(excluded_agents__contains=f",{agent.pk},")
     return cond

@@ -166,17 +166,20 @@ def route_conversation(*, conversation: Conversation, text: str = "") -> Convers
         route_agents, reach_path = named, "" if named else reach_path
     else:
         skill_group_id = None if overflow else skill_group_id
-        levels = _levels(base, settings_.overflow_depth if overflow else 0)
-        reach_path = levels[-1].path if levels[-1] is not None else ""
-        for level in levels:
-            path = level.path if level is not None else ""
-            if selectors.agents_online(
-                tenant_id=conversation.tenant_id, reach_path=path, excluded_ids=excluded
-            ).exists():
+        reach_path = base.path if base else ""
+        if not selectors.agents_online(
+            tenant_id=conversation.tenant_id, reach_path=reach_path, excluded_ids=excluded
+        ).exists():
+            # Nobody online in the target: overflow up the tree, level by level.
+            levels = _levels(base, settings_.overflow_depth if overflow else 0)[1:]
+            for level in levels:
+                path = level.path if level is not None else ""
                 reach_path = path
-                if level is not None and base is not None and level.pk != base.pk:
+                if selectors.agents_online(
+                    tenant_id=conversation.tenant_id, reach_path=path, excluded_ids=excluded
+                ).exists():
                     overflowed_to = level
-                break
+                    break
     sticky_agent = None
     if sticky:
         sticky_agent = conversation.flags.get("last_agent_id") or (
@@ -242,19 +245,15 @@ def dispatch_for_agent(*, agent_id: int) -> list[Conversation]:
             free = agent.max_chats - conv_services.agent_active_count(agent_id=agent.pk)
             if free <= 0:
                 return taken
-            group_ids = list(agent.skill_groups.values_list("pk", flat=True))
             waiting = list(
                 Conversation.objects.select_for_update(skip_locked=True)
-                .filter(selectors.queue_for_agent_q(agent, group_ids))
-                .order_by(*selectors.QUEUE_ORDER)
-                .values_list("pk", flat=True)[:free]
+                .filter(selectors.queue_for_agent_q(agent))
+                .order_by(*selectors.QUEUE_ORDER)[:free]
             )
-            for conversation_id in waiting:
-                conversation = conv_services.conversation_assign(
-                    conversation_id=conversation_id, agent_id=agent.pk, reason="auto", strict=False
-                )
-                if conversation is not None:
-                    taken.append(conversation)
+            # We hold the agent's lock, know their free seats, and hold each row we got: assign
+            # in place (a locked, queued row cannot change under us).
+            for conversation in waiting:
+                taken.append(conv_services.assign_locked(conversation=conversation, agent=agent, reason="auto"))
             if taken:
                 _queue_changed_on_commit(agent.tenant_id)
         return taken
@@ -262,12 +261,13 @@ def dispatch_for_agent(*, agent_id: int) -> list[Conversation]:
     return retry_on_deadlock(attempt)
 
 
-def dispatch_conversation(*, conversation_id: int) -> Conversation | None:
+def dispatch_conversation(*, conversation_id: int, conversation: Conversation | None = None) -> Conversation | None:
     """A conversation entered the queue: find it an agent now, or tell the visitor their place.
 
     Each candidate agent is served through `dispatch_for_agent`, which takes the head of the
     queue for that agent: a newcomer never overtakes someone who has waited longer."""
-    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        conversation = Conversation.objects.filter(pk=conversation_id).first()
     if conversation is None or conversation.status != ConversationStatus.QUEUED:
         return conversation
     settings_ = selectors.dispatch_settings_get(tenant_id=conversation.tenant_id)
@@ -277,11 +277,13 @@ def dispatch_conversation(*, conversation_id: int) -> Conversation | None:
         candidates = [sticky] + [c for c in candidates if c != sticky]
     for agent_id in candidates:
         taken = dispatch_for_agent(agent_id=agent_id)
-        if any(c.pk == conversation_id for c in taken):
-            return next(c for c in taken if c.pk == conversation_id)
+        for c in taken:
+            if c.pk == conversation_id:
+                return c
         if not Conversation.objects.filter(pk=conversation_id, status=ConversationStatus.QUEUED).exists():
             return Conversation.objects.get(pk=conversation_id)
-    conversation.refresh_from_db()
+    if candidates:
+        conversation.refresh_from_db()
     if conversation.status == ConversationStatus.QUEUED:
         _publish_position(conversation)
         _queue_changed_on_commit(conversation.tenant_id)
@@ -320,16 +322,25 @@ def _queue_changed_on_commit(tenant_id: int) -> None:
 
 def queue_positions_publish(*, tenant_id: int, limit: int = 200) -> int:
     """Tell every waiting visitor (up to `limit`) their place and estimated wait."""
-    waiting = list(Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED)
-                   .order_by(*selectors.QUEUE_ORDER).values_list("pk", "customer_id")[:limit])
+    waiting = list(
+        Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED)
+        .order_by(*selectors.QUEUE_ORDER)
+        .values_list("pk", "customer_id")[:limit]
+    )
     pace = selectors.seconds_per_assignment(tenant_id=tenant_id)
     length = selectors.queue_length(tenant_id=tenant_id)
 
     def send_all() -> None:  # no database access in here: it runs in a worker thread
         for index, (conversation_id, customer_id) in enumerate(waiting, start=1):
-            publish([groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
-                    {"type": "conversation.queued", "conversation_id": conversation_id, "position": index,
-                     "estimated_wait_seconds": int(round(index * pace))})
+            publish(
+                [groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
+                {
+                    "type": "conversation.queued",
+                    "conversation_id": conversation_id,
+                    "position": index,
+                    "estimated_wait_seconds": int(round(index * pace)),
+                },
+            )
         publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
 
     if transaction.get_connection().in_atomic_block:
@@ -359,8 +370,7 @@ def on_conversation_started(*, conversation: Conversation, actor=None) -> None:
     if conversation.status != ConversationStatus.QUEUED:
         return
     route_conversation(conversation=conversation, text=conversation.subject)
-    conversation_id = conversation.pk
-    transaction.on_commit(lambda: dispatch_conversation(conversation_id=conversation_id))
+    transaction.on_commit(lambda: dispatch_conversation(conversation_id=conversation.pk, conversation=conversation))
 
 
 def on_conversation_requeued(*, conversation: Conversation, text: str = "") -> None:
@@ -509,7 +519,7 @@ def dispatch_settings_update(*, actor, **changes) -> DispatchSettings:
     if unknown:
         raise ApplicationError("invalid", _("Unknown settings: %(names)s") % {"names": ", ".join(sorted(unknown))})
     with transaction.atomic():
-        obj = selectors.dispatch_settings_get(tenant_id=actor.tenant_id)
+        obj = selectors.dispatch_settings_get(tenant_id=actor.tenant_id, fresh=True)
         obj = DispatchSettings.objects.select_for_update().get(pk=obj.pk)
         diff = {}
         for name, value in changes.items():
@@ -519,6 +529,7 @@ def dispatch_settings_update(*, actor, **changes) -> DispatchSettings:
         obj.full_clean(exclude=["tenant"])
         if diff:
             obj.save()
+            transaction.on_commit(lambda: selectors.dispatch_settings_forget(obj.tenant_id))
             audit_record(
                 actor=actor,
                 action="dispatch.settings",
@@ -542,6 +553,7 @@ def load_evaluate(*, now: dt.datetime | None = None) -> int:
         under = q < 0.8 * s.auto_limit_queue_length and mps < 0.8 * s.auto_limit_messages_per_second
         if over and not s.auto_paused:
             DispatchSettings.objects.filter(pk=s.pk).update(auto_paused=True, auto_paused_at=now)
+            selectors.dispatch_settings_forget(s.tenant_id)
             audit_record(
                 actor=None,
                 action="dispatch.auto_pause",
@@ -552,6 +564,7 @@ def load_evaluate(*, now: dt.datetime | None = None) -> int:
             changed += 1
         elif under and s.auto_paused:
             DispatchSettings.objects.filter(pk=s.pk).update(auto_paused=False)
+            selectors.dispatch_settings_forget(s.tenant_id)
             audit_record(
                 actor=None,
                 action="dispatch.auto_resume",
@@ -587,7 +600,7 @@ def leave_message_create(
 
 
 def _settings_by_tenant(tenant_ids) -> dict[int, DispatchSettings]:
-    return {t: selectors.dispatch_settings_get(tenant_id=t) for t in set(tenant_ids)}
+    return {t: selectors.dispatch_settings_get(tenant_id=t, fresh=True) for t in set(tenant_ids)}
 
 
 def _system_notice(conversation_id: int, body: str) -> None:

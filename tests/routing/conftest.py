@@ -47,3 +47,12 @@ class Dispatch:
 @pytest.fixture
 def dispatch(org_a):
     return Dispatch(org_a)
+
+
+@pytest.fixture(autouse=True)
+def _forget_dispatch_settings():
+    from apps.routing.selectors import dispatch_settings_forget
+
+    dispatch_settings_forget()
+    yield
+    dispatch_settings_forget()

@@ -1,0 +1,130 @@
+"""Back-office screens (F45/F52/F58): routing rules, working hours, holidays, the dispatch
+switches and timeouts, left messages and the agent status log."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.admin_site import ReadOnlyScopedAdmin, SuperAdminOnly, TenantScopedAdmin, manage_site
+from apps.routing import selectors
+from apps.routing.models import AgentStatusEvent, DispatchSettings, Holiday, LeaveMessage, RoutingRule, WorkingHours
+
+
+@admin.register(RoutingRule, site=manage_site)
+class RoutingRuleAdmin(SuperAdminOnly):
+    list_display = [
+        "name",
+        "order",
+        "channel",
+        "target_branch",
+        "target_skill_group",
+        "strategy",
+        "sticky",
+        "overflow",
+        "priority",
+        "is_enabled",
+    ]
+    list_editable = ["order", "is_enabled"]
+    list_filter = ["is_enabled", "strategy"]
+    search_fields = ["name", "keywords"]
+    filter_horizontal = ["target_agents"]
+
+
+@admin.register(WorkingHours, site=manage_site)
+class WorkingHoursAdmin(SuperAdminOnly):
+    list_display = ["branch", "weekday", "start", "end"]
+    list_filter = ["weekday"]
+
+
+@admin.register(Holiday, site=manage_site)
+class HolidayAdmin(SuperAdminOnly):
+    list_display = ["date", "name", "branch"]
+    date_hierarchy = "date"
+
+
+@admin.register(DispatchSettings, site=manage_site)
+class DispatchSettingsAdmin(SuperAdminOnly):
+    list_display = [
+        "__str__",
+        "intake_paused",
+        "auto_limit_enabled",
+        "auto_paused",
+        "queue_threshold",
+        "queue_cap",
+        "updated_at",
+    ]
+    readonly_fields = ["auto_paused", "auto_paused_at"]
+    fieldsets = [
+        (
+            _("Rate-limit switch"),
+            {
+                "fields": [
+                    "intake_paused",
+                    "auto_limit_enabled",
+                    "auto_limit_queue_length",
+                    "auto_limit_messages_per_second",
+                    "auto_paused",
+                    "auto_paused_at",
+                    "paused_message",
+                ]
+            },
+        ),
+        (
+            _("Queue"),
+            {
+                "fields": [
+                    "queue_threshold",
+                    "queue_cap",
+                    "queue_full_message",
+                    "overflow_depth",
+                    "sticky_enabled",
+                    "reopen_window_seconds",
+                ]
+            },
+        ),
+        (
+            _("Timeouts"),
+            {
+                "fields": [
+                    "first_response_timeout_seconds",
+                    "queue_wait_timeout_seconds",
+                    "transfer_timeout_seconds",
+                    "visitor_inactivity_warning_seconds",
+                    "visitor_inactivity_close_seconds",
+                    "inactivity_warning_message",
+                    "presence_grace_seconds",
+                    "off_hours_message",
+                ]
+            },
+        ),
+    ]
+
+    def has_add_permission(self, request):
+        tenant_id = request.user.tenant_id
+        return super().has_add_permission(request) and not DispatchSettings.objects.filter(tenant_id=tenant_id).exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: selectors.dispatch_settings_forget(obj.tenant_id))
+
+
+@admin.register(LeaveMessage, site=manage_site)
+class LeaveMessageAdmin(TenantScopedAdmin):
+    list_display = ["created_at", "channel", "name", "contact", "reason", "handled_at"]
+    list_filter = ["reason"]
+    search_fields = ["contact", "content", "name"]
+    readonly_fields = ["channel", "customer", "conversation", "name", "contact", "content", "reason", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(AgentStatusEvent, site=manage_site)
+class AgentStatusEventAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "agent", "from_status", "to_status", "actor", "reason"]
+    list_filter = ["to_status"]
