@@ -4,5 +4,6 @@ from datetime import timedelta
 
 SCHEDULE = {
     "reports.rollup_refresh": {"task": "apps.reports.tasks.rollup_refresh_task", "schedule": timedelta(minutes=1)},
+    "reports.tracking_scan": {"task": "apps.reports.tasks.tracking_scan_task", "schedule": timedelta(seconds=30)},
     "reports.exports_expire": {"task": "apps.reports.tasks.exports_expire_task", "schedule": timedelta(hours=1)},
 }

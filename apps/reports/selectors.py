@@ -171,3 +171,86 @@ def kpi_table(*, actor, rng: Range, branch_id: int | None = None) -> list[dict]:
                 met = value <= t.target if t.metric in LOWER_IS_BETTER else value >= t.target
             out.append({"branch": b, "metric": t.get_metric_display(), "target": t.target, "value": value, "met": met})
     return out
+
+
+def monitor_snapshot(*, actor, branch_id: int | None = None, tz=None, now=None) -> dict:
+    """F24-F27: what is happening now in the actor's scope (JSON-ready)."""
+    from django.db.models import Count, Min
+    from django.utils import timezone
+
+    from apps.conversations.models import OPEN_STATUSES, Conversation
+    from apps.reports.models import KeywordHit
+
+    now = now or timezone.now()
+    branches, _include_none = scope_branches(actor=actor, branch_id=branch_id)
+    convs = Conversation.objects.visible_to(actor).filter(status__in=OPEN_STATUSES)
+    agents_qs = User.objects.visible_to(actor).agents().filter(is_active=True)
+    if branch_id:
+        root = branches[0] if branches and branches[0].pk == branch_id else Branch.objects.get(pk=branch_id)
+        convs = convs.filter(branch__path__startswith=root.path)
+        agents_qs = agents_qs.filter(branch__path__startswith=root.path)
+    by_status = {r["status"]: r["n"] for r in convs.values("status").annotate(n=Count("id"))}
+    names = {b.pk: b.name for b in branches}
+    queues = []
+    for r in convs.filter(status="queued").values("branch_id").annotate(n=Count("id"), oldest=Min("queued_at")):
+        wait = int((now - r["oldest"]).total_seconds()) if r["oldest"] else 0
+        queues.append(
+            {
+                "branch_id": r["branch_id"],
+                "branch": names.get(r["branch_id"], _("(none)")),
+                "length": r["n"],
+                "longest_wait_s": max(0, wait),
+            }
+        )
+    queues.sort(key=lambda q: (-q["length"], q["branch"]))
+    load = dict(
+        convs.filter(status__in=["active", "transfer_pending"]).values_list("assignee_id").annotate(n=Count("id"))
+    )
+    agents = [
+        {
+            "id": u.pk,
+            "name": u.name,
+            "status": u.status,
+            "branch": names.get(u.branch_id, ""),
+            "active_chats": load.get(u.pk, 0),
+            "max_chats": u.max_chats,
+        }
+        for u in agents_qs.order_by("status", "username")[:500]
+    ]
+    agents_by_status: dict[str, int] = {}
+    for a in agents:
+        agents_by_status[a["status"]] = agents_by_status.get(a["status"], 0) + 1
+    today = {}
+    if tz is not None:
+        local = now.astimezone(tz)
+        rng = parse_range(tz=tz, date_from=local.date().isoformat(), date_to=local.date().isoformat(), grain=Grain.HOUR)
+        total = report_table(actor=actor, dimension="branch", rng=rng, branch_id=branch_id)["total"]
+        today = {
+            "offered": int(total["offered"]),
+            "accepted": int(total["accepted"]),
+            "connect_rate": total["connect_rate"],
+            "ratings": int(total["ratings"]),
+            "satisfaction": total["satisfaction"],
+        }
+    alerts = [
+        {
+            "conversation_id": h.conversation_id,
+            "keyword": h.keyword,
+            "excerpt": h.excerpt,
+            "status": h.conversation.status,
+            "agent": h.conversation.assignee.name if h.conversation.assignee_id else "",
+        }
+        for h in KeywordHit.objects.filter(conversation__in=convs)
+        .select_related("conversation", "conversation__assignee")
+        .order_by("-id")[:20]
+    ]
+    return {
+        "at": now.isoformat(),
+        "branch_id": branch_id,
+        "conversations": {s: by_status.get(s, 0) for s in ("bot", "queued", "active", "transfer_pending")},
+        "queues": queues,
+        "agents_by_status": agents_by_status,
+        "agents": agents,
+        "today": today,
+        "alerts": alerts,
+    }

@@ -19,3 +19,33 @@ def index_messages_task(message_ids: list[int]) -> int:
     from apps.reports.search import get_backend
 
     return get_backend().index_messages(message_ids=list(message_ids))
+
+
+@shared_task(name="apps.reports.tasks.export_run_task")
+def export_run_task(job_id: int) -> str:
+    from apps.reports.exports import export_run
+
+    return export_run(job_id=job_id).status
+
+
+@shared_task(name="apps.reports.tasks.exports_expire_task")
+def exports_expire_task() -> int:
+    from apps.reports.exports import exports_expire
+
+    return exports_expire()
+
+
+@shared_task(name="apps.reports.tasks.tracking_scan_task")
+def tracking_scan_task() -> int:
+    from apps.reports.services import tracking_scan_events
+
+    return tracking_scan_events()
+
+
+@shared_task(
+    name="apps.reports.tasks.tracking_webhook_task", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+)
+def tracking_webhook_task(notification_id: int) -> int:
+    from apps.reports.tracking import tracking_webhook_send
+
+    return tracking_webhook_send(notification_id=notification_id)

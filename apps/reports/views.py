@@ -7,10 +7,11 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, NotFound, PermissionDenied
 from apps.reports import charts, metrics, selectors
 
 
@@ -20,7 +21,12 @@ def manager_page(view):
     def wrapper(request, *args, **kwargs):
         if not request.user.is_manager:
             raise DjangoPermissionDenied
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except NotFound as exc:
+            raise Http404(str(exc.message)) from exc
+        except PermissionDenied as exc:
+            raise DjangoPermissionDenied(str(exc.message)) from exc
 
     return wrapper
 
@@ -90,3 +96,203 @@ def report_page(request):
         ),
     )
     return render(request, "reports/report.html", ctx)
+
+
+# --- live monitor -----------------------------------------------------------------------------
+
+
+@manager_page
+def monitor_page(request):
+    branches, _none = selectors.scope_branches(actor=request.user)
+    snapshot = selectors.monitor_snapshot(actor=request.user, tz=tenant_tz(request.user))
+    return render(request, "reports/monitor.html", {"branches": branches, "snapshot": snapshot})
+
+
+# --- history and conversations ----------------------------------------------------------------
+
+
+@manager_page
+def history_page_view(request):
+    from apps.accounts.models import User
+    from apps.channels.models import Channel
+    from apps.conversations.models import ConversationTag
+    from apps.reports.history import history_filter_parse, history_page
+    from apps.reports.search import get_backend
+
+    user = request.user
+    ctx = {
+        "q": request.GET,
+        "branches": selectors.scope_branches(actor=user)[0],
+        "channels": Channel.objects.visible_to(user).order_by("name"),
+        "agents": User.objects.visible_to(user).agents().order_by("username"),
+        "tags": ConversationTag.objects.visible_to(user),
+        "backend": get_backend().name,
+    }
+    try:
+        f = history_filter_parse(request.GET)
+        page = _int(request.GET.get("page")) or 1
+        rows, has_next = history_page(actor=user, f=f, tz=tenant_tz(user), page=page)
+    except ApplicationError as exc:
+        ctx["error"] = exc.message
+        return render(request, "reports/history.html", ctx, status=exc.status_code)
+    params = request.GET.copy()
+    params.pop("page", None)
+    ctx.update(rows=rows, page=page, has_next=has_next, filters=f.as_dict(), qs=params.urlencode())
+    return render(request, "reports/history.html", ctx)
+
+
+@manager_page
+def conversation_page(request, pk: int):
+    from django.contrib import messages as flash
+    from django.shortcuts import redirect
+
+    from apps.accounts.models import User
+    from apps.messaging.models import Message
+    from apps.reports import services
+
+    user = request.user
+    conv = services.conversation_get_for_supervisor(actor=user, conversation_id=pk)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "watch":
+                services.intervention_watch(actor=user, conversation_id=pk)
+                flash.success(request, _("You are watching this conversation silently."))
+            elif action == "whisper":
+                services.intervention_whisper(actor=user, conversation_id=pk, body=request.POST.get("body", ""))
+                flash.success(request, _("Whisper sent to the agent."))
+            elif action == "join":
+                services.intervention_join(actor=user, conversation_id=pk, body=request.POST.get("body", ""))
+                flash.success(request, _("You joined the conversation."))
+            elif action == "take_over":
+                services.intervention_take_over(
+                    actor=user, conversation_id=pk, agent_id=_int(request.POST.get("agent"))
+                )
+                flash.success(request, _("The conversation was reassigned."))
+            else:
+                raise ApplicationError("invalid_action", _("Unknown action."))
+        except ApplicationError as exc:
+            flash.error(request, exc.message)
+        return redirect("reports:conversation", pk=pk)
+    msgs = Message.objects.filter(conversation=conv).select_related("sender_user").order_by("seq")[:500]
+    agents = User.objects.visible_to(user).agents().filter(is_active=True).order_by("username")
+    return render(
+        request,
+        "reports/conversation.html",
+        {"conv": conv, "messages_list": msgs, "agents": agents, "events": conv.events.select_related("agent")[:200]},
+    )
+
+
+# --- exports ------------------------------------------------------------------------------------
+
+
+@manager_page
+def exports_page(request):
+    from django.shortcuts import redirect
+
+    from apps.reports import exports
+    from apps.reports.models import ExportJob
+
+    if request.method == "POST":
+        try:
+            exports.export_create(
+                actor=request.user,
+                filters=request.POST.dict(),
+                format=request.POST.get("format") or "csv",
+                include_transcript=request.POST.get("include_transcript") == "1",
+            )
+        except ApplicationError as exc:
+            from django.contrib import messages as flash
+
+            flash.error(request, exc.message)
+        return redirect("reports:exports")
+    jobs = ExportJob.objects.filter(tenant_id=request.user.tenant_id, requested_by=request.user)[:30]
+    return render(request, "reports/exports.html", {"jobs": jobs})
+
+
+# --- follow-ups -----------------------------------------------------------------------------------
+
+
+@manager_page
+def followups_page(request):
+    from django.contrib import messages as flash
+    from django.shortcuts import redirect
+
+    from apps.reports import services
+    from apps.reports.models import FollowUpTask
+
+    if request.method == "POST":
+        try:
+            services.followup_update(
+                actor=request.user,
+                task_id=_int(request.POST.get("task")) or 0,
+                result=request.POST.get("result"),
+                done=request.POST.get("done") == "1",
+            )
+            flash.success(request, _("Saved."))
+        except ApplicationError as exc:
+            flash.error(request, exc.message)
+        return redirect("reports:followups")
+    status = request.GET.get("status") or "open"
+    tasks = FollowUpTask.objects.visible_to(request.user).select_related(
+        "conversation", "customer", "assignee", "rating"
+    )
+    if status in ("open", "done"):
+        tasks = tasks.filter(status=status)
+    return render(request, "reports/followups.html", {"tasks": tasks[:200], "status": status})
+
+
+# --- customers ------------------------------------------------------------------------------------
+
+
+@manager_page
+def customers_page(request):
+    from apps.customers.models import Customer
+    from apps.reports.models import TrackingNotification
+
+    q = (request.GET.get("q") or "").strip()[:100]
+    qs = Customer.objects.visible_to(request.user).exclude(attributes__has_key="merged_into").order_by("-id")
+    if q:
+        from django.db.models import Q
+
+        qs = qs.filter(Q(display_name__icontains=q) | Q(phone__icontains=q) | Q(identities__value=q)).distinct()
+    notes = TrackingNotification.objects.filter(user=request.user).select_related("customer")[:30]
+    return render(request, "reports/customers.html", {"customers": qs[:100], "q": q, "notifications": notes})
+
+
+@manager_page
+def customer_page(request, pk: int):
+    from django.contrib import messages as flash
+    from django.shortcuts import redirect
+
+    from apps.reports import customer_centre, services
+    from apps.reports.models import TrackingSubscription
+
+    user = request.user
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "merge":
+                customer_centre.customer_merge(
+                    actor=user, target_id=pk, source_id=_int(request.POST.get("source")) or 0
+                )
+                flash.success(request, _("Customers merged."))
+            elif action == "split":
+                customer_centre.customer_split(actor=user, merge_id=_int(request.POST.get("merge")) or 0)
+                flash.success(request, _("Merge undone."))
+            elif action in ("subscribe", "unsubscribe"):
+                services.tracking_subscribe(
+                    actor=user,
+                    customer_id=pk,
+                    webhook_url=request.POST.get("webhook_url", ""),
+                    on=action == "subscribe",
+                )
+                flash.success(request, _("Saved."))
+            else:
+                raise ApplicationError("invalid_action", _("Unknown action."))
+        except ApplicationError as exc:
+            flash.error(request, exc.message)
+        return redirect("reports:customer", pk=pk)
+    profile = customer_centre.customer_profile(actor=user, customer_id=pk)
+    profile["subscribed"] = TrackingSubscription.objects.filter(customer_id=pk, user=user).first()
+    return render(request, "reports/customer.html", profile)

@@ -1,0 +1,54 @@
+"""REST API of the supervisor centre: parse, call one service, render."""
+
+from __future__ import annotations
+
+from django.http import FileResponse
+from rest_framework import status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core.api import IsTenantMember
+from apps.reports import exports
+from apps.reports.models import ExportJob
+
+
+class ExportListCreateView(APIView):
+    """GET: my recent exports. POST {format: csv|xlsx, include_transcript, filters: {history filter}}."""
+
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    def get(self, request):
+        qs = ExportJob.objects.filter(tenant_id=request.user.tenant_id, requested_by=request.user)[:50]
+        return Response({"results": [exports.export_to_dict(j) for j in qs]})
+
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        filters = data.get("filters") or {}
+        if not isinstance(filters, dict):
+            filters = {}
+        job = exports.export_create(
+            actor=request.user,
+            filters=filters,
+            format=data.get("format") or "csv",
+            include_transcript=bool(data.get("include_transcript")),
+        )
+        job.refresh_from_db()
+        return Response(exports.export_to_dict(job), status=status.HTTP_201_CREATED)
+
+
+class ExportDetailView(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    def get(self, request, pk: int):
+        return Response(exports.export_to_dict(exports.export_get_for_actor(actor=request.user, job_id=pk)))
+
+
+class ExportDownloadView(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    def get(self, request, pk: int):
+        _job, fh, name = exports.export_open_download(
+            actor=request.user, job_id=pk, transcript=request.GET.get("transcript") == "1"
+        )
+        return FileResponse(fh, as_attachment=True, filename=name)

@@ -1,0 +1,119 @@
+"""Live monitor websocket (/ws/monitor/): snapshots recomputed when the tenant's staff group
+says something changed, at most once per THROTTLE seconds.
+
+The channel layer is only a wake-up: every frame is a full snapshot read from the database,
+scoped to the supervisor's subtree, so a missed event costs nothing but a little delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zoneinfo
+from urllib.parse import urlsplit
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
+
+from apps.core.errors import ApplicationError
+from apps.messaging.groups import tenant_staff_group
+
+THROTTLE = getattr(settings, "REPORTS_MONITOR_THROTTLE_SECONDS", 1.0)
+PERIODIC = 30.0  # waiting times grow even when nothing happens
+
+
+def origin_ok(scope) -> bool:
+    headers = dict(scope.get("headers") or [])
+    origin = headers.get(b"origin")
+    if origin is None:
+        return True  # not a browser; the session is the check
+    origin = origin.decode("latin-1")
+    parts = urlsplit(origin)
+    if not parts.hostname:
+        return False
+    if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}:
+        return True
+    host = (headers.get(b"host") or b"").decode("latin-1").lower()
+    if host and parts.netloc.lower() == host:
+        return True
+    domain, _port = split_domain_port(parts.netloc.lower())
+    return validate_host(domain, [h for h in settings.ALLOWED_HOSTS if h != "*"])
+
+
+class MonitorConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if (
+            not origin_ok(self.scope)
+            or user is None
+            or not user.is_authenticated
+            or not user.is_active
+            or not user.is_manager
+            or not user.tenant_id
+        ):
+            await self.close(code=4403)
+            return
+        self.user = user
+        self.branch_id = None
+        self.group = tenant_staff_group(user.tenant_id)
+        self.pending = False
+        self.tz = zoneinfo.ZoneInfo(await database_sync_to_async(self._tz_name)())
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_snapshot()
+        self.ticker = asyncio.ensure_future(self._tick())
+
+    def _tz_name(self) -> str:
+        return getattr(self.user.tenant, "timezone", None) or "Asia/Shanghai"
+
+    async def disconnect(self, code):
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+        ticker = getattr(self, "ticker", None)
+        if ticker:
+            ticker.cancel()
+
+    async def _tick(self):
+        while True:
+            await asyncio.sleep(PERIODIC)
+            await self.send_snapshot()
+
+    async def receive_json(self, content, **kwargs):
+        if not isinstance(content, dict) or content.get("type") != "drill":
+            await self.send_json({"type": "error", "code": "invalid_frame", "message": "unknown frame"})
+            return
+        branch_id = content.get("branch_id")
+        if branch_id is not None and (isinstance(branch_id, bool) or not isinstance(branch_id, int)):
+            await self.send_json({"type": "error", "code": "invalid_frame", "message": "branch_id must be an integer"})
+            return
+        previous = self.branch_id
+        self.branch_id = branch_id
+        if not await self.send_snapshot():
+            self.branch_id = previous
+
+    async def kf_event(self, message):
+        # Any tenant staff event (queue change, assignment, status ...) may change the picture.
+        if self.pending:
+            return
+        self.pending = True
+        asyncio.ensure_future(self._delayed())
+
+    async def _delayed(self):
+        await asyncio.sleep(THROTTLE)
+        self.pending = False
+        await self.send_snapshot()
+
+    async def send_snapshot(self) -> bool:
+        try:
+            snap = await database_sync_to_async(self._snapshot)()
+        except ApplicationError as exc:
+            await self.send_json({"type": "error", **exc.as_dict()})
+            return False
+        await self.send_json({"type": "monitor.snapshot", "snapshot": snap})
+        return True
+
+    def _snapshot(self) -> dict:
+        from apps.reports.selectors import monitor_snapshot
+
+        return monitor_snapshot(actor=self.user, branch_id=self.branch_id, tz=self.tz)

@@ -1,0 +1,393 @@
+"""Writes of the supervisor centre: interventions (F23), KPI targets, follow-ups (F43), tracking (F59).
+
+Customer merge/split lives in apps.reports.customer_centre, exports in apps.reports.exports,
+rollups in apps.reports.rollups.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from apps.accounts.models import Branch, Role, User
+from apps.conversations.models import Conversation, ConversationEvent, Participant, ParticipantKind, Rating
+from apps.core.errors import ApplicationError, NotFound, PermissionDenied
+from apps.core.services import audit_record
+from apps.reports.models import (
+    FollowUpStatus,
+    FollowUpTask,
+    KeywordHit,
+    KpiTarget,
+    RollupCursor,
+    TrackingNotification,
+    TrackingSubscription,
+)
+from apps.reports.selectors import require_manager
+
+MAX_WHISPER = 2000
+
+
+def conversation_get_for_supervisor(*, actor, conversation_id: int, lock: bool = False) -> Conversation:
+    require_manager(actor)
+    qs = Conversation.objects.visible_to(actor)
+    if lock:
+        qs = qs.select_for_update()
+    conv = qs.filter(pk=conversation_id).first()
+    if conv is None:
+        raise NotFound(_("Conversation not found."))
+    return conv
+
+
+def _participant(conversation: Conversation, actor, *, silent: bool) -> Participant:
+    p, created = Participant.objects.get_or_create(
+        conversation=conversation,
+        kind=ParticipantKind.SUPERVISOR,
+        user=actor,
+        defaults={"tenant_id": conversation.tenant_id, "silent": silent},
+    )
+    if not created and (p.silent != silent or p.left_at is not None):
+        p.silent = silent and p.silent
+        p.left_at = None
+        p.save(update_fields=["silent", "left_at"])
+    return p
+
+
+@transaction.atomic
+def intervention_watch(*, actor, conversation_id: int) -> Participant:
+    """Watch silently: the supervisor is a silent participant the visitor never sees."""
+    conv = conversation_get_for_supervisor(actor=actor, conversation_id=conversation_id)
+    p = _participant(conv, actor, silent=True)
+    audit_record(actor=actor, action="intervention.watch", obj=conv)
+    return p
+
+
+def intervention_whisper(*, actor, conversation_id: int, body: str):
+    """Whisper to the agent: a staff-only message (never sent or replayed to the visitor)."""
+    from apps.messaging.models import Visibility
+    from apps.messaging.services import message_create
+
+    body = (body or "").strip()
+    if not body:
+        raise ApplicationError("empty_message", _("Write something first."))
+    if len(body) > MAX_WHISPER:
+        raise ApplicationError("message_too_long", _("The message is too long."))
+    with transaction.atomic():
+        conv = conversation_get_for_supervisor(actor=actor, conversation_id=conversation_id)
+        _participant(conv, actor, silent=True)
+        msg = message_create(
+            conversation_id=conv.pk,
+            sender_kind="supervisor",
+            sender_user=actor,
+            body=body,
+            visibility=Visibility.STAFF,
+            allow_closed=False,
+        )
+        audit_record(actor=actor, action="intervention.whisper", obj=conv, changes={"message_id": msg.pk})
+    return msg
+
+
+def intervention_join(*, actor, conversation_id: int, body: str = ""):
+    """Join openly: the supervisor becomes a visible participant (optionally saying something)."""
+    from apps.messaging.services import message_create
+
+    with transaction.atomic():
+        conv = conversation_get_for_supervisor(actor=actor, conversation_id=conversation_id)
+        if not conv.is_open:
+            raise ApplicationError("conversation_closed", _("This conversation is closed."), status=409)
+        p = _participant(conv, actor, silent=False)
+        if p.silent:
+            Participant.objects.filter(pk=p.pk).update(silent=False)
+        if body.strip():
+            if len(body) > MAX_WHISPER:
+                raise ApplicationError("message_too_long", _("The message is too long."))
+            message_create(conversation_id=conv.pk, sender_kind="supervisor", sender_user=actor, body=body.strip())
+        audit_record(actor=actor, action="intervention.join", obj=conv)
+    return p
+
+
+def intervention_take_over(*, actor, conversation_id: int, agent_id: int | None = None) -> Conversation:
+    """Take over (to self) or reassign (to another agent in reach), through dispatch's services."""
+    from apps.conversations import services as conv_services
+
+    conv = conversation_get_for_supervisor(actor=actor, conversation_id=conversation_id)
+    target = actor
+    if agent_id and agent_id != actor.pk:
+        target = User.objects.visible_to(actor).filter(pk=agent_id, is_active=True).first()
+        if target is None or not target.is_agent_role:
+            raise NotFound(_("Agent not found."))
+    if not target.is_agent_role:
+        raise ApplicationError("not_an_agent", _("Only agents and supervisors can serve conversations."))
+    previous = conv.assignee_id
+    with transaction.atomic():
+        if conv.status == "queued":
+            conv_services.conversation_assign(
+                conversation_id=conv.pk,
+                agent_id=target.pk,
+                actor=actor,
+                reason="supervisor_takeover",
+                require_online=False,
+            )
+        elif conv.status == "active":
+            if conv.assignee_id == target.pk:
+                raise ApplicationError("already_assigned", _("This agent already serves the conversation."), status=409)
+            transfer = conv_services.conversation_transfer_request(
+                conversation_id=conv.pk, actor=actor, to_agent_id=target.pk, note=_("Taken over by a supervisor")
+            )
+            conv_services.conversation_transfer_accept(transfer_id=transfer.pk, actor=target)
+        else:
+            raise ApplicationError("cannot_take_over", _("This conversation cannot be taken over now."), status=409)
+        audit_record(
+            actor=actor,
+            action="intervention.take_over",
+            obj=conv,
+            changes={"from_agent": previous, "to_agent": target.pk},
+        )
+    return Conversation.objects.get(pk=conv.pk)
+
+
+# --- KPI targets ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def kpi_target_set(*, actor, branch_id: int, metric: str, target: float) -> KpiTarget:
+    if not (actor.is_super_admin or actor.is_platform_operator):
+        raise PermissionDenied(_("Only a super admin sets KPI targets."))
+    from apps.reports.models import KpiMetric
+
+    if metric not in KpiMetric.values:
+        raise ApplicationError("invalid_metric", _("Unknown KPI."))
+    branch = Branch.objects.visible_to(actor).filter(pk=branch_id).first()
+    if branch is None:
+        raise NotFound(_("Branch not found."))
+    obj, _created = KpiTarget.objects.update_or_create(
+        branch=branch, metric=metric, defaults={"tenant_id": branch.tenant_id, "target": float(target)}
+    )
+    audit_record(actor=actor, action="kpi.set", obj=obj, changes={"metric": metric, "target": target})
+    return obj
+
+
+# --- follow-ups (F43) -------------------------------------------------------------------------
+
+DISSATISFIED_MAX_SCORE = 2
+
+
+def _supervisor_for(branch: Branch | None, tenant_id: int) -> User | None:
+    paths = list(reversed(branch.ancestor_paths)) if branch else []
+    for path in paths:
+        sup = (
+            User.objects.filter(tenant_id=tenant_id, role=Role.SUPERVISOR, branch__path=path, is_active=True)
+            .order_by("id")
+            .first()
+        )
+        if sup:
+            return sup
+    return User.objects.filter(tenant_id=tenant_id, role=Role.SUPER_ADMIN, is_active=True).order_by("id").first()
+
+
+def followup_create_for_rating(*, rating_id: int) -> FollowUpTask | None:
+    """A dissatisfied rating (1-2 stars) becomes one follow-up task (safe to call twice)."""
+    rating = Rating.objects.select_related("conversation", "conversation__branch").filter(pk=rating_id).first()
+    if rating is None or rating.score > getattr(settings, "REPORTS_DISSATISFIED_MAX_SCORE", DISSATISFIED_MAX_SCORE):
+        return None
+    conv = rating.conversation
+    hours = getattr(settings, "REPORTS_FOLLOWUP_DUE_HOURS", 24)
+    task, created = FollowUpTask.objects.get_or_create(
+        rating=rating,
+        defaults={
+            "tenant_id": rating.tenant_id,
+            "conversation": conv,
+            "customer_id": conv.customer_id,
+            "branch": conv.branch,
+            "assignee": _supervisor_for(conv.branch, conv.tenant_id),
+            "due_at": rating.created_at + timedelta(hours=hours),
+        },
+    )
+    if created:
+        tracking_notify(
+            customer_id=conv.customer_id,
+            tenant_id=conv.tenant_id,
+            conversation_id=conv.pk,
+            step="follow_up_created",
+            source=f"followup:{task.pk}:created",
+            text=_("Dissatisfied rating (%(score)d): follow-up task created") % {"score": rating.score},
+        )
+    return task
+
+
+@transaction.atomic
+def followup_update(
+    *,
+    actor,
+    task_id: int,
+    result: str | None = None,
+    assignee_id: int | None = None,
+    due_at=None,
+    done: bool | None = None,
+) -> FollowUpTask:
+    require_manager(actor)
+    task = FollowUpTask.objects.visible_to(actor).select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise NotFound(_("Follow-up task not found."))
+    changes = {}
+    if assignee_id is not None:
+        assignee = User.objects.visible_to(actor).filter(pk=assignee_id, is_active=True).first()
+        if assignee is None:
+            raise NotFound(_("User not found."))
+        task.assignee = assignee
+        changes["assignee"] = assignee.pk
+    if result is not None:
+        if len(result) > 2000:
+            raise ApplicationError("result_too_long", _("The result is too long."))
+        task.result = result
+        changes["result"] = result
+    if due_at is not None:
+        task.due_at = due_at
+        changes["due_at"] = due_at.isoformat()
+    if done is not None:
+        if done and not task.result.strip():
+            raise ApplicationError("result_required", _("Write down the result before closing the task."))
+        task.status = FollowUpStatus.DONE if done else FollowUpStatus.OPEN
+        task.closed_at = timezone.now() if done else None
+        changes["status"] = task.status
+    task.save()
+    audit_record(actor=actor, action="followup.update", obj=task, changes=changes)
+    if done:
+        tracking_notify(
+            customer_id=task.customer_id,
+            tenant_id=task.tenant_id,
+            conversation_id=task.conversation_id,
+            step="followed_up",
+            source=f"followup:{task.pk}:done",
+            text=_("Followed up: %(result)s") % {"result": task.result[:200]},
+        )
+    return task
+
+
+# --- tracking (F59) ---------------------------------------------------------------------------
+
+TRACKED_STEPS = {
+    "assigned": "assigned",
+    "transfer_accepted": "transferred",
+    "closed": "closed",
+    "requeued": "requeued",
+}
+
+
+@transaction.atomic
+def tracking_subscribe(
+    *, actor, customer_id: int, webhook_url: str = "", on: bool = True
+) -> TrackingSubscription | None:
+    from apps.customers.models import Customer
+
+    customer = Customer.objects.visible_to(actor).filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound(_("Customer not found."))
+    if webhook_url and not webhook_url.startswith(("https://", "http://")):
+        raise ApplicationError("invalid_url", _("The webhook must be an http(s) URL."))
+    if not on:
+        TrackingSubscription.objects.filter(customer=customer, user=actor).delete()
+        return None
+    sub, _created = TrackingSubscription.objects.update_or_create(
+        customer=customer, user=actor, defaults={"tenant_id": customer.tenant_id, "webhook_url": webhook_url}
+    )
+    return sub
+
+
+def tracking_notify(
+    *, tenant_id: int, customer_id: int, conversation_id: int | None, step: str, source: str, text: str
+) -> int:
+    """In-app notification for every subscriber (once per source), plus their webhook after commit."""
+    n = 0
+    for sub in TrackingSubscription.objects.filter(tenant_id=tenant_id, customer_id=customer_id):
+        _obj, created = TrackingNotification.objects.get_or_create(
+            user_id=sub.user_id,
+            source=source,
+            defaults={
+                "tenant_id": tenant_id,
+                "customer_id": customer_id,
+                "conversation_id": conversation_id,
+                "step": step,
+                "text": text[:300],
+            },
+        )
+        if created:
+            n += 1
+            if sub.webhook_url:
+                from apps.reports.tasks import tracking_webhook_task
+
+                nid = _obj.pk
+                transaction.on_commit(lambda nid=nid: tracking_webhook_task.delay(nid))
+    return n
+
+
+def tracking_scan_events(*, batch: int = 2000) -> int:
+    """Turn new lifecycle events of tracked customers into notifications; and new low ratings
+    into follow-up tasks. Cursor-based, so each row is handled once even across restarts."""
+    cur, _created = RollupCursor.objects.get_or_create(source="tracking-event")
+    events = list(
+        ConversationEvent.objects.filter(id__gt=cur.last_id)
+        .select_related("conversation", "agent")
+        .order_by("id")[:batch]
+    )
+    tracked = set(
+        TrackingSubscription.objects.filter(customer_id__in={e.conversation.customer_id for e in events}).values_list(
+            "customer_id", flat=True
+        )
+    )
+    n = 0
+    for ev in events:
+        step = TRACKED_STEPS.get(ev.kind)
+        if step and ev.conversation.customer_id in tracked:
+            who = ev.agent.name if ev.agent_id and ev.agent else ""
+            text = {
+                "assigned": _("Assigned to %(agent)s") % {"agent": who},
+                "transferred": _("Transferred to %(agent)s") % {"agent": who},
+                "closed": _("Conversation closed"),
+                "requeued": _("Back in the queue"),
+            }[step]
+            n += tracking_notify(
+                tenant_id=ev.tenant_id,
+                customer_id=ev.conversation.customer_id,
+                conversation_id=ev.conversation_id,
+                step=step,
+                source=f"event:{ev.pk}",
+                text=f"#{ev.conversation_id} {text}",
+            )
+    if events:
+        RollupCursor.objects.filter(pk=cur.pk).update(last_id=events[-1].id)
+    rcur, _created = RollupCursor.objects.get_or_create(source="followup-rating")
+    ratings = list(Rating.objects.filter(id__gt=rcur.last_id).order_by("id").values_list("id", flat=True)[:batch])
+    for rid in ratings:
+        followup_create_for_rating(rating_id=rid)
+    if ratings:
+        RollupCursor.objects.filter(pk=rcur.pk).update(last_id=ratings[-1])
+    return n
+
+
+# --- keyword alerts (F27 monitor) -------------------------------------------------------------
+
+
+def keyword_check(*, conversation, message) -> KeywordHit | None:
+    """Called inside the message transaction: a visitor text containing an alert keyword is
+    flagged for the live monitor (one row per conversation and keyword)."""
+    from apps.reports.models import AlertKeyword
+
+    if message.sender_kind != "visitor" or message.content_type != "text" or not message.body:
+        return None
+    words = AlertKeyword.objects.filter(tenant_id=conversation.tenant_id, is_enabled=True).values_list(
+        "word", flat=True
+    )
+    body = message.body.lower()
+    for word in words:
+        if word and word.lower() in body:
+            hit, _created = KeywordHit.objects.get_or_create(
+                conversation_id=conversation.pk,
+                keyword=word,
+                defaults={"tenant_id": conversation.tenant_id, "message_id": message.pk, "excerpt": message.body[:200]},
+            )
+            return hit
+    return None
