@@ -42,6 +42,12 @@ def verify_request(
         raise ApplicationError("invalid_signature", _("The request signature is not valid."), status=401)
 
 
+def _absolute(url: str) -> str:
+    from apps.channels.services import _absolute as absolute
+
+    return absolute(url)
+
+
 def webhook_body(*, channel, message) -> dict:
     from apps.customers.models import CustomerIdentity
 
@@ -61,7 +67,7 @@ def webhook_body(*, channel, message) -> dict:
             "seq": message.seq,
             "type": message.content_type,
             "text": message.body,
-            "url": message.payload.get("url", ""),
+            "url": _absolute((message.payload.get("attachment") or {}).get("url") or message.payload.get("url", "")),
             "sender_kind": message.sender_kind,
             "sender_name": message.sender_user.name if message.sender_user_id else "",
             "created_at": message.created_at.isoformat(),

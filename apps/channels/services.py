@@ -363,6 +363,13 @@ def _staff_notice(*, conversation_id: int, body: str, code: str) -> None:
     )
 
 
+def _absolute(url: str) -> str:
+    """Attachment URLs are relative to this server; outside platforms need the public base."""
+    if url.startswith("/"):
+        return getattr(settings, "PUBLIC_BASE_URL", "").rstrip("/") + url
+    return url
+
+
 def _deliver_wechat(delivery: OutboundDelivery) -> str:
     """Send through the customer-service message API. Returns the final status."""
     from wechatpy.exceptions import WeChatClientException
@@ -395,17 +402,18 @@ def _deliver_wechat(delivery: OutboundDelivery) -> str:
         return DeliveryStatus.FAILED
     client = wechat.client_for(channel)
     try:
-        if message.content_type == "image" and message.payload.get("attachment_id"):
+        attachment_id = (message.payload.get("attachment") or {}).get("id")
+        if message.content_type == "image" and attachment_id:
             from apps.messaging.models import Attachment
 
-            attachment = Attachment.objects.get(pk=message.payload["attachment_id"], tenant_id=delivery.tenant_id)
+            attachment = Attachment.objects.get(pk=attachment_id, tenant_id=delivery.tenant_id)
             with attachment.file.open("rb") as fh:
                 media = client.media.upload("image", (attachment.original_name or "image.jpg", fh))
             client.message.send_image(openid, media["media_id"])
         else:
             text = message.body
             if message.content_type != "text":
-                url = message.payload.get("url", "")
+                url = _absolute((message.payload.get("attachment") or {}).get("url") or message.payload.get("url", ""))
                 text = (text + " " + url).strip() or gettext("[Attachment]")
             client.message.send_text(openid, text)
     except WeChatClientException as exc:

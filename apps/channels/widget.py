@@ -58,6 +58,7 @@ def widget_config(channel: Channel) -> dict:
         "offline_message": off_hours_message(channel),
         "rating_tags": [str(t)[:30] for t in tags][:10],
         "theme_color": (channel.config or {}).get("theme_color") or "#1f6feb",
+        "label": _("Online service"),
     }
 
 

@@ -40,6 +40,24 @@
     .then(mount)
     .catch(function (e) { if (window.console) console.warn("[kefu] chat widget not shown for this site:", e.message); });
 
+  var CHAT_ICON = "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z";
+  var CLOSE_ICON = "M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z";
+  function setIcon(button, path) {
+    var old = button.querySelector("svg");
+    if (old) button.removeChild(old);
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "26");
+    svg.setAttribute("height", "26");
+    svg.setAttribute("aria-hidden", "true");
+    var p = document.createElementNS(ns, "path");
+    p.setAttribute("fill", "#fff");
+    p.setAttribute("d", path);
+    svg.appendChild(p);
+    button.insertBefore(svg, button.firstChild);
+  }
+
   function mount(config) {
     var color = /^#[0-9a-fA-F]{3,8}$/.test(config.theme_color || "") ? config.theme_color : "#1f6feb";
     var host = document.createElement("kefu-widget");
@@ -62,6 +80,7 @@
       "border-radius:12px;overflow:hidden;box-shadow:0 8px 30px rgba(0,0,0,.25);background:#fff;}",
       ".panel[hidden],.badge[hidden]{display:none;}",
       "iframe{all:initial;display:block;width:100%;height:100%;border:0;}",
+      "svg{all:initial;display:block;width:26px;height:26px;}",
       // Phones: the chat takes the whole screen (mobile H5).
       "@media (max-width:600px){.panel{position:fixed;left:0;top:0;right:0;bottom:0;width:100vw;height:100%;max-height:none;border-radius:0;}",
       ".open .launcher{display:none;}}"
@@ -75,8 +94,8 @@
     var launcher = document.createElement("button");
     launcher.className = "launcher";
     launcher.type = "button";
-    launcher.setAttribute("aria-label", (config.company && config.company.name ? config.company.name + " " : "") + "在线客服");
-    launcher.textContent = "💬";
+    launcher.setAttribute("aria-label", (config.company && config.company.name ? config.company.name + " " : "") + (config.label || "chat"));
+    setIcon(launcher, CHAT_ICON);
     var badge = document.createElement("span");
     badge.className = "badge";
     badge.hidden = true;
@@ -105,7 +124,7 @@
       if (value) ensureFrame();
       panel.hidden = !value;
       wrap.className = value ? "wrap open" : "wrap";
-      launcher.textContent = value ? "✕" : "💬";
+      setIcon(launcher, value ? CLOSE_ICON : CHAT_ICON);
       launcher.appendChild(badge);
       if (value) badge.hidden = true;
       if (frameReady) post({ kefu: "visible", value: value });
