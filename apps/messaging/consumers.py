@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import OrderedDict
 from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
@@ -40,6 +41,7 @@ def db(fn):
 
 ACCESS_TTL = 30.0  # seconds an agent's access to a conversation is trusted before re-checking
 PRESENCE_REFRESH = 20.0
+DEDUP_SECONDS = 2.0
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -69,6 +71,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         rate, burst = protocol.frame_rate()
         self._rate, self._burst, self._tokens, self._tokens_at = rate, burst, burst, time.monotonic()
         self._presence_at = 0.0
+        self._recent: OrderedDict[str, float] = OrderedDict()
         self.presence_key = None
         self.groups = []
         await super().websocket_connect(message)
@@ -305,9 +308,24 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
             if self.may_see(event["message"]):
                 await self.send_frame(event)
             return
+        if self._seen_recently(event):
+            return
         event = self.filter_event(event)
         if event is not None:
             await self.send_frame(event)
+
+    def _seen_recently(self, event: dict) -> bool:
+        """One event is often published to several groups this socket is in (agent, conversation,
+        staff): deliver it once. Identical events within DEDUP_SECONDS are the same event."""
+        now = time.monotonic()
+        recent = self._recent
+        while recent and next(iter(recent.values())) < now - DEDUP_SECONDS:
+            recent.popitem(last=False)
+        key = json.dumps(event, sort_keys=True, default=str)
+        if key in recent:
+            return True
+        recent[key] = now
+        return False
 
     def may_see(self, message: dict) -> bool:
         return True

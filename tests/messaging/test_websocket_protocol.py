@@ -317,3 +317,19 @@ async def test_a_flooding_connection_is_rate_limited_and_writes_nothing_beyond_t
     assert {f["code"] for f in frames if f["type"] == "error"} == {"rate_limited"}
     assert await sync_to_async(_count)(conv.pk) == 5
     await visitor.disconnect()
+
+
+async def test_an_event_published_to_several_of_my_groups_arrives_once(im_a):
+    from apps.messaging.groups import agent_group, conversation_group, tenant_staff_group
+    from apps.messaging.publish import publish
+
+    conv, _customer, _token = await sync_to_async(im_a.conversation)()
+    agent = await agent_ws(im_a.org.agent_sh)
+    await subscribe(agent, conv.pk, 0)
+    tenant_id, user_id = im_a.org.tenant.pk, im_a.org.agent_sh.pk
+    event = {"type": "conversation.closed", "conversation_id": conv.pk, "reason": "test"}
+    await sync_to_async(publish)(
+        [agent_group(tenant_id, user_id), conversation_group(tenant_id, conv.pk), tenant_staff_group(tenant_id)], event
+    )
+    assert [f for f in await drain(agent) if f["type"] == "conversation.closed"] == [event]
+    await agent.disconnect()
