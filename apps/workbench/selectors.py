@@ -57,8 +57,7 @@ def queue_for_agent(*, actor) -> QuerySet:
     except ImportError:
         queue_for_agent_q = None
     if queue_for_agent_q is not None:
-        group_ids = list(actor.skill_groups.values_list("pk", flat=True))
-        return Conversation.objects.filter(queue_for_agent_q(actor, group_ids))
+        return Conversation.objects.filter(queue_for_agent_q(actor))
     return Conversation.objects.filter(tenant_id=actor.tenant_id, status=ConversationStatus.QUEUED).filter(
         Q(branch__isnull=True) | Q(branch__path__in=_ancestor_paths(actor))
     )

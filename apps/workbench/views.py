@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from apps.accounts.models import AgentStatus, Role, SkillGroup, User
+from apps.channels.models import Channel
 from apps.conversations.models import ConversationStatus, ConversationTag
 from apps.core.errors import ApplicationError, NotFound
 from apps.workbench import selectors, stats
@@ -95,6 +96,7 @@ def _bootstrap(user: User) -> dict:
             for g in SkillGroup.objects.visible_to(user).filter(is_enabled=True).order_by("name")
         ],
         "agents": [{"id": a.pk, "name": a.name, "status": a.status} for a in colleagues],
+        "channels": {str(c.pk): c.name for c in Channel.objects.filter(tenant_id=user.tenant_id).only("pk", "name")},
         "statuses": [{"value": v, "label": str(label)} for v, label in AgentStatus.choices if v != AgentStatus.OFFLINE],
         "server_time": timezone.now().isoformat(),
     }
@@ -121,8 +123,6 @@ def history(request: HttpRequest):
     page = Paginator(qs, 30).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    from apps.channels.models import Channel
-
     return render(
         request,
         "workbench/history.html",
@@ -144,7 +144,7 @@ def _export_available() -> bool:
     from django.urls import NoReverseMatch, reverse
 
     try:
-        reverse("v1:reports-export-list")
+        reverse("v1:export-list")
     except NoReverseMatch:
         return False
     return True

@@ -17,6 +17,8 @@ from apps.conversations.models import ConversationStatus, Participant, Participa
 from apps.conversations.services import conversation_event_record, conversation_start
 from apps.customers.models import Customer
 from apps.messaging.services import message_create
+from tests.support.live import live_server_url  # noqa: F401  (fixture for the browser tests)
+from tests.workbench.browser import browser  # noqa: F401  (fixture)
 
 _n = itertools.count()
 
@@ -115,3 +117,19 @@ def login(client):
         return client
 
     return _login
+
+
+@off_loop
+def visitor_typing(conv, is_typing=True):
+    from apps.messaging.services import typing_notify
+
+    typing_notify(conversation=conv, sender_kind="visitor", sender_name=str(conv.customer), is_typing=is_typing)
+
+
+@off_loop
+def visitor_reads(conv):
+    from apps.conversations.models import Conversation
+    from apps.messaging.services import read_mark
+
+    conv = Conversation.objects.get(pk=conv.pk)
+    return read_mark(conversation=conv, seq=conv.last_seq, reader_kind="visitor")

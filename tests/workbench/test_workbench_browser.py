@@ -7,8 +7,7 @@ import pytest
 
 from apps.messaging.models import Message
 from apps.workbench.models import QuickReply
-from tests.support.live import live_server_url  # noqa: F401
-from tests.workbench.browser import bodies, browser, login, new_page, shot, wait_until  # noqa: F401
+from tests.workbench.browser import bodies, login, new_page, shot, wait_until
 
 pytestmark = [pytest.mark.browser]
 
@@ -16,7 +15,7 @@ XSS_NAME = "<script>window.__xss_name=1</script>张三"
 XSS_BODY = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
-def test_messages_both_ways_with_html_shown_as_text_and_quick_reply_by_slash(live_server_url, browser, fa, org_a):  # noqa: F811
+def test_messages_both_ways_with_html_shown_as_text_and_quick_reply_by_slash(live_server_url, browser, fa, org_a):
     agent = org_a.agent_sh
     conv = fa.conversation(agent=agent, name=XSS_NAME)
     fa.visitor_says(conv, XSS_BODY)
@@ -70,7 +69,7 @@ def test_messages_both_ways_with_html_shown_as_text_and_quick_reply_by_slash(liv
     assert page.evaluate("window.__loads") == 1
 
 
-def test_new_message_alerts_with_desktop_notification_and_title_when_hidden(live_server_url, browser, fa, org_a):  # noqa: F811
+def test_new_message_alerts_with_desktop_notification_and_title_when_hidden(live_server_url, browser, fa, org_a):
     agent = org_a.agent_sh
     first, second = fa.conversation(agent=agent, name="甲"), fa.conversation(agent=agent, name="乙")
     page = new_page(browser)
@@ -90,7 +89,7 @@ def test_new_message_alerts_with_desktop_notification_and_title_when_hidden(live
     assert page.evaluate("window.__notifications.length") == 1
 
 
-def test_switching_between_20_conversations_never_reloads_or_loses_a_message(live_server_url, browser, fa, org_a):  # noqa: F811
+def test_switching_between_20_conversations_never_reloads_or_loses_a_message(live_server_url, browser, fa, org_a):
     agent = org_a.agent_sh
     agent.max_chats_cap = 25
     agent.save(update_fields=["max_chats_cap"])
@@ -120,7 +119,7 @@ def test_switching_between_20_conversations_never_reloads_or_loses_a_message(liv
     shot(page, "workbench-20-conversations")
 
 
-def test_after_a_connection_drop_the_page_catches_up_by_seq_without_reload(live_server_url, browser, fa, org_a):  # noqa: F811
+def test_after_a_connection_drop_the_page_catches_up_by_seq_without_reload(live_server_url, browser, fa, org_a):
     agent = org_a.agent_sh
     conv = fa.conversation(agent=agent)
     fa.visitor_says(conv, "before")
@@ -139,3 +138,48 @@ def test_after_a_connection_drop_the_page_catches_up_by_seq_without_reload(live_
     page.wait_for_function("document.querySelectorAll('#wb-messages .wb-msg-visitor').length === 5")
     assert bodies(page) == ["before", "during 0", "during 1", "during 2", "after"]
     assert page.evaluate("window.__loads") == 1
+
+
+def test_longest_waiting_customer_first_typing_read_state_and_image_upload(
+    live_server_url, browser, fa, org_a, tmp_path
+):
+    import io
+
+    from PIL import Image
+
+    from tests.workbench.conftest import visitor_reads, visitor_typing
+
+    agent = org_a.agent_sh
+    a, b = fa.conversation(agent=agent, name="甲"), fa.conversation(agent=agent, name="乙")
+    fa.visitor_says(b, "我先到的")
+    fa.visitor_says(a, "我后到的")
+    page = new_page(browser)
+    login(page, live_server_url, agent)
+
+    def order():
+        return page.eval_on_selector_all("#wb-mine .wb-item", "ns => ns.map(n => Number(n.dataset.id))")
+
+    assert order() == [b.pk, a.pk]  # F10: the customer who has waited longest comes first
+    page.locator(f"#wb-mine .wb-item[data-id='{b.pk}']").click()
+    page.wait_for_function(f"window.wbState.convs.get({b.pk}).subscribed === true")
+    page.fill("#wb-input", "您好")
+    page.press("#wb-input", "Enter")
+    page.wait_for_function(f"document.querySelector('#wb-mine .wb-item').dataset.id === '{a.pk}'")
+
+    visitor_typing(b)
+    page.wait_for_function("document.getElementById('wb-typing').textContent.indexOf('乙') >= 0")
+    page.wait_for_selector("#wb-messages .wb-msg-agent[data-seq]")
+    visitor_reads(b)
+    page.wait_for_selector("#wb-messages .wb-msg-agent.read")
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(buf, format="PNG")
+    png = tmp_path / "运单截图.png"
+    png.write_bytes(buf.getvalue())
+    page.set_input_files("#wb-file", str(png))
+    page.wait_for_selector("#wb-messages .wb-msg-agent[data-seq] img")
+    msg = wait_until(lambda: Message.objects.filter(conversation=b, content_type="image").first())
+    assert msg.payload["attachment"]["url"].startswith("/media/")
+    src = page.get_attribute("#wb-messages .wb-msg-agent img", "src")
+    assert src == msg.payload["attachment"]["url"]
+    shot(page, "workbench-image")

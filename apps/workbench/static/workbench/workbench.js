@@ -22,8 +22,8 @@
     messages: function (id) { return "/api/v1/im/conversations/" + id + "/messages/"; },
     read: function (id) { return "/api/v1/im/conversations/" + id + "/read/"; },
     upload: function (id) { return "/api/v1/im/conversations/" + id + "/attachments/"; },
-    queue: "/api/v1/queue/",
-    mine: "/api/v1/me/conversations/",
+    queue: "/api/v1/conversations/queue/?limit=200",
+    mine: "/api/v1/conversations/mine/",
     accept: function (id) { return "/api/v1/conversations/" + id + "/accept/"; },
     close: function (id) { return "/api/v1/conversations/" + id + "/close/"; },
     tags: function (id) { return "/api/v1/conversations/" + id + "/tags/"; },
@@ -34,6 +34,8 @@
     transferDecline: function (id) { return "/api/v1/transfers/" + id + "/decline/"; },
     customer: function (id) { return "/api/v1/workbench/conversations/" + id + "/customer/"; },
     assist: function (id) { return "/api/v1/kb/assist/" + id + "/"; },
+    assistUsage: function (id) { return "/api/v1/kb/assist/" + id + "/usage/"; },
+    captured: function (id) { return "/api/v1/kb/captured/" + id + "/"; },
     quickReplies: "/api/v1/workbench/quick-replies/",
     quickReply: function (id) { return "/api/v1/workbench/quick-replies/" + id + "/"; },
     quickReplyUse: function (id) { return "/api/v1/workbench/quick-replies/" + id + "/use/"; },
@@ -210,6 +212,7 @@
   function waitingSince(c) {
     // F10: how long the customer has been waiting for us (their last message unanswered).
     var v = c.data.last_visitor_message_at, a = c.data.last_agent_message_at;
+    if (!v && !a) v = c.data.queued_at || c.data.assigned_at || c.data.created_at; // nobody answered yet
     if (!v) return null;
     if (a && Date.parse(a) >= Date.parse(v)) return null;
     return Date.parse(v);
@@ -319,7 +322,10 @@
     return api("GET", API.mine).then(function (res) {
       var rows = res.results || res;
       if (!Array.isArray(rows)) return;
+      var ids = new Set(rows.map(function (d) { return d.id; }));
       rows.forEach(function (d) { conv(d.id, d); });
+      // Anything the server no longer lists as mine has left my hands (closed or transferred).
+      state.convs.forEach(function (c) { if (isMine(c) && !ids.has(c.id)) c.data.assignee_id = null; });
       renderMine();
     }).catch(function () { /* keep the bootstrap list */ });
   }
@@ -416,6 +422,10 @@
       } else {
         markRead(c);
       }
+      if (state.current === c.id) {
+        clearTimeout(assistTimer);
+        assistTimer = setTimeout(function () { if (state.current === c.id) loadAssist(c); }, 800);
+      }
     }
     if (state.current === c.id) {
       if (wasPending) {
@@ -429,6 +439,7 @@
     }
     renderMine();
   }
+  var assistTimer = null;
   function cssEscape(s) { return window.CSS && CSS.escape ? CSS.escape(s) : String(s).replace(/["\\]/g, "\\$&"); }
 
   function loadInitial(c) {
@@ -482,7 +493,7 @@
     state.current = id;
     var c = conv(id);
     $("wb-conv-title").textContent = c.data.customer_name || ("#" + id);
-    $("wb-conv-sub").textContent = [c.data.channel_name || "", statusLabel(c.data.status)].filter(Boolean).join(" · ");
+    $("wb-conv-sub").textContent = [c.data.channel_name || boot.channels[c.data.channel_id] || "", statusLabel(c.data.status)].filter(Boolean).join(" · ");
     $("wb-actions").hidden = !isMine(c);
     $("wb-composer").hidden = !isMine(c);
     input.value = c.draft || "";
@@ -521,6 +532,11 @@
     box.appendChild(msgNode(m));
     box.scrollTop = box.scrollHeight;
     deliver(m);
+    if (assistUsed && assistUsed.conversation === c.id && text.indexOf(assistUsed.text.slice(0, 20)) >= 0) {
+      api("POST", API.assistUsage(c.id), { entry_id: assistUsed.entry_id, action: text.trim() === assistUsed.text.trim() ? "sent" : "edited" })
+        .catch(function () { /* statistics only */ });
+      assistUsed = null;
+    }
   }
   function deliver(m) {
     sendError.textContent = "";
@@ -745,6 +761,18 @@
         (Array.isArray(v) ? v : [v]).forEach(function (x) { panel.appendChild(panelValue(k, typeof x === "object" ? JSON.stringify(x) : x)); });
       });
       Object.keys(d.attributes).forEach(function (k) { panel.appendChild(panelValue(k, typeof d.attributes[k] === "object" ? JSON.stringify(d.attributes[k]) : d.attributes[k])); });
+      var capturedBox = el("div", { class: "wb-captured" });
+      panel.appendChild(capturedBox);
+      var shown = new Set(d.waybills.concat(d.phones_in_conversation, [cu.phone]));
+      api("GET", API.captured(c.id)).then(function (cap) {
+        if (state.current !== c.id) return;
+        (cap.slots || []).forEach(function (sl) {
+          var v = typeof sl.value === "object" ? JSON.stringify(sl.value) : String(sl.value);
+          if (shown.has(v)) return;
+          shown.add(v);
+          capturedBox.appendChild(panelValue(slotLabel(sl.slot), v));
+        });
+      }).catch(function () { /* knowledge layer not available: the rest of the panel stands */ });
       panel.appendChild(el("h4", null, _("Past conversations")));
       if (!d.past_conversations.length) panel.appendChild(el("p", { class: "muted" }, _("None")));
       var ul = el("ul", { class: "wb-past" });
@@ -759,6 +787,10 @@
       panel.appendChild(ul);
     }).catch(function (e) { panel.textContent = e.message; });
   }
+  function slotLabel(slot) {
+    return { waybill: _("Waybill"), phone: _("Phone"), address: _("Address"), name: _("Name"), order: _("Order") }[slot] || slot;
+  }
+  var assistUsed = null; // {conversation, entry_id, text}: counted when it is sent
   function loadAssist(c) {
     var panel = $("wb-assist");
     panel.textContent = "";
@@ -772,7 +804,10 @@
         row.appendChild(el("strong", null, s.question || s.title || ""));
         row.appendChild(el("div", { class: "wb-qr-content" }, text));
         var ins = el("button", { type: "button" }, _("Insert"));
-        ins.addEventListener("click", function () { insertText(text); });
+        ins.addEventListener("click", function () {
+          insertText(text);
+          if (s.entry_id) assistUsed = { conversation: c.id, entry_id: s.entry_id, text: text };
+        });
         row.appendChild(ins);
         panel.appendChild(row);
       });
@@ -812,7 +847,9 @@
     if (ev.submitter && ev.submitter.value === "cancel") return;
     ev.preventDefault();
     var id = state.current, form = ev.target;
-    api("POST", API.close(id), { tag_ids: checked(form), invite_rating: form.invite_rating.checked }).then(function () {
+    // The invitation goes out while the customer is still in the conversation, then it closes.
+    var invite = form.invite_rating.checked ? api("POST", API.inviteRating(id), {}).catch(function () { return null; }) : Promise.resolve();
+    invite.then(function () { return api("POST", API.close(id), { tags: checked(form), reason: "resolved" }); }).then(function () {
       dlg.close(); closedLocally(id);
     }).catch(function (e) { dialogError(dlg, e.message); });
   });
@@ -820,7 +857,7 @@
     var dlg = $("wb-dlg-tag");
     if (ev.submitter && ev.submitter.value === "cancel") return;
     ev.preventDefault();
-    api("POST", API.tags(state.current), { tag_ids: checked(ev.target) }).then(function () { dlg.close(); flash(_("Tags saved.")); })
+    api("POST", API.tags(state.current), { tags: checked(ev.target) }).then(function () { dlg.close(); flash(_("Tags saved.")); })
       .catch(function (e) { dialogError(dlg, e.message); });
   });
   $("wb-transfer-form").addEventListener("submit", function (ev) {
@@ -828,8 +865,8 @@
     if (ev.submitter && ev.submitter.value === "cancel") return;
     ev.preventDefault();
     var f = ev.target, body = { note: f.note.value };
-    if (f.agent.value) body.to_agent_id = Number(f.agent.value);
-    else if (f.skill_group.value) body.to_skill_group_id = Number(f.skill_group.value);
+    if (f.agent.value) body.to_agent = Number(f.agent.value);
+    else if (f.skill_group.value) body.to_skill_group = Number(f.skill_group.value);
     else { dialogError(dlg, _("Choose an agent or a skill group.")); return; }
     var id = state.current;
     api("POST", API.transfer(id), body).then(function (res) {
@@ -862,7 +899,7 @@
       var cd = t.conversation || {};
       var li = el("li", { class: "wb-item wb-transfer", dataset: { id: tid } });
       li.appendChild(el("span", { class: "wb-item-name" }, cd.customer_name || ("#" + cd.id)));
-      li.appendChild(el("span", { class: "muted" }, interpolate(_("from %(name)s"), { name: t.transfer.from_agent_name || "" }, true)));
+      li.appendChild(el("span", { class: "muted" }, interpolate(_("from %(name)s"), { name: t.transfer.from_agent_name || agentName(t.transfer.from_agent_id) }, true)));
       if (t.transfer.note) li.appendChild(el("span", { class: "wb-item-last" }, t.transfer.note));
       var ok = el("button", { type: "button", class: "wb-accept" }, _("Accept"));
       var no = el("button", { type: "button" }, _("Decline"));
@@ -884,12 +921,20 @@
     });
     $("wb-transfers-box").hidden = !state.transfers.size;
   }
+  function agentName(id) {
+    var a = boot.agents.find(function (x) { return x.id === id; });
+    return a ? a.name : (id ? "#" + id : "");
+  }
   function refreshTransfers() {
-    return api("GET", API.transfers + "?direction=incoming&status=pending").then(function (res) {
+    return api("GET", API.transfers).then(function (res) {
       var rows = res.results || res;
       if (!Array.isArray(rows)) return;
       state.transfers.clear();
-      rows.forEach(function (t) { state.transfers.set(t.id, { transfer: t, conversation: t.conversation || { id: t.conversation_id } }); });
+      rows.forEach(function (t) {
+        if (t.status && t.status !== "pending") return;
+        var known = state.convs.get(t.conversation_id) || state.queue.get(t.conversation_id);
+        state.transfers.set(t.id, { transfer: t, conversation: t.conversation || (known && (known.data || known)) || { id: t.conversation_id } });
+      });
       renderTransfers();
     }).catch(function () { /* not available */ });
   }
@@ -984,7 +1029,8 @@
     }
     if (t === "conversation.transfer_requested") {
       var tr = f.transfer || {};
-      if (tr.to_agent_id === state.me.id || tr.to_agent_id === undefined) {
+      // Also published on the conversation group: only the receiving side gets a request row.
+      if (tr.to_agent_id === state.me.id || (!tr.to_agent_id && tr.from_agent_id !== state.me.id)) {
         state.transfers.set(tr.id, { transfer: tr, conversation: f.conversation });
         renderTransfers();
         alertUser(_("Transfer request"), (f.conversation && f.conversation.customer_name) || "", f.conversation && f.conversation.id);
