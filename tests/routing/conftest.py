@@ -38,8 +38,17 @@ class Dispatch:
             user.save(update_fields=["max_chats"])
         return account_services.agent_set_status(agent=user, status=AgentStatus.ONLINE)
 
+    def settings(self, **kw):
+        from apps.routing.models import DispatchSettings
+        from apps.routing.selectors import dispatch_settings_forget
+
+        DispatchSettings.objects.update_or_create(tenant=self.org.tenant, defaults=kw)
+        dispatch_settings_forget()
+
     def start(self, channel=None, customer=None, **kw):
-        conversation = conv_services.conversation_start(channel=channel or self.channel, customer=customer or self.visitor(), **kw)
+        conversation = conv_services.conversation_start(
+            channel=channel or self.channel, customer=customer or self.visitor(), **kw
+        )
         conversation.refresh_from_db()
         return conversation
 

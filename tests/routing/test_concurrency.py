@@ -39,8 +39,12 @@ def pool(django_db_setup, django_db_blocker):
 
 
 def _open_per_customer(tenant) -> Counter:
-    rows = (Conversation.objects.filter(tenant=tenant).exclude(status=ConversationStatus.CLOSED)
-            .values("channel_id", "customer_id").annotate(n=Count("id")))
+    rows = (
+        Conversation.objects.filter(tenant=tenant)
+        .exclude(status=ConversationStatus.CLOSED)
+        .values("channel_id", "customer_id")
+        .annotate(n=Count("id"))
+    )
     return Counter({(r["channel_id"], r["customer_id"]): r["n"] for r in rows})
 
 
@@ -51,8 +55,12 @@ def _check_invariants(tenant, agents) -> None:
         assert load <= agent.max_chats, f"agent {agent.pk} holds {load} > cap {agent.max_chats}"
     assert max(_open_per_customer(tenant).values(), default=0) <= 1, "a visitor has two open conversations"
     # One assignment per conversation: no conversation was ever handed to two agents.
-    twice = (ConversationEvent.objects.filter(tenant=tenant, kind="assigned").values("conversation_id")
-             .annotate(n=Count("id")).filter(n__gt=1))
+    twice = (
+        ConversationEvent.objects.filter(tenant=tenant, kind="assigned")
+        .values("conversation_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
     assert not twice.exists()
     for conv in Conversation.objects.filter(tenant=tenant, status="active"):
         assigned = ConversationEvent.objects.get(conversation=conv, kind="assigned")
@@ -86,7 +94,9 @@ def test_dispatch_invariants_hold_with_many_processes_assigning_at_once(pool, dj
         results = pool.map(_procs.arrive, [(channel.pk, s, at, 1.0) for s in slices])
         elapsed = max(r[3] for rows in results for r in rows) - at
         lat = sorted(r[3] - r[2] for rows in results for r in rows)
-        print(f"run {run}: arrivals done in {elapsed:.2f}s, p50 {lat[len(lat)//2]*1000:.0f} ms, max {lat[-1]*1000:.0f} ms")
+        print(
+            f"run {run}: arrivals done in {elapsed:.2f}s, p50 {lat[len(lat) // 2] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+        )
         assert elapsed < 10, f"arrivals took {elapsed:.1f}s"
 
         _check_invariants(org.tenant, agents)
