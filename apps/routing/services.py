@@ -230,7 +230,7 @@ def _strategy_for(conversation: Conversation, settings_: DispatchSettings) -> st
     return conversation.flags.get("strategy") or Strategy.LEAST_BUSY
 
 
-def dispatch_for_agent(*, agent_id: int) -> list[Conversation]:
+def dispatch_for_agent(*, agent_id: int, wait: bool = True) -> list[Conversation] | None:
     """An agent has (maybe) free capacity: give them the oldest eligible waiting conversations,
     FIFO within priority, as many as fit. Under the agent's row lock, so concurrent callers for
     the same agent queue up, and SKIP LOCKED lets callers for different agents take different
@@ -239,21 +239,40 @@ def dispatch_for_agent(*, agent_id: int) -> list[Conversation]:
     def attempt() -> list[Conversation]:
         taken: list[Conversation] = []
         with transaction.atomic():
-            agent = User.objects.select_for_update().select_related("branch").filter(pk=agent_id).first()
+            rows = User.objects.select_for_update(skip_locked=not wait).filter(pk=agent_id)
+            agent = rows.first()
+            if agent is None and not wait and User.objects.filter(pk=agent_id).exists():
+                return None  # someone else is dispatching for this agent right now
             if agent is None or not agent.is_active or agent.status != AgentStatus.ONLINE or not agent.tenant_id:
                 return taken
             free = agent.max_chats - conv_services.agent_active_count(agent_id=agent.pk)
             if free <= 0:
                 return taken
-            waiting = list(
-                Conversation.objects.select_for_update(skip_locked=True)
-                .filter(selectors.queue_for_agent_q(agent))
-                .order_by(*selectors.QUEUE_ORDER)[:free]
-            )
-            # We hold the agent's lock, know their free seats, and hold each row we got: assign
-            # in place (a locked, queued row cannot change under us).
-            for conversation in waiting:
-                taken.append(conv_services.assign_locked(conversation=conversation, agent=agent, reason="auto"))
+            # Read the head of the queue without locks, then lock those rows one by one by
+            # primary key, skipping any another dispatcher holds. (A single locking
+            # SELECT ... ORDER BY ... LIMIT would sort after locking every matching row, so
+            # parallel dispatchers would see the whole queue locked.)
+            eligible = Conversation.objects.filter(selectors.queue_for_agent_q(agent)).order_by(*selectors.QUEUE_ORDER)
+            tried: set[int] = set()
+            for _batch in range(3):
+                ids = [pk for pk in eligible.values_list("pk", flat=True)[: free + len(tried) + 10] if pk not in tried]
+                if not ids:
+                    break
+                for conversation_id in ids:
+                    tried.add(conversation_id)
+                    conversation = (
+                        Conversation.objects.select_for_update(skip_locked=True)
+                        .filter(pk=conversation_id, status=ConversationStatus.QUEUED, assignee__isnull=True)
+                        .first()
+                    )
+                    if conversation is None:
+                        continue
+                    # We hold the agent's lock, know their free seats, and hold this queued row.
+                    taken.append(conv_services.assign_locked(conversation=conversation, agent=agent, reason="auto"))
+                    if len(taken) >= free:
+                        break
+                if len(taken) >= free:
+                    break
             if taken:
                 _queue_changed_on_commit(agent.tenant_id)
         return taken
@@ -275,13 +294,21 @@ def dispatch_conversation(*, conversation_id: int, conversation: Conversation | 
     sticky = conversation.flags.get("sticky_agent_id")
     if sticky:  # the visitor's last agent first, if they are online with room (checked under lock)
         candidates = [sticky] + [c for c in candidates if c != sticky]
-    for agent_id in candidates:
-        taken = dispatch_for_agent(agent_id=agent_id)
-        for c in taken:
-            if c.pk == conversation_id:
-                return c
-        if not Conversation.objects.filter(pk=conversation_id, status=ConversationStatus.QUEUED).exists():
-            return Conversation.objects.get(pk=conversation_id)
+    # First pass skips agents another process is dispatching for (no convoy on the most
+    # attractive agent); the second waits for those, so a conversation is never left waiting
+    # while an agent it could go to has room.
+    skipped = []
+    for wait, agent_ids in ((False, candidates), (True, skipped)):
+        for agent_id in list(agent_ids):
+            taken = dispatch_for_agent(agent_id=agent_id, wait=wait)
+            if taken is None:
+                skipped.append(agent_id)
+                continue
+            for c in taken:
+                if c.pk == conversation_id:
+                    return c
+            if not Conversation.objects.filter(pk=conversation_id, status=ConversationStatus.QUEUED).exists():
+                return Conversation.objects.get(pk=conversation_id)
     if candidates:
         conversation.refresh_from_db()
     if conversation.status == ConversationStatus.QUEUED:
