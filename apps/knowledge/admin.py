@@ -242,7 +242,6 @@ class KeywordAlertAdmin(ReadOnlyScopedAdmin):
     list_display = ["created_at", "word", "severity", "conversation", "branch", "sender_kind", "excerpt"]
     list_filter = ["severity", "sender_kind", "tenant"]
     search_fields = ["word", "excerpt"]
-    date_hierarchy = "created_at"
 
 
 @admin.register(CapturedSlot, site=manage_site)

@@ -14,7 +14,9 @@ whose payload carries it back:
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
 import zoneinfo
 from datetime import datetime
 
@@ -25,6 +27,7 @@ from django.utils import timezone
 from apps.conversations.models import Conversation, ConversationStatus
 from apps.conversations.serializers import conversation_to_dict
 from apps.conversations.services import conversation_event_record
+from apps.core.errors import ApplicationError
 from apps.knowledge.capture import SLOT_PROMPTS
 from apps.knowledge.models import (
     BotAnswer,
@@ -83,13 +86,22 @@ def _say(conversation: Conversation, *, body: str, key: str, payload: dict | Non
     )
 
 
-def _transition_to_human(*, conversation: Conversation, reason: str, detail: str = "") -> None:
-    """bot -> queued. Dispatch owns the transition (conversation_handoff_to_human) when it exists."""
+def _transition_to_human(*, conversation: Conversation, reason: str, detail: str = "", text: str = "") -> None:
+    """bot -> queued. Dispatch owns the transition (conversation_handoff_to_human) when it exists;
+    it may refuse (off hours, queue full, intake paused) with an ApplicationError."""
     from apps.conversations import services as conversation_services
 
     handoff = getattr(conversation_services, "conversation_handoff_to_human", None)
     if handoff is not None:
-        handoff(conversation=conversation, reason=reason, actor=None)
+        params = inspect.signature(handoff).parameters
+        kwargs = {"reason": reason, "actor": None}
+        if "conversation_id" in params:
+            kwargs["conversation_id"] = conversation.pk
+        else:
+            kwargs["conversation"] = conversation
+        if "text" in params:
+            kwargs["text"] = text
+        handoff(**kwargs)
         return
     now = timezone.now()
     moved = Conversation.objects.filter(pk=conversation.pk, status=ConversationStatus.BOT).update(
@@ -131,7 +143,8 @@ def _tenant_tz(tenant_id: int) -> str:
 class _Turn:
     """One bot turn inside the conversation's row lock."""
 
-    def __init__(self, *, conversation, state, settings, key, record=None, customer=None):
+    def __init__(self, *, conversation, state, settings, key, record=None, customer=None, text=""):
+        self.text = text
         self.conversation = conversation
         self.state = state
         self.settings = settings
@@ -172,16 +185,30 @@ class _Turn:
                 conversation=self.conversation, kind="bot_offhours", reason=reason, data={"detail": detail}
             )
             return self.finish(reply, f"offhours:{reason}")
+        try:
+            _transition_to_human(conversation=self.conversation, reason=reason, detail=detail, text=self.text)
+        except ApplicationError as exc:
+            # Dispatch refused (off hours, queue full, intake paused): keep serving, take a message.
+            state.taking_message = True
+            reply = _say(
+                self.conversation,
+                body=f"{exc.message}",
+                key=self.key,
+                payload={"kb": {"outcome": "handoff_refused", "reason": reason, "code": exc.code}},
+            )
+            conversation_event_record(
+                conversation=self.conversation, kind="bot_handoff_refused", reason=reason, data={"code": exc.code}
+            )
+            return self.finish(reply, f"refused:{reason}")
+        state.handoff_reason = reason
+        state.handoff_detail = detail[:200]
+        state.handed_off_at = timezone.now()
         reply = _say(
             self.conversation,
             body=settings.handoff_text,
             key=self.key,
             payload={"kb": {"outcome": "handoff", "reason": reason}},
         )
-        state.handoff_reason = reason
-        state.handoff_detail = detail[:200]
-        state.handed_off_at = timezone.now()
-        _transition_to_human(conversation=self.conversation, reason=reason, detail=detail)
         return self.finish(reply, f"handoff:{reason}")
 
 
@@ -215,7 +242,7 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
         if not channel.bot_enabled:
             return None
         customer = Customer.objects.get(pk=conversation.customer_id)
-        slots_capture(conversation=conversation, message=message, settings=settings)
+        found = slots_capture(conversation=conversation, message=message, settings=settings)
         record = BotAnswer.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
@@ -229,6 +256,7 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
             key=f"bot-{message.pk}",
             record=record,
             customer=customer,
+            text=message.body or "",
         )
         text = message.body or ""
         payload = message.payload if isinstance(message.payload, dict) else {}
@@ -291,7 +319,7 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
                     )
                 ]
         if not answers and text.strip():
-            answers = provider_for(settings).answer(text=text, context=context, k=3)
+            answers = provider_for(settings).answer(text=_without_slots(text, found), context=context, k=3)
         best = answers[0] if answers else None
         record.confidence = best.confidence if best else 0.0
         record.provider = best.provider if best else settings.provider
@@ -302,6 +330,14 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
         if state.low_confidence_streak >= max(1, settings.max_low_confidence):
             return turn.handoff(HandoffReason.LOW_CONFIDENCE, f"{record.confidence:.2f}")
         return _fallback(turn, answers)
+
+
+def _without_slots(text: str, found: dict[str, list[str]]) -> str:
+    """Numbers the visitor gives (waybill, phone) say nothing about the question: match without them."""
+    for slot in ("waybill", "phone"):
+        for value in found.get(slot, []):
+            text = re.sub(re.escape(value), " ", text, flags=re.IGNORECASE)
+    return text
 
 
 def _branch_path(branch_id: int | None) -> str | None:

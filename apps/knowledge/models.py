@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.tenancy import TenantOwned
+from apps.knowledge.capture import DEFAULT_WAYBILL_PATTERNS
 
 
 class FaqEntry(TenantOwned):
@@ -115,7 +116,7 @@ class BotSettings(TenantOwned):
     """Per-tenant bot and handoff rules."""
 
     confidence_threshold = models.FloatField(
-        _("confidence threshold"), default=0.45, help_text=_("Answers below this confidence count as low confidence.")
+        _("confidence threshold"), default=0.3, help_text=_("Answers below this confidence count as low confidence.")
     )
     max_low_confidence = models.PositiveSmallIntegerField(_("hand off after N low-confidence answers"), default=2)
     handoff_words = models.CharField(
@@ -146,7 +147,7 @@ class BotSettings(TenantOwned):
     waybill_patterns = models.TextField(
         _("waybill number patterns"),
         blank=True,
-        default=r"\b(?:SF|JD|YT|ZT|KY|AN)\d{10,15}\b" + "\n" + r"(?<!\d)\d{12,15}(?!\d)",
+        default="\n".join(DEFAULT_WAYBILL_PATTERNS),
         help_text=_("One regular expression per line."),
     )
     provider = models.CharField(_("answer provider"), max_length=10, choices=Provider.choices, default=Provider.LOCAL)
@@ -204,7 +205,7 @@ class BotAnswer(TenantOwned):
     entry = models.ForeignKey(FaqEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     confidence = models.FloatField(default=0)
     provider = models.CharField(max_length=10, default=Provider.LOCAL)
-    outcome = models.CharField(max_length=20, blank=True)  # answered / fallback / handoff / message_taken ...
+    outcome = models.CharField(max_length=40, blank=True)  # answered / fallback / handoff / message_taken ...
     helpful = models.BooleanField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
