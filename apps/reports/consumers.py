@@ -8,6 +8,7 @@ scoped to the supervisor's subtree, so a missed event costs nothing but a little
 from __future__ import annotations
 
 import asyncio
+import logging
 import zoneinfo
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from django.http.request import split_domain_port, validate_host
 from apps.core.errors import ApplicationError
 from apps.messaging.groups import tenant_staff_group
 
+logger = logging.getLogger(__name__)
 THROTTLE = getattr(settings, "REPORTS_MONITOR_THROTTLE_SECONDS", 1.0)
 PERIODIC = 30.0  # waiting times grow even when nothing happens
 
@@ -100,9 +102,14 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         asyncio.ensure_future(self._delayed())
 
     async def _delayed(self):
-        await asyncio.sleep(THROTTLE)
-        self.pending = False
-        await self.send_snapshot()
+        try:
+            await asyncio.sleep(THROTTLE)
+        finally:
+            self.pending = False
+        try:
+            await self.send_snapshot()
+        except Exception:  # a task's exception would vanish silently; the next event retries
+            logger.exception("monitor snapshot failed")
 
     async def send_snapshot(self) -> bool:
         try:
