@@ -1,9 +1,20 @@
 """Hook registrations: agent replies in WeChat/partner conversations are delivered outside."""
 
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
 from apps.channels import services
+from apps.channels.models import Channel
 from apps.messaging import hooks
 
 
 @hooks.on_message_created
 def deliver_to_external_channel(*, conversation, message) -> None:
     services.outbound_enqueue_for_message(conversation=conversation, message=message)
+
+
+@receiver(post_save, sender=Channel)
+@receiver(post_delete, sender=Channel)
+def forget_cached_kind(sender, instance, **kwargs) -> None:
+    # Only invalidates the process-local memo of channel kinds (a saved id may be a new row).
+    services.forget_channel_kind(instance.pk)

@@ -328,6 +328,10 @@ def _channel_kind(channel_id: int) -> str:
     return kind
 
 
+def forget_channel_kind(channel_id: int) -> None:
+    _kind_by_channel.pop(channel_id, None)
+
+
 def outbound_enqueue_for_message(*, conversation, message) -> OutboundDelivery | None:
     """messaging hook: an agent's (or the bot's) message in a WeChat/partner conversation goes out."""
     if message.visibility != "all" or message.sender_kind not in OUTBOUND_SENDER_KINDS:

@@ -13,10 +13,29 @@ ADD_URL = "/manage/kf_channels/channel/add/"
 
 
 def _form(**overrides):
-    data = {"name": "杭州官网", "kind": "web", "branch": "", "is_enabled": "on", "greeting": "您好",
-            "allowed_origins_text": "https://www.example.com\nhttp://localhost:3000/", **{
-                f"cfg_{k}": "" for k in ("app_id", "app_secret", "token", "encoding_aes_key", "original_id",
-                                         "api_base_url", "api_key", "api_secret", "webhook_url", "app_key")}}
+    data = {
+        "name": "杭州官网",
+        "kind": "web",
+        "branch": "",
+        "is_enabled": "on",
+        "greeting": "您好",
+        "allowed_origins_text": "https://www.example.com\nhttp://localhost:3000/",
+        **{
+            f"cfg_{k}": ""
+            for k in (
+                "app_id",
+                "app_secret",
+                "token",
+                "encoding_aes_key",
+                "original_id",
+                "api_base_url",
+                "api_key",
+                "api_secret",
+                "webhook_url",
+                "app_key",
+            )
+        },
+    }
     data.update(overrides)
     return data
 
@@ -42,8 +61,7 @@ def test_supervisor_cannot_create_outside_their_subtree_or_tenant_wide(client, o
 
 def test_supervisor_sees_but_cannot_change_tenant_wide_or_other_branch_channels(client, org_a):
     wide = services.channel_create(tenant=org_a.tenant, actor=org_a.admin, name="总部官网", kind="web")
-    south = services.channel_create(tenant=org_a.tenant, actor=org_a.admin, name="华南", kind="web",
-                                    branch=org_a.south)
+    south = services.channel_create(tenant=org_a.tenant, actor=org_a.admin, name="华南", kind="web", branch=org_a.south)
     mine = services.channel_create(tenant=org_a.tenant, actor=org_a.admin, name="上海", kind="web", branch=org_a.sh)
     client.force_login(org_a.sup_east)
     listing = client.get("/manage/kf_channels/channel/").content.decode()
@@ -67,12 +85,23 @@ def test_other_tenant_channel_is_404_in_the_back_office(client, org_a, org_b):
 
 def test_wechat_credentials_are_kept_and_secrets_never_shown(client, org_a):
     client.force_login(org_a.admin)
-    data = _form(name="公众号", kind="wechat", allowed_origins_text="", cfg_app_id="wx123", cfg_app_secret="TOPSECRET",
-                 cfg_token="tok", cfg_encoding_aes_key="a" * 43)
+    data = _form(
+        name="公众号",
+        kind="wechat",
+        allowed_origins_text="",
+        cfg_app_id="wx123",
+        cfg_app_secret="TOPSECRET",
+        cfg_token="tok",
+        cfg_encoding_aes_key="a" * 43,
+    )
     assert client.post(ADD_URL, data).status_code == 302
     channel = Channel.objects.get(name="公众号")
-    assert channel.config == {"app_id": "wx123", "app_secret": "TOPSECRET", "token": "tok",
-                              "encoding_aes_key": "a" * 43}
+    assert channel.config == {
+        "app_id": "wx123",
+        "app_secret": "TOPSECRET",
+        "token": "tok",
+        "encoding_aes_key": "a" * 43,
+    }
     page = client.get(f"/manage/kf_channels/channel/{channel.pk}/change/").content.decode()
     assert "TOPSECRET" not in page and f"/wechat/{channel.key}/" in page
     # Saving without retyping the secret keeps it; the kind cannot change.
@@ -84,15 +113,17 @@ def test_wechat_credentials_are_kept_and_secrets_never_shown(client, org_a):
 
 def test_bad_settings_are_refused_with_a_clear_message(client, org_a):
     client.force_login(org_a.admin)
-    bad_key = client.post(ADD_URL, _form(name="x", kind="wechat", cfg_app_id="wx1", cfg_token="t",
-                                         cfg_encoding_aes_key="short"))
+    bad_key = client.post(
+        ADD_URL, _form(name="x", kind="wechat", cfg_app_id="wx1", cfg_token="t", cfg_encoding_aes_key="short")
+    )
     assert "43" in bad_key.content.decode()
     bad_origin = client.post(ADD_URL, _form(name="y", allowed_origins_text="javascript:alert(1)"))
     assert bad_origin.status_code == 200
     assert Channel.objects.count() == 0
     with pytest.raises(ApplicationError) as exc:
-        services.channel_create(tenant=org_a.tenant, actor=org_a.admin, name="p", kind="partner",
-                                config={"api_key": "k"})
+        services.channel_create(
+            tenant=org_a.tenant, actor=org_a.admin, name="p", kind="partner", config={"api_key": "k"}
+        )
     assert exc.value.code == "missing_setting"
 
 
@@ -114,7 +145,11 @@ def test_demo_channels_are_created_once(org_a):
     call_command("seed_demo", "--quiet")
     call_command("seed_demo", "--quiet")
     kinds = dict(Channel.objects.filter(key__startswith="demo-").values_list("key", "kind"))
-    assert kinds == {"demo-web": ChannelKind.WEB, "demo-wechat": ChannelKind.WECHAT, "demo-cainiao": ChannelKind.PARTNER}
+    assert kinds == {
+        "demo-web": ChannelKind.WEB,
+        "demo-wechat": ChannelKind.WECHAT,
+        "demo-cainiao": ChannelKind.PARTNER,
+    }
     web = Channel.objects.get(key="demo-web")
     assert web.origin_allowed("http://127.0.0.1:8000") and web.origin_allowed("http://localhost:8000")
     assert Channel.objects.get(key="demo-cainiao").name == "菜鸟"

@@ -326,3 +326,59 @@ def test_frame_served_directly_is_the_mobile_h5_chat(kefu, org_a, browser):
     expect(page.locator("#kf-company")).to_have_text(org_a.tenant.name)
     expect(page.locator("html")).to_have_attribute("data-kf-connected", "1")
     assert re.search(r"kf-standalone", page.locator("html").get_attribute("class"))
+
+
+def test_prechat_form_fills_in_the_customer_before_the_chat_starts(kefu, host_site, org_a, browser):
+    from playwright.sync_api import expect
+
+    from apps.channels import services
+    from apps.channels.models import ChannelKind
+    from apps.conversations.models import Conversation
+
+    channel = _db(
+        services.channel_create,
+        tenant=org_a.tenant,
+        actor=org_a.admin,
+        name="官网",
+        kind=ChannelKind.WEB,
+        allowed_origins=[host_site.origin],
+        config={"prechat_fields": ["name", "phone"]},
+    )
+    page = _page(browser)
+    page.goto(host_site.page("/pre.html", kefu=kefu, key=channel.key))
+    page.locator("kefu-widget .launcher").click()
+    chat = page.frame_locator("kefu-widget iframe")
+    chat.locator("#kf-input").fill("我要改地址")
+    chat.locator("#kf-send").click()
+    expect(chat.locator(".kf-prechat")).to_be_visible()
+    chat.locator(".kf-prechat input[name=name]").fill("王先生")
+    chat.locator(".kf-prechat input[name=phone]").fill("13800138000")
+    chat.locator(".kf-prechat button[type=submit]").click()
+    conversation = _wait(lambda: Conversation.objects.filter(channel_id=channel.pk).first())
+    _wait(lambda: conversation.messages.filter(body="我要改地址").exists())
+    customer = _db(lambda: Conversation.objects.select_related("customer").get(pk=conversation.pk).customer)
+    # The form is sent before the conversation starts, so the agent sees the name from the first message.
+    assert (customer.display_name, customer.phone) == ("王先生", "13800138000")
+    expect(chat.locator(".kf-prechat")).to_have_count(0)
+
+
+def test_off_hours_visitor_leaves_a_message(kefu, host_site, org_a, browser):
+    from django.utils import timezone
+    from playwright.sync_api import expect
+
+    from apps.routing.models import LeaveMessage, WorkingHours
+
+    channel = _channel(org_a, [host_site.origin])
+    tomorrow = (timezone.localtime().weekday() + 1) % 7  # service only on another day: closed now
+    _db(WorkingHours.objects.create, tenant=org_a.tenant, weekday=tomorrow, start="09:00", end="18:00")
+    page = _page(browser)
+    page.goto(host_site.page("/night.html", kefu=kefu, key=channel.key))
+    page.locator("kefu-widget .launcher").click()
+    chat = page.frame_locator("kefu-widget iframe")
+    expect(chat.locator(".kf-leave")).to_be_visible()
+    chat.locator(".kf-leave input[name=contact]").fill("13900000000")
+    chat.locator(".kf-leave textarea[name=content]").fill("明早请回电，谢谢")
+    chat.locator(".kf-leave button[type=submit]").click()
+    note = _wait(lambda: LeaveMessage.objects.filter(channel_id=channel.pk).first())
+    assert (note.contact, note.content) == ("13900000000", "明早请回电，谢谢")
+    expect(chat.locator(".kf-notice").last).to_have_text("感谢留言，我们会尽快联系您。")

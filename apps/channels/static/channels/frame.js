@@ -407,7 +407,7 @@
           state.conv = { id: open.id, status: open.status, lastSeq: 0, subscribed: false };
         }
         if (state.conv) subscribeCurrent();
-        else if (state.afterStart.length) startConversation("");
+        else if (state.afterStart.length && !needsPrechat()) startConversation("");
         break;
       case "started":
         state.starting = false;
@@ -486,12 +486,16 @@
     rawSend({ type: "start", subject: subject || "", ref: "start" });
   }
 
+  function needsPrechat() {
+    return cfg.prechat_fields.length > 0 && !state.identity && !state.prechatDone;
+  }
+
   function whenConversation(fn) {
     if (state.conv && state.conv.status !== "closed" && state.conv.subscribed) { fn(); return; }
     state.afterStart.push(fn);
     if (!state.conv || state.conv.status === "closed") {
       if (state.conv && state.conv.status === "closed") state.conv = null;
-      if (cfg.prechat_fields.length && !state.identity && !state.prechatDone) {
+      if (needsPrechat()) {
         if (!els.panel.querySelector(".kf-prechat")) showPrechat(startConversation);
         return;
       }
@@ -573,7 +577,7 @@
   function fetchSuggestions() {
     var q = els.input.value.trim();
     if (q.length < 2 || !state.token) { hideSuggestions(); return; }
-    api("GET", cfg.suggest_url + "?q=" + encodeURIComponent(q) + "&channel=" + encodeURIComponent(cfg.channel)).then(function (data) {
+    api("GET", cfg.suggest_url + "?q=" + encodeURIComponent(q) + "&channel_key=" + encodeURIComponent(cfg.channel)).then(function (data) {
       if (els.input.value.trim() !== q) return;
       var items = Array.isArray(data) ? data : (data && (data.suggestions || data.results || data.items)) || [];
       hideSuggestions();
@@ -628,6 +632,10 @@
       if (e.status !== 403 && e.status !== 404) setTimeout(boot, 5000);
     });
   }
+
+  // The composer is disabled in the HTML until this script listens to it.
+  els.input.disabled = false;
+  els.send.disabled = false;
 
   window.addEventListener("message", function (ev) {
     if (ev.source !== window.parent) return;
