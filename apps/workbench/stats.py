@@ -128,7 +128,7 @@ def bar_chart(series: list[tuple[str, int]], *, width: int = 560, height: int = 
     n = max(len(series), 1)
     top = max([v for _, v in series] + [1])
     gap = 4
-    bar_w = max(2, (width - gap * (n + 1)) // n)
+    bar_w = min(48, max(2, (width - gap * (n + 1)) // n))
     bars = []
     for i, (label, value) in enumerate(series):
         h = int((height - 20) * value / top)
@@ -146,3 +146,11 @@ def bar_chart(series: list[tuple[str, int]], *, width: int = 560, height: int = 
             }
         )
     return {"width": width, "height": height, "bars": bars, "max": top, "baseline": height - 16}
+
+
+def fmt_duration(seconds: int) -> str:
+    """1:02:03 style, for durations on the statistics page."""
+    seconds = int(seconds or 0)
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}"

@@ -128,7 +128,7 @@ def history(request: HttpRequest):
         "workbench/history.html",
         {
             "page": page,
-            "rows": [history_row(c) for c in page.object_list],
+            "rows": [{**history_row(c), "started": timezone.localtime(c.created_at)} for c in page.object_list],
             "error": error,
             "channels": Channel.objects.filter(tenant_id=request.user.tenant_id).order_by("name"),
             "tags": ConversationTag.objects.filter(tenant_id=request.user.tenant_id),
@@ -183,6 +183,7 @@ def my_stats(request: HttpRequest):
             "status": k,
             "label": labels.get(k, k),
             "seconds": v,
+            "display": stats.fmt_duration(v),
             "pct": round(100 * v / max(sum(data["status_seconds"].values()), 1)),
         }
         for k, v in sorted(data["status_seconds"].items(), key=lambda kv: -kv[1])
@@ -195,6 +196,8 @@ def my_stats(request: HttpRequest):
             "today": today,
             "error": error,
             "status_rows": status_rows,
+            "today_logged_in": stats.fmt_duration(today["logged_in_seconds"]),
+            "range_logged_in": stats.fmt_duration(data["logged_in_seconds"]),
             "from": timezone.localtime(start).date().isoformat(),
             "to": (timezone.localtime(end) - timedelta(days=1)).date().isoformat(),
             "conv_chart": stats.bar_chart([(d["date"][5:], d["conversations"]) for d in data["per_day"]]),

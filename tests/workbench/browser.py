@@ -43,11 +43,25 @@ def browser():
         b.close()
 
 
+PAGES: list = []  # (page, log) of the running test, dumped when it fails
+
+
 def new_page(browser):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 860})
     context.add_init_script(INIT_SCRIPT)
     page = context.new_page()
     page.set_default_timeout(10_000)
+    log: list[str] = []
+
+    def on_ws(ws):
+        log.append(f"ws open {ws.url}")
+        ws.on("framereceived", lambda payload: log.append(f"<< {str(payload)[:160]}"))
+        ws.on("framesent", lambda payload: log.append(f">> {str(payload)[:160]}"))
+        ws.on("close", lambda _ws: log.append("ws closed"))
+
+    page.on("websocket", on_ws)
+    page.on("console", lambda msg: log.append(f"console {msg.type}: {msg.text[:200]}"))
+    PAGES.append((page, log))
     return page
 
 

@@ -133,3 +133,17 @@ def visitor_reads(conv):
 
     conv = Conversation.objects.get(pk=conv.pk)
     return read_mark(conversation=conv, seq=conv.last_seq, reader_kind="visitor")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing browser test prints what its pages saw on the websocket and the console."""
+    outcome = yield
+    report = outcome.get_result()
+    from tests.workbench import browser as b
+
+    if report.when == "call" and report.failed:
+        for _page, log in b.PAGES:
+            report.sections.append(("page log", "\n".join(log[-80:])))
+    if report.when == "teardown":
+        b.PAGES.clear()
