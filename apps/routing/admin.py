@@ -32,14 +32,26 @@ class RoutingRuleAdmin(SuperAdminOnly):
     filter_horizontal = ["target_agents"]
 
 
+class CalendarAdmin(SuperAdminOnly):
+    """Dispatch remembers calendars for a few seconds per process: forget them on change here."""
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(lambda: selectors.dispatch_settings_forget(obj.tenant_id))
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        transaction.on_commit(lambda: selectors.dispatch_settings_forget(obj.tenant_id))
+
+
 @admin.register(WorkingHours, site=manage_site)
-class WorkingHoursAdmin(SuperAdminOnly):
+class WorkingHoursAdmin(CalendarAdmin):
     list_display = ["branch", "weekday", "start", "end"]
     list_filter = ["weekday"]
 
 
 @admin.register(Holiday, site=manage_site)
-class HolidayAdmin(SuperAdminOnly):
+class HolidayAdmin(CalendarAdmin):
     list_display = ["date", "name", "branch"]
     date_hierarchy = "date"
 

@@ -38,13 +38,6 @@ def dispatch_settings_get(*, tenant_id: int, fresh: bool = False) -> DispatchSet
     return obj
 
 
-def dispatch_settings_forget(tenant_id: int | None = None) -> None:
-    if tenant_id is None:
-        _settings_memo.clear()
-    else:
-        _settings_memo.pop(tenant_id, None)
-
-
 def queue_length(*, tenant_id: int) -> int:
     return Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED).count()
 
@@ -156,6 +149,36 @@ def _branch_chain_paths(branch: Branch | None) -> list[str]:
     return list(reversed(branch.ancestor_paths))
 
 
+_calendar_memo: dict[int, tuple[float, list, list]] = {}
+CALENDAR_MEMO_SECONDS = 10.0
+
+
+def _calendar(tenant_id: int) -> tuple[list, list]:
+    """The tenant's working hours and upcoming holidays, remembered in this process for ten
+    seconds: read on every arrival, changed a few times a year."""
+    now = time.monotonic()
+    hit = _calendar_memo.get(tenant_id)
+    if hit is not None and now - hit[0] < CALENDAR_MEMO_SECONDS:
+        return hit[1], hit[2]
+    hours = list(
+        WorkingHours.objects.filter(tenant_id=tenant_id).values_list("branch__path", "weekday", "start", "end")
+    )
+    since = timezone.now().date() - dt.timedelta(days=2)
+    holidays = list(Holiday.objects.filter(tenant_id=tenant_id, date__gte=since).values_list("branch__path", "date"))
+    _calendar_memo[tenant_id] = (now, hours, holidays)
+    return hours, holidays
+
+
+def dispatch_settings_forget(tenant_id: int | None = None) -> None:
+    """Drop remembered settings and calendars (after a change, and between tests)."""
+    if tenant_id is None:
+        _settings_memo.clear()
+        _calendar_memo.clear()
+    else:
+        _settings_memo.pop(tenant_id, None)
+        _calendar_memo.pop(tenant_id, None)
+
+
 def is_working_time(*, tenant, branch: Branch | None = None, at: dt.datetime | None = None) -> bool:
     """F45. The nearest level (the branch, an ancestor, or the company) that has working hours
     decides; with none anywhere, service is always open. A holiday of the branch, an ancestor
@@ -167,14 +190,11 @@ def is_working_time(*, tenant, branch: Branch | None = None, at: dt.datetime | N
         tz = zoneinfo.ZoneInfo("Asia/Shanghai")
     local = at.astimezone(tz)
     chain = _branch_chain_paths(branch)
-    scope = Q(branch__isnull=True) | Q(branch__path__in=chain) if chain else Q(branch__isnull=True)
-    if Holiday.objects.filter(tenant_id=tenant.pk, date=local.date()).filter(scope).exists():
+    hours, holidays = _calendar(tenant.pk)
+    day = local.date()
+    if any(d == day and (path is None or path in chain) for path, d in holidays):
         return False
-    rows = list(
-        WorkingHours.objects.filter(tenant_id=tenant.pk)
-        .filter(scope)
-        .values_list("branch__path", "weekday", "start", "end")
-    )
+    rows = [r for r in hours if r[0] is None or r[0] in chain]
     if not rows:
         return True
     levels = [*chain, None]

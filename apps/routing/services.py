@@ -40,7 +40,6 @@ from apps.routing.models import (
     RoutingRule,
     Strategy,
 )
-from apps.tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +70,7 @@ def intake_check(*, channel, customer, status: str) -> None:
         )
     if status == ConversationStatus.BOT:
         return  # the bot serves at any hour; the gate applies again when it hands off
-    tenant = Tenant.objects.get(pk=channel.tenant_id)
-    if not selectors.is_working_time(tenant=tenant, branch=channel.branch):
+    if not selectors.is_working_time(tenant=channel.tenant, branch=channel.branch):
         raise _refuse(
             "off_hours",
             _("We are outside service hours. Please leave a message and we will get back to you."),
@@ -255,7 +253,9 @@ def dispatch_for_agent(*, agent_id: int, wait: bool = True) -> list[Conversation
             eligible = Conversation.objects.filter(selectors.queue_for_agent_q(agent)).order_by(*selectors.QUEUE_ORDER)
             tried: set[int] = set()
             for _batch in range(3):
-                ids = [pk for pk in eligible.values_list("pk", flat=True)[: free + len(tried) + 10] if pk not in tried]
+                limit = free + len(tried) + 10
+                head = list(eligible.values_list("pk", flat=True)[:limit])
+                ids = [pk for pk in head if pk not in tried]
                 if not ids:
                     break
                 for conversation_id in ids:
@@ -271,8 +271,8 @@ def dispatch_for_agent(*, agent_id: int, wait: bool = True) -> list[Conversation
                     taken.append(conv_services.assign_locked(conversation=conversation, agent=agent, reason="auto"))
                     if len(taken) >= free:
                         break
-                if len(taken) >= free:
-                    break
+                if len(taken) >= free or len(head) < limit:
+                    break  # seats filled, or we have seen the whole eligible queue
             if taken:
                 _queue_changed_on_commit(agent.tenant_id)
         return taken
