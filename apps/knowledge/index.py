@@ -7,6 +7,7 @@ lookup: one indexed primary-key read per query.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 from apps.knowledge.matching import EntryMeta, KbIndex, build_index
 from apps.knowledge.models import FaqEntry, KbIndexState, KbTerm, TermKind
 
+logger = logging.getLogger(__name__)
 _indexes: dict[int, KbIndex] = {}
 _build_lock = threading.Lock()
 
@@ -74,10 +76,39 @@ def _build(tenant_id: int, version: int) -> KbIndex:
     return build_index(version=version, entries=entries, words=words, synonyms=synonyms)
 
 
+# Above this many phrasings a stale index keeps answering while a thread builds the new one,
+# instead of holding a visitor's request for the seconds a large build takes.
+BACKGROUND_REBUILD_PHRASINGS = 5000
+_rebuilding: set[int] = set()
+
+
+def _rebuild_in_background(tenant_id: int, version: int) -> None:
+    from django.db import connection
+
+    try:
+        index = _build(tenant_id, version)
+        with _build_lock:
+            current = _indexes.get(tenant_id)
+            if current is None or current.version < index.version:
+                _indexes[tenant_id] = index
+    except Exception:  # noqa: BLE001 - the next lookup tries again; the stale index keeps serving
+        logger.exception("background rebuild of the knowledge index of tenant %s failed", tenant_id)
+    finally:
+        _rebuilding.discard(tenant_id)
+        connection.close()
+
+
 def get_index(tenant_id: int) -> KbIndex:
     version = index_version(tenant_id)
     index = _indexes.get(tenant_id)
     if index is not None and index.version == version:
+        return index
+    if index is not None and len(index.doc_text) > BACKGROUND_REBUILD_PHRASINGS:
+        with _build_lock:
+            start = tenant_id not in _rebuilding
+            _rebuilding.add(tenant_id)
+        if start:
+            threading.Thread(target=_rebuild_in_background, args=(tenant_id, version), daemon=True).start()
         return index
     with _build_lock:
         index = _indexes.get(tenant_id)

@@ -308,6 +308,20 @@ def _ensure_jieba() -> None:
             _jieba_ready = True
 
 
+_segmenters: dict[tuple, Segmenter] = {}
+
+
+def segmenter_for(words: Iterable[str] = (), synonyms: dict[str, Iterable[str]] | None = None) -> Segmenter:
+    """One Segmenter (and its token cache) per distinct vocabulary, reused across index rebuilds."""
+    signature = (tuple(sorted(set(words))), tuple(sorted((k, tuple(v)) for k, v in (synonyms or {}).items())))
+    segmenter = _segmenters.get(signature)
+    if segmenter is None:
+        if len(_segmenters) > 64:
+            _segmenters.clear()
+        segmenter = _segmenters[signature] = Segmenter(words, synonyms)
+    return segmenter
+
+
 class Segmenter:
     """jieba plus a longest-match pass over the tenant's own words, then synonym folding."""
 
@@ -353,7 +367,27 @@ class Segmenter:
             out.extend(jieba.lcut_for_search(chunk[gap_start:n], HMM=True))
         return out
 
+    # Tokenising is most of an index build: remember texts already seen, so rebuilding after one
+    # edit (same vocabulary, same segmenter) only tokenises what changed.
+    CACHE_LIMIT = 400_000
+
+    def _cached(self, kind: str, text: str, fn) -> list[str]:
+        cache = self.__dict__.setdefault("_cache", {})
+        key = (kind, text)
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= self.CACHE_LIMIT:
+                cache.clear()
+            hit = cache[key] = fn(text)
+        return hit
+
     def words(self, text: str) -> list[str]:
+        return list(self._cached("w", text, self._words))
+
+    def tokens(self, text: str) -> list[str]:
+        return list(self._cached("t", text, self._tokens))
+
+    def _words(self, text: str) -> list[str]:
         result: list[str] = []
         for chunk in normalize(text).split():
             for w in self._protect(chunk):
@@ -363,7 +397,7 @@ class Segmenter:
                 result.append(self.canonical.get(w, w))
         return result
 
-    def tokens(self, text: str) -> list[str]:
+    def _tokens(self, text: str) -> list[str]:
         words = self.words(text)
         compact = "".join(normalize(text).split())
         chars = [c for c in compact if c not in STOPWORDS]
@@ -525,23 +559,34 @@ def _postings(
     n_docs = len(source)
     bm25.idf = {t: math.log(1 + (n_docs - n + 0.5) / (n + 0.5)) for t, n in df.items()}
     k1, b, avgdl = bm25.k1, bm25.b, bm25.avgdl
-    lists: dict[str, tuple[list[int], list[float]]] = {}
+    # Vectorised over all (document, token) pairs: a 10,000-entry base has millions of them.
+    vocab: dict[str, int] = {}
+    tok_ids: list[int] = []
+    tfs: list[int] = []
+    counts: list[int] = []
     doc_tokens: list[frozenset] = []
-    doc_weight = np.zeros(len(corpus), dtype=np.float64)
-    for d, freqs in enumerate(bm25.doc_freqs):
-        norm = k1 * (1 - b + b * bm25.doc_len[d] / avgdl)
-        weight = 0.0
-        for token, tf in freqs.items():
-            idf = bm25.idf[token]
-            tw = _type_weight(token)
-            ids, vals = lists.setdefault(token, ([], []))
-            ids.append(d)
-            vals.append(tw * idf * (tf * (k1 + 1)) / (tf + norm))
-            weight += tw * idf
+    for freqs in bm25.doc_freqs:
+        for token in freqs:
+            tok_ids.append(vocab.setdefault(token, len(vocab)))
+        tfs.extend(freqs.values())
+        counts.append(len(freqs))
         doc_tokens.append(frozenset(freqs))
-        doc_weight[d] = weight
+    tokens = list(vocab)
+    idf_of = np.asarray([bm25.idf.get(t, 0.0) for t in tokens], dtype=np.float64)
+    weight_of = np.asarray([_type_weight(t) for t in tokens], dtype=np.float64) * idf_of
+    docs = np.repeat(np.arange(len(corpus), dtype=np.int32), counts)
+    tok = np.asarray(tok_ids, dtype=np.int64)
+    tf = np.asarray(tfs, dtype=np.float64)
+    dl = np.asarray(bm25.doc_len, dtype=np.float64)[docs]
+    contrib = weight_of[tok] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
+    doc_weight = np.bincount(docs, weights=weight_of[tok], minlength=len(corpus))
+    order = np.argsort(tok, kind="stable")
+    tok_sorted, docs_sorted, contrib_sorted = tok[order], docs[order], contrib[order].astype(np.float32)
+    bounds = [0, *(np.flatnonzero(np.diff(tok_sorted)) + 1).tolist(), len(tok_sorted)]
     postings = {
-        t: (np.asarray(ids, dtype=np.int32), np.asarray(vals, dtype=np.float32)) for t, (ids, vals) in lists.items()
+        tokens[int(tok_sorted[start])]: (docs_sorted[start:end], contrib_sorted[start:end])
+        for start, end in zip(bounds[:-1], bounds[1:], strict=True)
+        if end > start
     }
     return postings, doc_weight, doc_tokens, dict(bm25.idf)
 
@@ -557,7 +602,7 @@ def build_index(
     import time
 
     started = time.perf_counter()
-    segmenter = Segmenter(words, synonyms)
+    segmenter = segmenter_for(words, synonyms)
     metas: list[EntryMeta] = []
     doc_entry: list[int] = []
     doc_text: list[str] = []
