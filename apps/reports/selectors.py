@@ -169,7 +169,16 @@ def kpi_table(*, actor, rng: Range, branch_id: int | None = None) -> list[dict]:
             met = None
             if value is not None:
                 met = value <= t.target if t.metric in LOWER_IS_BETTER else value >= t.target
-            out.append({"branch": b, "metric": t.get_metric_display(), "target": t.target, "value": value, "met": met})
+            out.append(
+                {
+                    "branch": b,
+                    "metric": t.get_metric_display(),
+                    "metric_key": t.metric,
+                    "target": t.target,
+                    "value": value,
+                    "met": met,
+                }
+            )
     return out
 
 

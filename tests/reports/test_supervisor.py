@@ -276,3 +276,49 @@ def test_pages_render_for_managers_and_refuse_agents(history, client):
     client.logout()
     client.login(username=org.agent_sh.username, password=PASSWORD)
     assert client.get("/supervisor/reports/").status_code == 403
+
+
+@pytest.mark.smoke
+def test_kpi_targets_are_set_by_super_admin_and_compared_over_the_subtree(history):
+    import zoneinfo
+
+    from apps.reports import rollups, selectors
+
+    org = history.org
+    history.served(at=T0, agent=org.agent_pd, branch=org.pd, frt=30, score=5)
+    history.served(at=T0, agent=org.agent_sh, frt=200, score=1)
+    rollups.rollup_rebuild(tenant_id=org.tenant.pk, start=T0, end=T0 + timedelta(hours=3), now=T0 + timedelta(hours=3))
+    with pytest.raises(ApplicationError):
+        services.kpi_target_set(actor=org.sup_east, branch_id=org.east.pk, metric="frt", target=60)
+    with pytest.raises(ApplicationError):
+        services.kpi_target_set(actor=org.admin, branch_id=org.east.pk, metric="bogus", target=1)
+    services.kpi_target_set(actor=org.admin, branch_id=org.east.pk, metric="frt", target=60)
+    services.kpi_target_set(actor=org.admin, branch_id=org.pd.pk, metric="satisfaction", target=80)
+    rng = selectors.parse_range(
+        tz=zoneinfo.ZoneInfo("Asia/Shanghai"), date_from="2026-03-02", date_to="2026-03-02", grain="d"
+    )
+    kpis = {(k["branch"].name, k["metric_key"]): k for k in selectors.kpi_table(actor=org.sup_east, rng=rng)}
+    east = kpis[("East", "frt")]
+    assert east["value"] == 115.0 and east["met"] is False  # (30 + 200) / 2 over the East subtree; lower is better
+    pd = kpis[("Pudong", "satisfaction")]
+    assert pd["value"] == 100.0 and pd["met"] is True
+    assert selectors.kpi_table(actor=org.sup_south, rng=rng) == []
+
+
+def test_report_and_history_pages_use_a_bounded_number_of_queries(history, client, django_assert_max_num_queries):
+    org = history.org
+    for i in range(12):
+        history.served(
+            at=T0 + timedelta(minutes=i),
+            agent=org.agent_sh if i % 2 else org.agent_pd,
+            score=(i % 5) + 1,
+            tags=("billing",),
+        )
+    from apps.reports import rollups
+
+    rollups.rollup_rebuild(tenant_id=org.tenant.pk, start=T0, end=T0 + timedelta(hours=3), now=T0 + timedelta(hours=3))
+    client.login(username=org.admin.username, password=PASSWORD)
+    with django_assert_max_num_queries(15):
+        assert client.get("/supervisor/reports/?from=2026-01-01&to=2026-12-31").status_code == 200
+    with django_assert_max_num_queries(15):
+        assert client.get("/supervisor/history/?from=2026-03-01&to=2026-03-03").status_code == 200
