@@ -25,6 +25,8 @@ import time
 
 from websockets.asyncio.client import connect
 
+RUN_ID = f"{int(time.time()) % 10_000_000:x}"
+
 
 def percentile(values: list[float], p: float) -> float:
     if not values:
@@ -115,7 +117,7 @@ class Pair:
             n = 0
             next_at = time.perf_counter()
             while not stop_sending.is_set():
-                cid = f"b{self.index}-{n}"
+                cid = f"{RUN_ID}-{self.index}-{n}"  # fresh per run: a reused id would be deduplicated
                 n += 1
                 self.sent[cid] = time.perf_counter()
                 await ws.send(
@@ -179,10 +181,12 @@ async def run_slice(args, pairs_slice, data) -> dict:
     ready = asyncio.gather(*(p.ready.wait() for p in pairs))
     await asyncio.wait_for(ready, 300)
     connected_in = time.perf_counter() - t0
+    print(f"[{len(pairs)} pairs connected in {connected_in:.1f}s]", file=sys.stderr, flush=True)
     # sending phase
     start = max(time.perf_counter(), start_at)
     await asyncio.sleep(max(0.0, start_at - time.perf_counter()) + args.duration)
     stop_sending.set()
+    print("[sending stopped, draining]", file=sys.stderr, flush=True)
     send_elapsed = time.perf_counter() - start
     await asyncio.sleep(args.drain)
     stop.set()
