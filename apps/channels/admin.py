@@ -126,8 +126,28 @@ class ChannelAdmin(TenantScopedAdmin):
             (_("Credentials"), {"fields": config_fields}),
         ]
         if obj is not None:
-            sets.append((_("Integration"), {"fields": ["key", "integration"]}))
+            fields = ["key", "integration"]
+            if obj.kind in (ChannelKind.WEB, ChannelKind.APP) and self._sees_identity_secret(request):
+                fields.append("identity_secret")
+            sets.append((_("Integration"), {"fields": fields}))
         return sets
+
+    @staticmethod
+    def _sees_identity_secret(request) -> bool:
+        # The signing secret is company-wide: only super admins (and operators) may read it.
+        return request.user.is_super_admin or request.user.is_platform_operator
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if self._sees_identity_secret(request):
+            fields.append("identity_secret")
+        return fields
+
+    @admin.display(description=_("Identity signing secret (HMAC, for your server only)"))
+    def identity_secret(self, obj):
+        if obj is None or obj.pk is None:
+            return ""
+        return format_html("<code>{}</code>", obj.tenant.identity_secret)
 
     def _may_change(self, request, obj) -> bool:
         user = request.user

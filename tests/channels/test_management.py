@@ -167,3 +167,14 @@ def test_message_hook_adds_no_query_for_web_conversations(org_a, django_assert_n
     first = message_create(conversation_id=conversation.pk, sender_kind="agent", sender_user=org_a.agent_sh, body="1")
     with django_assert_num_queries(0):
         assert services.outbound_enqueue_for_message(conversation=conversation, message=first) is None
+
+
+def test_identity_signing_secret_is_shown_to_super_admins_only(client, org_a):
+    channel = services.channel_create(tenant=org_a.tenant, actor=org_a.admin, name="官网", kind="web", branch=org_a.sh)
+    secret = org_a.tenant.identity_secret
+    client.force_login(org_a.admin)
+    page = client.get(f"/manage/kf_channels/channel/{channel.pk}/change/").content.decode()
+    assert secret in page and "data-channel=" in page
+    client.force_login(org_a.sup_east)
+    page = client.get(f"/manage/kf_channels/channel/{channel.pk}/change/").content.decode()
+    assert secret not in page and "data-channel=" in page

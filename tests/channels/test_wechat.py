@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from wechatpy.fields import StringField
 
 from apps.channels.models import DeliveryStatus, InboundMessage, OutboundDelivery
 from apps.conversations.models import Conversation
@@ -282,3 +283,26 @@ def test_internal_notes_and_visitor_messages_are_not_sent_out(
         )
     assert OutboundDelivery.objects.count() == 0
     assert not [r for r in rec.requests if r["path"].endswith("/message/custom/send")]
+
+
+class InboundVoice(InboundImage):
+    type = "voice"
+    format = StringField("Format")
+    recognition = StringField("Recognition")
+
+
+def test_voice_message_keeps_the_recognised_text(plain, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        plain.post(
+            InboundVoice(
+                source="oDan",
+                target=ORIGINAL_ID,
+                media_id="VOICE1",
+                format="amr",
+                recognition="我的快递丢了",
+                msg_id=31,
+            )
+        )
+    message = Message.objects.get()
+    assert (message.content_type, message.body) == ("file", "我的快递丢了")
+    assert message.payload["kind"] == "voice" and message.payload["media_id"] == "VOICE1"

@@ -204,6 +204,10 @@ def test_widget_on_another_origin_chats_with_an_agent_survives_a_drop_and_is_rat
     _db(lambda: User.objects.filter(pk=agent.pk).update(status="busy"))
     _db(conversation_assign, conversation_id=conversation.pk, agent_id=agent.pk, require_online=False)
     expect(chat.locator("#kf-banner")).to_be_hidden()
+    from apps.messaging.services import typing_notify
+
+    _db(typing_notify, conversation=conversation, sender_kind="agent", sender_name=agent.name, is_typing=True)
+    expect(chat.locator("#kf-typing")).to_have_text("客服正在输入…")
     _db(
         message_create,
         conversation_id=conversation.pk,
@@ -382,3 +386,40 @@ def test_off_hours_visitor_leaves_a_message(kefu, host_site, org_a, browser):
     note = _wait(lambda: LeaveMessage.objects.filter(channel_id=channel.pk).first())
     assert (note.contact, note.content) == ("13900000000", "明早请回电，谢谢")
     expect(chat.locator(".kf-notice").last).to_have_text("感谢留言，我们会尽快联系您。")
+
+
+def test_signed_identity_from_the_host_page_and_history_after_reload(kefu, host_site, org_a, browser):
+    from playwright.sync_api import expect
+
+    from apps.conversations.models import Conversation
+    from apps.customers.services import identity_signature
+
+    channel = _channel(org_a, [host_site.origin])
+    ts = int(time.time())
+    sig = identity_signature(secret=org_a.tenant.identity_secret, user_id="member-42", timestamp=ts)
+    url = host_site.page("/member.html", kefu=kefu, key=channel.key)
+    host_site.pages["/member.html"] = host_site.pages["/member.html"].replace(
+        "async></script>",
+        f'data-customer-id="member-42" data-customer-timestamp="{ts}" data-customer-signature="{sig}" '
+        'data-customer-name="会员 李女士" async></script>',
+    )
+    page = _page(browser)
+    page.goto(url)
+    page.locator("kefu-widget .launcher").click()
+    chat = page.frame_locator("kefu-widget iframe")
+    chat.locator("#kf-input").fill("会员积分怎么用？")
+    chat.locator("#kf-send").click()
+    conversation = _wait(lambda: Conversation.objects.filter(channel_id=channel.pk).first())
+    _wait(lambda: conversation.messages.exists())
+    customer = _db(lambda: Conversation.objects.select_related("customer").get(pk=conversation.pk).customer)
+    assert customer.display_name == "会员 李女士"
+    assert _db(lambda: customer.identities.filter(kind="external", value="member-42").exists())
+    # A reload (same browser) finds the open conversation and replays its history.
+    page.reload()
+    page.locator("kefu-widget .launcher").click()
+    expect(chat.locator(".kf-mine .kf-text")).to_have_text(["会员积分怎么用？"])
+    # Another device of the same member gets the same customer and conversation (signed identity).
+    other = _page(browser)
+    other.goto(url)
+    other.locator("kefu-widget .launcher").click()
+    expect(other.frame_locator("kefu-widget iframe").locator(".kf-mine .kf-text")).to_have_text(["会员积分怎么用？"])
