@@ -306,3 +306,12 @@ def test_voice_message_keeps_the_recognised_text(plain, django_capture_on_commit
     message = Message.objects.get()
     assert (message.content_type, message.body) == ("file", "我的快递丢了")
     assert message.payload["kind"] == "voice" and message.payload["media_id"] == "VOICE1"
+
+
+@pytest.mark.smoke
+def test_callback_acknowledges_with_one_lookup_and_one_insert(safe, django_assert_num_queries):
+    """The 5-second path: find the channel, store the delivery; everything else is in the task."""
+    with django_assert_num_queries(4) as captured:  # channel, SAVEPOINT, INSERT, RELEASE
+        assert safe.post(text_message(msg_id=99)).content == b"success"
+    sql = [q["sql"].split()[0].upper() for q in captured.captured_queries]
+    assert sql.count("INSERT") == 1 and sql.count("SELECT") == 1
