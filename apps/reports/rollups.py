@@ -246,28 +246,43 @@ def rollup_rebuild(*, tenant_id: int, start: datetime, end: datetime, now: datet
 # --- incremental ----------------------------------------------------------------------------
 
 
-def dirty_mark(*, tenant_id: int, start: datetime, end: datetime | None = None) -> None:
-    """Mark every hour from start to end (inclusive) as needing recomputation."""
-    end = end or start
-    end = min(end, start + MAX_DIRTY_SPAN)
-    hours = []
+def _hours(start: datetime, end: datetime | None = None):
+    end = min(end or start, start + MAX_DIRTY_SPAN)
     h = hour_floor(start)
     while h <= end:
-        hours.append(DirtyBucket(tenant_id=tenant_id, hour=h))
+        yield h
         h += timedelta(hours=1)
-    DirtyBucket.objects.bulk_create(hours, ignore_conflicts=True)
+
+
+def dirty_mark(*, tenant_id: int, start: datetime, end: datetime | None = None) -> None:
+    """Mark every hour from start to end (inclusive) as needing recomputation."""
+    DirtyBucket.objects.bulk_create(
+        [DirtyBucket(tenant_id=tenant_id, hour=h) for h in _hours(start, end)], ignore_conflicts=True
+    )
 
 
 def _advance(source: str, model, handle, *, batch: int = 5000, max_batches: int = 50) -> int:
-    cur, _created = RollupCursor.objects.get_or_create(source=source)
+    """Feed rows with id > cursor to `handle` (which returns (tenant, hour) marks), in batches.
+
+    A cursor seen for the first time starts at the current last id: older rows belong to
+    `rebuild_rollups`, which is how an existing database gets its history rolled up."""
+    cur, created = RollupCursor.objects.get_or_create(source=source)
+    if created:
+        cur.last_id = model.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        RollupCursor.objects.filter(pk=cur.pk).update(last_id=cur.last_id)
+        return 0
     seen = 0
     for _ in range(max_batches):
         rows = list(model.objects.filter(id__gt=cur.last_id).order_by("id")[:batch])
         if not rows:
             break
-        handle(rows)
-        cur.last_id = rows[-1].id
-        RollupCursor.objects.filter(pk=cur.pk).update(last_id=cur.last_id)
+        marks = set(handle(rows))
+        with transaction.atomic():
+            DirtyBucket.objects.bulk_create(
+                [DirtyBucket(tenant_id=t, hour=h) for t, h in marks], ignore_conflicts=True, batch_size=1000
+            )
+            cur.last_id = rows[-1].id
+            RollupCursor.objects.filter(pk=cur.pk).update(last_id=cur.last_id)
         seen += len(rows)
     return seen
 
@@ -291,19 +306,19 @@ def rollup_mark_new_rows() -> int:
     """Turn raw rows added since the last run into dirty hours."""
 
     def events(rows):
-        for t, lo, hi in ((t, lo, hi) for lo, hi, t in _conversation_spans(rows)):
-            dirty_mark(tenant_id=t, start=lo, end=hi)
+        for lo, hi, t in _conversation_spans(rows):
+            for h in _hours(lo, hi):
+                yield t, h
 
     def messages(rows):
-        staff = [m for m in rows if m.sender_kind in metrics.STAFF_SENDERS]
-        events(staff)
+        yield from events([m for m in rows if m.sender_kind in metrics.STAFF_SENDERS])
         for m in rows:
             if m.sender_kind not in metrics.STAFF_SENDERS:
-                dirty_mark(tenant_id=m.tenant_id, start=m.created_at)
+                yield m.tenant_id, hour_floor(m.created_at)
 
     def ratings(rows):
         for r in rows:
-            dirty_mark(tenant_id=r.tenant_id, start=r.created_at)
+            yield r.tenant_id, hour_floor(r.created_at)
 
     def status_logs(rows):
         now = timezone.now()
@@ -314,7 +329,8 @@ def rollup_mark_new_rows() -> int:
                 .values_list("created_at", flat=True)
                 .first()
             )
-            dirty_mark(tenant_id=log.tenant_id, start=log.created_at, end=nxt or now)
+            for h in _hours(log.created_at, nxt or now):
+                yield log.tenant_id, h
 
     n = _advance("event", ConversationEvent, events)
     n += _advance("message", Message, messages)

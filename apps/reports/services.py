@@ -378,9 +378,18 @@ def keyword_check(*, conversation, message) -> KeywordHit | None:
 
     if message.sender_kind != "visitor" or message.content_type != "text" or not message.body:
         return None
-    words = AlertKeyword.objects.filter(tenant_id=conversation.tenant_id, is_enabled=True).values_list(
-        "word", flat=True
-    )
+    from django.core.cache import cache
+
+    # The send path is hot: the tenant's keyword list is cached for a minute (no query per message).
+    key = f"reports:alert-keywords:{conversation.tenant_id}"
+    words = cache.get(key)
+    if words is None:
+        words = list(
+            AlertKeyword.objects.filter(tenant_id=conversation.tenant_id, is_enabled=True).values_list(
+                "word", flat=True
+            )
+        )
+        cache.set(key, words, 60)
     body = message.body.lower()
     for word in words:
         if word and word.lower() in body:

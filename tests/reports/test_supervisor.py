@@ -322,3 +322,31 @@ def test_report_and_history_pages_use_a_bounded_number_of_queries(history, clien
         assert client.get("/supervisor/reports/?from=2026-01-01&to=2026-12-31").status_code == 200
     with django_assert_max_num_queries(15):
         assert client.get("/supervisor/history/?from=2026-03-01&to=2026-03-03").status_code == 200
+
+
+def test_agent_exports_only_their_own_history_through_the_api(history, api_client, django_capture_on_commit_callbacks):
+    org = history.org
+    mine = history.served(at=T0, agent=org.agent_pd, branch=org.pd)
+    history.served(at=T0, agent=org.agent_sh, branch=org.pd)  # same branch, another agent
+    api_client.login(username=org.agent_pd.username, password=PASSWORD)
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = api_client.post(
+            "/api/v1/exports/", {"filters": {"date_from": "2026-03-01", "date_to": "2026-03-03"}}, format="json"
+        )
+    assert resp.status_code == 201
+    job = ExportJob.objects.get(pk=resp.json()["id"])
+    with job.file.open("rb") as fh:
+        rows = list(csv.reader(io.StringIO(fh.read().decode("utf-8-sig"))))
+    assert [r[0] for r in rows[1:]] == [str(mine.pk)]
+
+
+@pytest.mark.smoke
+def test_periodic_jobs_are_in_the_beat_schedule(settings):
+    from django.conf import settings as live
+
+    tasks = {entry["task"] for entry in live.CELERY_BEAT_SCHEDULE.values()}
+    assert {
+        "apps.reports.tasks.rollup_refresh_task",
+        "apps.reports.tasks.tracking_scan_task",
+        "apps.reports.tasks.exports_expire_task",
+    } <= tasks
