@@ -13,7 +13,7 @@ class RoutingConfig(AppConfig):
         from apps.accounts import hooks as account_hooks
         from apps.conversations import hooks as conversation_hooks
         from apps.messaging import hooks as messaging_hooks
-        from apps.routing import services
+        from apps.routing import demo, services  # noqa: F401 - demo registers its seed step
         from apps.routing.schedule import BEAT_SCHEDULE
 
         conversation_hooks.before_conversation_start(services.intake_check)
