@@ -26,7 +26,6 @@ CONFIG_LABELS = {
     "api_key": _("Partner API key"),
     "api_secret": _("Partner API secret"),
     "webhook_url": _("Partner webhook URL"),
-    "app_key": _("App key"),
 }
 CONFIG_KEYS = list(CONFIG_LABELS)
 
@@ -37,6 +36,33 @@ class ChannelForm(forms.ModelForm):
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Web widget: one origin per line, e.g. https://www.example.com"),
+    )
+    prechat_fields = forms.MultipleChoiceField(
+        label=_("Pre-chat form"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[("name", _("Name")), ("phone", _("Phone")), ("email", _("Email")), ("subject", _("Question"))],
+        help_text=_("Asked before an anonymous visitor's chat starts (signed-in customers skip it)."),
+    )
+    offline_message = forms.CharField(
+        label=_("Off-hours message"),
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Shown above the leave-a-message form; empty = the company's default."),
+    )
+    rating_tags = forms.CharField(
+        label=_("Rating tags"),
+        required=False,
+        max_length=300,
+        help_text=_("Comma-separated tags visitors can pick when rating; empty = the defaults."),
+    )
+    theme_color = forms.RegexField(
+        label=_("Widget colour"),
+        required=False,
+        regex=r"^#[0-9a-fA-F]{6}$",
+        max_length=7,
+        help_text=_("Like #1f6feb"),
     )
 
     class Meta:
@@ -56,6 +82,10 @@ class ChannelForm(forms.ModelForm):
             else:
                 self.fields[f"cfg_{key}"].initial = config.get(key, "")
         self.fields["allowed_origins_text"].initial = "\n".join(self.instance.allowed_origins or [])
+        self.fields["prechat_fields"].initial = config.get("prechat_fields", [])
+        self.fields["offline_message"].initial = config.get("offline_message", "")
+        self.fields["rating_tags"].initial = ", ".join(config.get("rating_tags", []))
+        self.fields["theme_color"].initial = config.get("theme_color", "")
         if self.instance.pk:
             # The kind decides which hooks and callbacks apply; it is fixed once created.
             self.fields["kind"].disabled = True
@@ -72,6 +102,19 @@ class ChannelForm(forms.ModelForm):
                 config[key] = value
             else:
                 config.pop(key, None)
+        widget_settings = {
+            "prechat_fields": list(cleaned.get("prechat_fields") or []),
+            "offline_message": (cleaned.get("offline_message") or "").strip(),
+            "rating_tags": [
+                t.strip()[:30] for t in (cleaned.get("rating_tags") or "").replace("，", ",").split(",") if t.strip()
+            ][:10],
+            "theme_color": cleaned.get("theme_color") or "",
+        }
+        for name, value in widget_settings.items():
+            if value:
+                config[name] = value
+            else:
+                config.pop(name, None)
         origins = (cleaned.get("allowed_origins_text") or "").splitlines()
         user = self.request.user if self.request else None
         branch = cleaned.get("branch")

@@ -28,13 +28,6 @@ EXTERNAL_KINDS = {ChannelKind.WECHAT, ChannelKind.PARTNER}
 
 # --- management -------------------------------------------------------------------------------
 
-CONFIG_FIELDS = {
-    ChannelKind.WECHAT: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
-    ChannelKind.PARTNER: ["api_key", "api_secret", "webhook_url"],
-    ChannelKind.APP: ["app_key"],
-    ChannelKind.WEB: ["prechat_fields", "offline_message"],
-}
-
 
 def normalize_origin(value: str) -> str:
     value = (value or "").strip().rstrip("/")

@@ -178,3 +178,23 @@ def test_identity_signing_secret_is_shown_to_super_admins_only(client, org_a):
     client.force_login(org_a.sup_east)
     page = client.get(f"/manage/kf_channels/channel/{channel.pk}/change/").content.decode()
     assert secret not in page and "data-channel=" in page
+
+
+def test_widget_settings_are_edited_in_the_back_office(client, org_a):
+    client.force_login(org_a.admin)
+    data = _form(
+        prechat_fields=["name", "phone"],
+        offline_message="夜间请留言",
+        rating_tags="快，好， 专业",
+        theme_color="#c8102e",
+    )
+    assert client.post(ADD_URL, data).status_code == 302
+    channel = Channel.objects.get(name="杭州官网")
+    assert channel.config == {
+        "prechat_fields": ["name", "phone"],
+        "offline_message": "夜间请留言",
+        "rating_tags": ["快", "好", "专业"],
+        "theme_color": "#c8102e",
+    }
+    widget_config = client.get("/api/v1/widget/config/", {"channel": channel.key}).json()
+    assert widget_config["rating_tags"] == ["快", "好", "专业"] and widget_config["theme_color"] == "#c8102e"

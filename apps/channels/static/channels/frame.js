@@ -15,6 +15,7 @@
     send: $("kf-send"), file: $("kf-file"), close: $("kf-close"), suggest: $("kf-suggest")
   };
   var embedded = window.parent !== window;
+  if (/^#[0-9a-fA-F]{6}$/.test(cfg.theme_color || "")) document.documentElement.style.setProperty("--kf-color", cfg.theme_color);
   var storeKey = "kefu.vid." + cfg.channel;
 
   var state = {
