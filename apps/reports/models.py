@@ -75,6 +75,9 @@ class ReportRow(RollupMetrics):
     channel_id = models.IntegerField(default=0)
 
     class Meta:
+        # Shown in the back office as the entry to the supervisor centre (see admin.py).
+        verbose_name = _("supervisor centre")
+        verbose_name_plural = _("supervisor centre: reports, live monitor, history")
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "grain", "bucket", "branch_id", "agent_id", "channel_id"], name="reportrow_unique"
