@@ -160,6 +160,14 @@ def _make_handler(rec: Recorder):
                 fail = rec.fail_next.pop(0) if rec.fail_next else None
             if fail:
                 return self._json(fail, {"error": "try again"})
+            if parts.path.endswith("/cgi-bin/media/upload"):
+                ok = b'name="media"' in raw and (query.get("type") == ["image"])
+                return self._json(
+                    200,
+                    {"type": "image", "media_id": "MEDIA_UPLOADED_1", "created_at": 1}
+                    if ok
+                    else {"errcode": 40004, "errmsg": "invalid media type"},
+                )
             if parts.path.endswith("/cgi-bin/message/custom/send"):
                 token = (query.get("access_token") or [""])[0]
                 if token not in rec.valid_tokens:

@@ -315,3 +315,37 @@ def test_callback_acknowledges_with_one_lookup_and_one_insert(safe, django_asser
         assert safe.post(text_message(msg_id=99)).content == b"success"
     sql = [q["sql"].split()[0].upper() for q in captured.captured_queries]
     assert sql.count("INSERT") == 1 and sql.count("SELECT") == 1
+
+
+def test_agent_image_is_uploaded_and_sent_as_a_wechat_image(
+    safe, org_a, fake_remote, django_capture_on_commit_callbacks
+):
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from apps.messaging.attachments import attachment_create, attachment_message_fields
+
+    _base, rec = fake_remote
+    conversation = _conversation_from_wechat(safe, django_capture_on_commit_callbacks)
+    buf = io.BytesIO()
+    Image.new("RGB", (20, 10), "red").save(buf, "PNG")
+    upload = SimpleUploadedFile("waybill.png", buf.getvalue(), content_type="image/png")
+    attachment = attachment_create(conversation=conversation, upload=upload, user=org_a.agent_sh)
+    content_type, payload = attachment_message_fields(conversation=conversation, attachment_id=attachment.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        message_create(
+            conversation_id=conversation.pk,
+            sender_kind="agent",
+            sender_user=org_a.agent_sh,
+            content_type=content_type,
+            payload=payload,
+        )
+    paths = [r["path"] for r in rec.requests]
+    assert paths[-2:] == ["/cgi-bin/media/upload", "/cgi-bin/message/custom/send"]
+    assert rec.requests[-1]["json"] == {
+        "touser": "oCarol",
+        "msgtype": "image",
+        "image": {"media_id": "MEDIA_UPLOADED_1"},
+    }
