@@ -349,3 +349,55 @@ def test_agent_image_is_uploaded_and_sent_as_a_wechat_image(
         "msgtype": "image",
         "image": {"media_id": "MEDIA_UPLOADED_1"},
     }
+
+
+@pytest.mark.mysql
+def test_concurrent_deliveries_of_one_msgid_create_one_message(transactional_db, org_a, fake_remote):
+    """WeChat's retries can overlap a slow first delivery: the unique row decides, not timing."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    if connection.vendor != "mysql":
+        pytest.skip("needs MariaDB/MySQL: SQLite serialises all writers, so deliveries cannot overlap")
+    from apps.channels import services as channel_services
+    from apps.channels.models import ChannelKind
+
+    from .conftest import AES_KEY
+
+    base, _rec = fake_remote
+    channel = channel_services.channel_create(
+        tenant=org_a.tenant,
+        actor=org_a.admin,
+        name="公众号",
+        kind=ChannelKind.WECHAT,
+        config={
+            "app_id": APP_ID,
+            "app_secret": "s",
+            "token": TOKEN,
+            "encoding_aes_key": AES_KEY,
+            "original_id": ORIGINAL_ID,
+            "api_base_url": f"{base}/cgi-bin/",
+        },
+    )
+    barrier = threading.Barrier(4)
+    results = []
+
+    def deliver():
+        try:
+            sender = WeChatSender(Client(), channel, safe=True)
+            barrier.wait()
+            results.append(sender.post(text_message(openid="oRace", msg_id=55555)).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200, 200, 200, 200]
+    assert InboundMessage.objects.filter(channel=channel).count() == 1
+    assert Message.objects.filter(conversation__channel=channel).count() == 1
+    assert Conversation.objects.filter(channel=channel).count() == 1
