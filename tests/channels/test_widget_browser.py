@@ -249,6 +249,12 @@ def test_widget_on_another_origin_chats_with_an_agent_survives_a_drop_and_is_rat
     rating = _wait(lambda: Rating.objects.filter(conversation_id=conversation.pk).first())
     assert (rating.score, rating.tags, rating.comment, rating.agent_id) == (5, ["回复及时"], "很快就解决了", agent.pk)
     expect(chat.locator(".kf-rating")).to_have_count(0)
+    # The agent ends the chat: the visitor is told and may start a new one.
+    from apps.conversations.services import conversation_close
+
+    _db(conversation_close, conversation_id=conversation.pk, actor=agent)
+    expect(chat.locator("#kf-banner")).to_have_text(re.compile("会话已结束"))
+    expect(chat.locator(".kf-newchat")).to_be_visible()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "widget-chat.png"))
 

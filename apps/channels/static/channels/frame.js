@@ -169,13 +169,17 @@
     if (status === "queued") {
       refreshQueue();
     } else if (status === "active") {
+      state.conv.served = true;
       banner(null);
       if (before !== "active") notice(S.assigned);
       setStatus(S.connected);
     } else if (status === "closed") {
       banner(S.closed, "closed");
       toParent({ kefu: "active", value: false });
-      showRating();
+      // Only a conversation an agent served can be rated; otherwise offer a new one.
+      var served = state.conv.served || before === "active" || before === "transfer_pending";
+      if (served && !state.rated[state.conv.id]) showRating();
+      else showNewChat();
     } else {
       banner(null);
     }
