@@ -54,13 +54,21 @@ class Pair:
         self.errors: dict[str, int] = {}
         self.last_seq = 0
         self.ready = asyncio.Event()
+        self.sem: asyncio.Semaphore | None = None  # handshakes in flight (see run_slice)
+        self.go: asyncio.Event | None = None  # set when every pair is connected
 
     async def run_agent(self, stop: asyncio.Event):
         headers = {"Cookie": f"{self.cookie_name}={self.session}"}
-        async with connect(
-            f"{self.url}/ws/agent/", additional_headers=headers, max_queue=None, open_timeout=60, ping_interval=None
-        ) as ws:
+        async with self.sem:
+            ws = await connect(
+                f"{self.url}/ws/agent/",
+                additional_headers=headers,
+                max_queue=None,
+                open_timeout=120,
+                ping_interval=None,
+            )
             hello = json.loads(await ws.recv())
+        async with ws:
             assert hello["type"] == "hello", hello
             convs = {c["id"]: c["last_seq"] for c in hello["conversations"]}
             assert self.conversation_id in convs, "conversation not assigned to this agent"
@@ -92,15 +100,17 @@ class Pair:
             finally:
                 pinger.cancel()
 
-    async def run_visitor(self, stop_sending: asyncio.Event, stop: asyncio.Event, interval: float, start_at: float):
-        async with connect(
-            f"{self.url}/ws/visitor/?token={self.token}",
-            origin=self.origin,
-            max_queue=None,
-            open_timeout=60,
-            ping_interval=None,
-        ) as ws:
+    async def run_visitor(self, stop_sending: asyncio.Event, stop: asyncio.Event, interval: float):
+        async with self.sem:
+            ws = await connect(
+                f"{self.url}/ws/visitor/?token={self.token}",
+                origin=self.origin,
+                max_queue=None,
+                open_timeout=120,
+                ping_interval=None,
+            )
             hello = json.loads(await ws.recv())
+        async with ws:
             assert hello["type"] == "hello", hello
             await ws.send(
                 json.dumps(
@@ -112,8 +122,8 @@ class Pair:
                 )
             )
             reader = asyncio.create_task(self._visitor_reader(ws, stop))
-            await self.ready.wait()
-            await asyncio.sleep(max(0.0, start_at - time.perf_counter()) + random.random() * interval)
+            await self.go.wait()
+            await asyncio.sleep(random.random() * interval)  # spread the senders evenly over an interval
             n = 0
             next_at = time.perf_counter()
             while not stop_sending.is_set():
@@ -171,20 +181,26 @@ async def run_slice(args, pairs_slice, data) -> dict:
     connect_sem = asyncio.Semaphore(args.connect_concurrency)
     t0 = time.perf_counter()
 
-    start_at = time.perf_counter() + args.warmup
+    go = asyncio.Event()
     tasks = []
     for pair in pairs:
-        async with connect_sem:
-            tasks.append(asyncio.create_task(pair.run_agent(stop)))
-            tasks.append(asyncio.create_task(pair.run_visitor(stop_sending, stop, args.interval, start_at)))
-            await asyncio.sleep(0.002)
+        # Handshakes are limited in flight: daphne's listen backlog is small, and a burst of
+        # thousands of SYNs stalls in the kernel's retransmission backoff.
+        pair.sem, pair.go = connect_sem, go
+        tasks.append(asyncio.create_task(pair.run_agent(stop)))
+        tasks.append(asyncio.create_task(pair.run_visitor(stop_sending, stop, args.interval)))
     ready = asyncio.gather(*(p.ready.wait() for p in pairs))
-    await asyncio.wait_for(ready, 300)
+    try:
+        await asyncio.wait_for(ready, 600)
+    except TimeoutError:
+        broken = [repr(t.exception()) for t in tasks if t.done() and t.exception()][:3]
+        raise RuntimeError(f"{sum(p.ready.is_set() for p in pairs)}/{len(pairs)} agents ready; {broken}")
     connected_in = time.perf_counter() - t0
     print(f"[{len(pairs)} pairs connected in {connected_in:.1f}s]", file=sys.stderr, flush=True)
-    # sending phase
-    start = max(time.perf_counter(), start_at)
-    await asyncio.sleep(max(0.0, start_at - time.perf_counter()) + args.duration)
+    await asyncio.sleep(args.warmup)  # visitors' subscribe answers settle
+    go.set()
+    start = time.perf_counter()
+    await asyncio.sleep(args.duration)
     stop_sending.set()
     print("[sending stopped, draining]", file=sys.stderr, flush=True)
     send_elapsed = time.perf_counter() - start
@@ -220,6 +236,10 @@ async def run_slice(args, pairs_slice, data) -> dict:
 
 
 def _worker(args, pairs_slice, data, queue):
+    import faulthandler
+    import signal
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where a client process is
     try:
         queue.put(asyncio.run(run_slice(args, pairs_slice, data)))
     except BaseException as exc:  # noqa: BLE001
@@ -246,8 +266,8 @@ def main(argv=None):
     if len(pairs) < args.conversations:
         sys.exit(f"only {len(pairs)} conversations in {args.data}")
     slices = [pairs[i :: args.procs] for i in range(args.procs)]
-    queue = multiprocessing.get_context("fork").Queue()
-    procs = [multiprocessing.get_context("fork").Process(target=_worker, args=(args, s, data, queue)) for s in slices]
+    queue = multiprocessing.get_context("spawn").Queue()
+    procs = [multiprocessing.get_context("spawn").Process(target=_worker, args=(args, s, data, queue)) for s in slices]
     for p in procs:
         p.start()
     parts = [queue.get() for _ in procs]
