@@ -239,3 +239,51 @@ def test_entries_outside_the_channel_scope_or_dates_are_not_answered(kit):
     kit.say(conversation, "双十一活动冷链专线优惠")
     ids = {m.payload.get("kb", {}).get("entry_id") for m in kit.bot_messages(conversation)}
     assert other_branch.pk not in ids and expired.pk not in ids
+
+
+@pytest.mark.smoke
+def test_handoff_refused_by_dispatch_keeps_the_bot_and_takes_a_message(kit, monkeypatch):
+    from apps.conversations import services as conversation_services
+    from apps.core.errors import ApplicationError
+
+    def refuse(**kwargs):
+        raise ApplicationError("queue_full", "排队已满，请留言")
+
+    monkeypatch.setattr(conversation_services, "conversation_handoff_to_human", refuse, raising=False)
+    conversation = kit.start()
+    kit.say(conversation, "转人工")
+    reply = kit.last_bot(conversation)
+    assert reply.body == "排队已满，请留言"
+    assert reply.payload["kb"] == {"outcome": "handoff_refused", "reason": "requested", "code": "queue_full"}
+    kit.say(conversation, "请联系我 13800138000")
+    assert "请联系我" in _state(conversation).left_message
+    assert kit.refresh(conversation).status == ConversationStatus.BOT
+
+
+@pytest.mark.smoke
+def test_no_bot_on_channels_without_it(kit):
+    kit.channel.bot_enabled = False
+    kit.channel.save()
+    conversation = kit.start()
+    kit.say(conversation, "运费怎么算")
+    assert kit.bot_messages(conversation) == []
+
+
+@pytest.mark.smoke
+def test_demo_data_loads_idempotently(org_a):
+    from apps.knowledge.demo import knowledge_demo
+    from apps.knowledge.models import AlertKeyword, KbTerm
+
+    knowledge_demo(tenant=org_a.tenant, branches={})
+    counts = (
+        FaqEntry.objects.filter(tenant=org_a.tenant).count(),
+        KbTerm.objects.filter(tenant=org_a.tenant).count(),
+        AlertKeyword.objects.filter(tenant=org_a.tenant).count(),
+    )
+    knowledge_demo(tenant=org_a.tenant, branches={})
+    assert counts[0] >= 50
+    assert counts == (
+        FaqEntry.objects.filter(tenant=org_a.tenant).count(),
+        KbTerm.objects.filter(tenant=org_a.tenant).count(),
+        AlertKeyword.objects.filter(tenant=org_a.tenant).count(),
+    )
