@@ -228,3 +228,27 @@ def test_arrival_dispatch_uses_a_bounded_number_of_queries(dispatch, django_asse
         conv = conv_services.conversation_start(channel=dispatch.channel, customer=customer)
     conv.refresh_from_db()
     assert conv.status == ConversationStatus.ACTIVE
+
+
+def test_waiting_visitors_are_told_their_position_and_estimated_wait(dispatch, monkeypatch):
+    from apps.messaging import publish as publish_module
+    from apps.routing import services as routing_services
+
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(publish_module, "_send", lambda group, event: sent.append((group, event)))
+    first, second = dispatch.start(), dispatch.start()
+    tenant_id = dispatch.org.tenant.pk
+    queued = [(g, e) for g, e in sent if e["type"] == "conversation.queued"]
+    assert (
+        f"t{tenant_id}.customer.{second.customer_id}",
+        {"type": "conversation.queued", "conversation_id": second.pk, "position": 2, "estimated_wait_seconds": 120},
+    ) in queued  # nobody served yet: 60 s per place by default
+    sent.clear()
+    agent = dispatch.agent(dispatch.org.sh, cap=1)  # takes `first`; `second` moves up
+    assert Conversation.objects.get(pk=first.pk).assignee_id == agent.pk
+    routing_services.queue_positions_publish(tenant_id=tenant_id)
+    moved = [
+        e for g, e in sent if e["type"] == "conversation.queued" and g == f"t{tenant_id}.customer.{second.customer_id}"
+    ]
+    assert moved[-1]["position"] == 1
+    assert [e["queue_length"] for g, e in sent if e["type"] == "queue.changed"][-1] == 1
