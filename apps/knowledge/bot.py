@@ -40,7 +40,7 @@ from apps.knowledge.models import (
 from apps.knowledge.providers import Answer, AskContext, provider_for
 from apps.knowledge.services import bot_settings_get, slots_capture
 from apps.messaging.groups import conversation_group, tenant_staff_group
-from apps.messaging.models import Message, SenderKind
+from apps.messaging.models import ContentType, Message, SenderKind
 from apps.messaging.publish import publish
 from apps.messaging.services import message_create
 
@@ -231,6 +231,9 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
     message = Message.objects.filter(pk=message_id).first()
     if message is None or message.sender_kind != SenderKind.VISITOR:
         return None
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    if message.content_type != ContentType.TEXT and not payload.get("kb_action"):
+        return None  # an image or file is for the agent who takes over; the bot has nothing to match
     settings = bot_settings_get(tenant_id=message.tenant_id)
     with transaction.atomic():
         conversation, state = _lock(message.conversation_id)

@@ -102,6 +102,8 @@ class HttpProvider:
         self.fallback = fallback
 
     def _call(self, text: str, context: AskContext, k: int) -> list[Answer]:
+        if not self.url.lower().startswith(("https://", "http://")):
+            raise ValueError("only http(s) answer services are supported")
         body = json.dumps(
             {
                 "question": text,

@@ -287,3 +287,21 @@ def test_demo_data_loads_idempotently(org_a):
         KbTerm.objects.filter(tenant=org_a.tenant).count(),
         AlertKeyword.objects.filter(tenant=org_a.tenant).count(),
     )
+
+
+@pytest.mark.smoke
+def test_images_from_the_visitor_are_not_answered_or_counted_as_misses(kit):
+    from apps.messaging.services import message_create
+
+    kit.settings(max_low_confidence=1)
+    conversation = kit.start()
+    with kit.capture(execute=True):
+        message_create(
+            conversation_id=conversation.pk,
+            sender_kind="visitor",
+            content_type="image",
+            body="",
+            payload={"url": "/media/x.png"},
+        )
+    assert kit.last_bot(conversation).payload["kb"]["outcome"] == "greeting"
+    assert kit.refresh(conversation).status == ConversationStatus.BOT

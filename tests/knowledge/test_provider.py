@@ -87,3 +87,10 @@ def test_http_provider_cannot_point_at_another_tenants_entry(kit, kit_b, ai_serv
     handler.reply = {"answers": [{"answer": "x", "confidence": 0.9, "entry_id": foreign.pk}]}
     answers = HttpProvider(url=url).answer(text="q", context=AskContext(tenant_id=kit.org.tenant.pk))
     assert answers[0].entry_id is None
+
+
+@pytest.mark.smoke
+def test_http_provider_refuses_non_http_urls(kit):
+    provider = HttpProvider(url="file:///etc/passwd", fallback=LocalProvider())
+    answers = provider.answer(text="运费怎么算", context=AskContext(tenant_id=kit.org.tenant.pk))
+    assert answers[0].provider == "local"
