@@ -235,7 +235,7 @@ def test_waiting_visitors_are_told_their_position_and_estimated_wait(dispatch, m
     from apps.routing import services as routing_services
 
     sent: list[tuple[str, dict]] = []
-    monkeypatch.setattr(publish_module, "_send", lambda group, event: sent.append((group, event)))
+    monkeypatch.setattr(publish_module, "_send", lambda groups, event: sent.extend((g, event) for g in groups))
     first, second = dispatch.start(), dispatch.start()
     tenant_id = dispatch.org.tenant.pk
     queued = [(g, e) for g, e in sent if e["type"] == "conversation.queued"]
