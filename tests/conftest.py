@@ -58,8 +58,9 @@ def api_client():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """Rate-limit counters live in the cache (Redis): start every test from zero."""
+    """Rate-limit counters live in the cache (Redis): start every test from zero. Only this test
+    process's keys (its KEY_PREFIX): cache.clear() would FLUSHDB a Redis others share."""
     from django.core.cache import cache
 
-    cache.clear()
+    cache.delete_pattern("*")
     yield
