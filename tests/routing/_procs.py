@@ -20,6 +20,12 @@ def _setup(db_name: str) -> None:
 
 def init(db_name: str) -> None:
     _setup(db_name)
+    # Test settings run Celery tasks eagerly, so the throttled queue-position broadcast would run
+    # inline in these processes (in production a worker does it). It is tested on its own; here
+    # it would only stretch the burst out and make the races rarer.
+    from apps.routing import tasks
+
+    tasks.broadcast_queue_positions.apply_async = lambda *args, **kwargs: None
 
 
 def arrive(job: tuple) -> list[tuple]:
