@@ -31,8 +31,12 @@ class AgentStatusLog(TenantOwned):
 
 
 class Grain(models.TextChoices):
+    # Hour rows are the full cube (branch x agent x channel). Day rows are two projections of
+    # it, so a year's report reads ~365 x (branches x channels) or (branches x agents) rows,
+    # bounded by the organisation's size rather than by the number of conversations.
     HOUR = "h", _("Hour")
-    DAY = "d", _("Day")
+    DAY = "d", _("Day")  # branch x channel (agent_id = 0)
+    DAY_BY_AGENT = "a", _("Day by agent")  # branch x agent (channel_id = 0)
 
 
 class RollupMetrics(TenantOwned):

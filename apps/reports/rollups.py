@@ -206,18 +206,19 @@ def _store_days(tenant_id: int, start: datetime, end: datetime) -> None:
     day = local_day_start(start, tz)
     while day < end:
         nxt = local_day_start(day + timedelta(hours=26), tz)
-        for model, dims, counters in (
-            (ReportRow, ("branch_id", "agent_id", "channel_id"), metrics.COUNTERS),
-            (TagReportRow, ("branch_id", "tag_id"), metrics.TAG_COUNTERS),
+        for model, grain, dims, counters in (
+            (ReportRow, Grain.DAY, ("branch_id", "channel_id"), metrics.COUNTERS),
+            (ReportRow, Grain.DAY_BY_AGENT, ("branch_id", "agent_id"), metrics.COUNTERS),
+            (TagReportRow, Grain.DAY, ("branch_id", "tag_id"), metrics.TAG_COUNTERS),
         ):
-            model.objects.filter(tenant_id=tenant_id, grain=Grain.DAY, bucket=day).delete()
+            model.objects.filter(tenant_id=tenant_id, grain=grain, bucket=day).delete()
             sums = (
                 model.objects.filter(tenant_id=tenant_id, grain=Grain.HOUR, bucket__gte=day, bucket__lt=nxt)
                 .values(*dims)
                 .annotate(**{c: Sum(c) for c in counters})
             )
             model.objects.bulk_create(
-                [model(tenant_id=tenant_id, grain=Grain.DAY, bucket=day, **s) for s in sums], batch_size=1000
+                [model(tenant_id=tenant_id, grain=grain, bucket=day, **s) for s in sums], batch_size=1000
             )
         day = nxt
 
