@@ -50,7 +50,7 @@ def new_page(browser):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 860})
     context.add_init_script(INIT_SCRIPT)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(25_000)  # a loaded CI box; live paths usually take < 1 s
     log: list[str] = []
 
     def on_ws(ws):

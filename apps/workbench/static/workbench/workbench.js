@@ -323,7 +323,18 @@
       var rows = res.results || res;
       if (!Array.isArray(rows)) return;
       var ids = new Set(rows.map(function (d) { return d.id; }));
-      rows.forEach(function (d) { conv(d.id, d); });
+      rows.forEach(function (d) {
+        var c = conv(d.id), known = c.data.last_seq || 0;
+        conv(d.id, d);
+        // The database is the truth: a wake-up lost on the way is caught up by seq here.
+        if (d.last_seq > c.lastSeq) {
+          if (c.loaded || c.lastSeq) catchUp(c);
+          else if (d.last_seq > known && known) {
+            c.unread += d.last_seq - known;
+            alertUser(interpolate(_("New message from %(name)s"), { name: d.customer_name || ("#" + d.id) }, true), d.last_message_preview || "", d.id);
+          }
+        }
+      });
       // Anything the server no longer lists as mine has left my hands (closed or transferred).
       state.convs.forEach(function (c) { if (isMine(c) && !ids.has(c.id)) c.data.assignee_id = null; });
       renderMine();
@@ -468,14 +479,18 @@
     c.scroll = box.scrollTop;
     if (box.scrollTop < 40) loadOlder(c);
   });
+  var catching = new Set();
   function catchUp(c) {
-    // After a reconnect: everything after our last seq, from the database.
-    if (!c.loaded) return Promise.resolve();
+    // Everything after our last seq, from the database (after a reconnect, a resync, or when
+    // the periodic check finds the conversation further ahead than this page).
+    if ((!c.loaded && !c.lastSeq) || catching.has(c.id)) return Promise.resolve();
+    catching.add(c.id);
     return api("GET", API.messages(c.id) + "?after_seq=" + c.lastSeq + "&limit=200").then(function (res) {
       var rows = res.messages || [];
       rows.forEach(function (m) { onMessage(m); });
+      catching.delete(c.id);
       if (res.has_more_after && rows.length) return catchUp(c);
-    }).catch(function () { /* retried on the next reconnect */ });
+    }).catch(function () { catching.delete(c.id); /* retried on the next check */ });
   }
   function markRead(c) {
     if (!c.lastSeq || c.readSeq >= c.lastSeq) { c.unread = 0; return; }
@@ -1119,7 +1134,8 @@
   var m = /^#c(\d+)$/.exec(location.hash);
   if (m && state.convs.has(Number(m[1]))) select(Number(m[1]));
   // Safety net against missed wake-ups: the database is the truth, re-read it now and then.
-  setInterval(function () { if (state.connected) { refreshQueue(); } }, 30000);
+  setInterval(function () { refreshMine(); }, 15000);
+  setInterval(function () { if (state.connected) { refreshQueue(); refreshTransfers(); } }, 30000);
   window.wbSelect = select;
   // Lets the end-to-end tests cut the connection the way a network drop does.
   window.wbDropSocket = function () { if (ws) ws.close(); };
