@@ -69,9 +69,10 @@ def test_supervisor_cannot_file_team_replies_outside_their_subtree(api_client, o
     api_client.force_login(org_a.sup_south)
     resp = api_client.post(URL, {"content": "x", "scope": "team", "branch_id": org_a.east.pk}, format="json")
     assert resp.status_code == 404
-    resp = api_client.post(URL, {"content": "x", "scope": "team"}, format="json")  # tenant-wide: super admin only
-    assert resp.status_code == 403
     assert not QuickReply.objects.exists()
+    # Without a branch a supervisor's team set lands in their own subtree, never tenant-wide.
+    resp = api_client.post(URL, {"content": "x", "scope": "team"}, format="json")
+    assert resp.status_code == 201 and resp.json()["branch_id"] == org_a.south.pk
 
 
 def test_edit_in_place_and_delete_own_reply(api_client, org_a):

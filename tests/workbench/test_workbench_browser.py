@@ -82,6 +82,15 @@ def test_new_message_alerts_with_desktop_notification_and_title_when_hidden(live
     assert page.evaluate("window.__notifications[0].body") == "有人吗"
     page.wait_for_function("document.title.indexOf('1') >= 0")
     assert page.locator(f"#wb-mine .wb-item[data-id='{second.pk}'] .wb-badge").text_content() == "1"
+    assert page.evaluate("window.wbBeeps") >= 1  # the WebAudio beep played
+    # Max chats above the supervisor's cap: refused with the reason, the value springs back.
+    page.fill("#wb-max-chats", "99")
+    page.dispatch_event("#wb-max-chats", "change")
+    page.wait_for_selector("#wb-me-error:not([hidden])")
+    assert page.input_value("#wb-max-chats") == "5"
+    page.fill("#wb-max-chats", "3")
+    page.dispatch_event("#wb-max-chats", "change")
+    wait_until(lambda: agent.__class__.objects.get(pk=agent.pk).max_chats == 3)
     # Muted: no more desktop notifications.
     page.uncheck("#wb-alert-desktop")
     fa.visitor_says(second, "还在吗")

@@ -71,6 +71,8 @@ class QuickReplyListView(APIView):
             branch = Branch.objects.visible_to(request.user).filter(pk=data["branch_id"]).first()
             if branch is None:
                 raise NotFound(_("Branch not found."))
+        elif data["scope"] == "team" and not (request.user.is_super_admin or request.user.is_platform_operator):
+            branch = request.user.branch  # a supervisor's team set defaults to their own subtree
         reply = services.quick_reply_create(
             actor=request.user,
             content=data.get("content", ""),
