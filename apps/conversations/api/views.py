@@ -58,11 +58,14 @@ class ConversationViewSet(TenantScopedViewSet):
     def queue(self, request):
         qs = selectors.queue_visible_to(actor=request.user)
         page = self.paginate_queryset(qs)
+        paginated = page is not None
+        if not paginated:
+            page = list(qs[:200])
         rows = [
             {**conversation_to_dict(c), "position": i}
             for i, c in enumerate(page, start=1 + int(request.query_params.get("offset") or 0))
         ]
-        return self.get_paginated_response(rows)
+        return self.get_paginated_response(rows) if paginated else Response({"results": rows})
 
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
