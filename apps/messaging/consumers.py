@@ -146,6 +146,14 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
             await self.send_error("internal_error", protocol.ERROR_CODES["internal_error"], ref=ref)
 
     async def frame_ping(self, frame, ref):
+        # The heartbeat doubles as a catch-up: a wake-up lost in the channel layer (overflow,
+        # expiry) is only noticed when a later message arrives; compare with the database here so
+        # a lost last message is delivered within one heartbeat.
+        if self.subs:
+            heads = await db(self._heads)(list(self.subs))
+            for conversation_id, last_seq in heads:
+                if conversation_id in self.subs and last_seq > self.subs[conversation_id]:
+                    await self.replay(conversation_id, current_last_seq=last_seq)
         pong = {"type": "pong", "ts": int(time.time() * 1000)}
         if ref is not None:
             pong["ref"] = ref
@@ -254,6 +262,9 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
                 self.subs[conversation_id] = delivered
             if len(rows) < protocol.REPLAY_PAGE:
                 return
+
+    def _heads(self, conversation_ids: list[int]) -> list[tuple[int, int]]:
+        return list(Conversation.objects.filter(pk__in=conversation_ids).values_list("pk", "last_seq"))
 
     def _page(self, conversation_id: int, after_seq: int) -> list[dict]:
         rows = (

@@ -333,3 +333,24 @@ async def test_an_event_published_to_several_of_my_groups_arrives_once(im_a):
     )
     assert [f for f in await drain(agent) if f["type"] == "conversation.closed"] == [event]
     await agent.disconnect()
+
+
+async def test_a_lost_wake_up_is_caught_up_by_the_next_heartbeat(im_a):
+    conv, _customer, token = await sync_to_async(im_a.conversation)()
+    visitor = await visitor_ws(token)
+    await subscribe(visitor, conv.pk, 0)
+
+    def committed_without_wake_up():
+        # as if the channel layer had dropped the event (overflow or expiry under overload)
+        Message.objects.create(
+            tenant_id=conv.tenant_id, conversation_id=conv.pk, seq=1, sender_kind="agent", body="lost?"
+        )
+        Conversation.objects.filter(pk=conv.pk).update(last_seq=1)
+
+    await sync_to_async(committed_without_wake_up)()
+    assert await drain(visitor) == []
+    await send(visitor, type="ping", ref="hb")
+    caught_up = await recv(visitor)
+    assert (caught_up["type"], caught_up["message"]["body"]) == ("message.created", "lost?")
+    assert (await recv(visitor))["type"] == "pong"
+    await visitor.disconnect()
