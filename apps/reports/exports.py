@@ -94,12 +94,12 @@ COLUMNS = [
 def _rows(job: ExportJob, qs, tz):
     """Yield lists of row dicts, one list per chunk."""
     last = None
-    qs = qs.select_related("channel", "branch", "assignee", "customer", "rating").prefetch_related("tags")
-    # Keyset over the (created_at, id) order: no OFFSET scans on big exports.
+    qs = qs.select_related("assignee", "customer", "rating").prefetch_related("tags", "channel", "branch")
+    # Keyset over the (-created_at, id) order: no OFFSET scans on big exports.
     while True:
         page = qs
         if last is not None:
-            page = page.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__lt=last[1]))
+            page = page.filter(Q(created_at__lt=last[0]) | Q(created_at=last[0], id__gt=last[1]))
         chunk = list(page[:CHUNK])
         if not chunk:
             return
