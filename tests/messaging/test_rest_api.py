@@ -68,6 +68,7 @@ def test_visitor_session_refuses_foreign_origin_unknown_channel_and_bad_signatur
         SESSIONS, {"channel_key": im_a.channel.key, "identity": identity}, format="json", HTTP_ORIGIN=ORIGIN
     )
     assert (forged.status_code, forged.json()["error"]["code"]) == (401, "invalid_signature")
+    assert forged.json()["error"]["message"] == "身份签名无效。"
     old = signed_identity(im_a.org.tenant)
     old["timestamp"] -= 3 * 24 * 3600
     old["signature"] = identity_signature(
@@ -239,3 +240,12 @@ def test_openapi_schema_documents_the_im_endpoints(api_client, im_a):
     ):
         assert path in paths
     assert "visitorToken" in schema.json()["components"]["securitySchemes"]
+
+
+def test_visitor_sessions_are_rate_limited_per_ip(api_client, im_a, settings):
+    settings.PUBLIC_RATE = "3/m"
+    codes = [
+        api_client.post(SESSIONS, {"channel_key": im_a.channel.key}, format="json", HTTP_ORIGIN=ORIGIN).status_code
+        for _ in range(5)
+    ]
+    assert codes == [201, 201, 201, 429, 429]

@@ -219,6 +219,8 @@ async def test_malformed_oversized_and_unknown_frames_get_an_error_and_change_no
         frame = await recv(visitor)
         assert (frame["type"], frame["code"]) == ("error", code), text[:60]
         assert frame["message"]
+    await visitor.send_to(text_data="{oops")
+    assert (await recv(visitor))["message"] == "帧不是有效的 JSON。"  # Chinese first
     await visitor.send_to(bytes_data=b"\x00\x01")
     assert (await recv(visitor))["code"] == "invalid_json"
     assert await sync_to_async(_count)(conv.pk) == 0
