@@ -83,6 +83,8 @@ def _finish(row: dict) -> dict:
     for c in metrics.COUNTERS:
         row[c] = row.get(c) or 0
     row.update(metrics.derived(row))
+    for c in ("logged_in", "online", "busy", "away"):
+        row[f"{c}_h"] = round(row[f"{c}_s"] / 3600, 1)
     return row
 
 
