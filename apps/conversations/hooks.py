@@ -76,3 +76,17 @@ def on_conversation_assigned(fn: Callable) -> Callable:
 def run_conversation_assigned(*, conversation, agent) -> None:
     for fn in _assigned:
         fn(conversation=conversation, agent=agent)
+
+
+_agent_visibility: list[Callable] = []
+
+
+def extra_agent_visibility(fn: Callable) -> Callable:
+    """Register fn(user) -> Q: more conversations an agent may see beyond their branch subtree
+    (dispatch registers the queue the agent may take from, which can sit on an ancestor branch)."""
+    _agent_visibility.append(fn)
+    return fn
+
+
+def agent_visibility_qs(user) -> list:
+    return [fn(user) for fn in _agent_visibility]

@@ -4,7 +4,32 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.tenancy import TenantOwned
+from apps.core.tenancy import TenantOwned, TenantQuerySet
+
+
+class ConversationQuerySet(TenantQuerySet):
+    def visible_to(self, user):
+        """Agents and supervisors see their branch subtree, and also what they work on even when
+        it sits elsewhere in the tree: conversations assigned to them or that they joined, and
+        the queue they may take from (routed to an ancestor branch, or overflowed up to it)."""
+        qs = super().visible_to(user)
+        if (
+            user is None
+            or not user.is_authenticated
+            or not user.is_active
+            or not user.tenant_id
+            or user.is_super_admin
+            or user.is_platform_operator
+        ):
+            return qs
+        from apps.conversations import hooks
+
+        extra = models.Q(assignee_id=user.pk) | models.Q(
+            models.Exists(Participant.objects.filter(conversation=models.OuterRef("pk"), user_id=user.pk))
+        )
+        for cond in hooks.agent_visibility_qs(user):
+            extra |= cond
+        return qs | self.filter(models.Q(tenant_id=user.tenant_id) & extra)
 
 
 class ConversationStatus(models.TextChoices):
@@ -42,6 +67,8 @@ class ConversationTag(TenantOwned):
 
 
 class Conversation(TenantOwned):
+    objects = ConversationQuerySet.as_manager()
+
     channel = models.ForeignKey(
         "kf_channels.Channel", on_delete=models.PROTECT, related_name="conversations", verbose_name=_("channel")
     )
