@@ -724,6 +724,15 @@ def rating_submit(
             agent_id=conversation.assignee_id,
             data={"score": score},
         )
+        # The agent sees "rating received" live; the conversation's staff watching it too.
+        publish(
+            [
+                groups.agent_group(conversation.tenant_id, conversation.assignee_id),
+                groups.conversation_group(conversation.tenant_id, conversation.pk),
+            ],
+            {"type": "conversation.rated", "conversation_id": conversation.pk, "score": score,
+             "agent_id": conversation.assignee_id},
+        )
         return rating
 
 

@@ -20,6 +20,7 @@ EVENTS: dict[str, set[str]] = {
     "conversation.closed": {"conversation_id", "reason"},
     "conversation.updated": {"conversation"},
     "conversation.rating_requested": {"conversation_id"},
+    "conversation.rated": {"conversation_id", "score", "agent_id"},
     "queue.changed": {"queue_length"},
     "agent.status": {"agent_id", "status", "active_chats", "max_chats"},
     # knowledge base / bot (apps.knowledge)

@@ -44,3 +44,18 @@ def test_agent_sees_the_queue_on_an_ancestor_branch_but_not_others_chats_there(d
     visible = set(Conversation.objects.visible_to(sh_agent).values_list("pk", flat=True))
     assert taken.pk not in visible
     assert (waiting.pk in visible) == Conversation.objects.filter(pk=waiting.pk, reach_path__in=["", org.hq.path]).exists()
+
+
+def test_the_agent_is_told_live_when_the_visitor_rates(dispatch, monkeypatch):
+    from apps.conversations import services as conv_services
+    from apps.messaging import publish as publish_module
+
+    agent = dispatch.agent(dispatch.org.sh)
+    conversation = dispatch.start()
+    sent = []
+    monkeypatch.setattr(publish_module, "_send", lambda groups, event: sent.append((groups, event)))
+    conv_services.rating_submit(conversation_id=conversation.pk, customer=conversation.customer, score=4)
+    rated = [(g, e) for g, e in sent if e["type"] == "conversation.rated"]
+    assert len(rated) == 1
+    assert f"t{conversation.tenant_id}.agent.{agent.pk}" in rated[0][0]
+    assert rated[0][1]["score"] == 4

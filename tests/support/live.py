@@ -160,6 +160,24 @@ def live_server_url(transactional_db):
         yield server.url
     finally:
         server.stop()
+        _discard_parent_connections()
+
+
+def _discard_parent_connections() -> None:
+    """The forked server inherited this process's open MySQL sockets, including the one held by
+    asgiref's shared executor thread (async tests reach the database through sync_to_async).
+    Drop them so the next test reconnects instead of reusing a socket another process touched."""
+    from asgiref.sync import SyncToAsync
+
+    executor = SyncToAsync.single_thread_executor
+    try:
+        executor.submit(connections.close_all).result(timeout=10)
+    except Exception:  # noqa: BLE001 - a broken connection is what we are discarding
+        pass
+    try:
+        connections.close_all()
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def ws_url(http_url: str, path: str) -> str:
