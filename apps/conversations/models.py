@@ -27,8 +27,11 @@ class ConversationQuerySet(TenantQuerySet):
         extra = models.Q(assignee_id=user.pk) | models.Q(
             models.Exists(Participant.objects.filter(conversation=models.OuterRef("pk"), user_id=user.pk))
         )
-        for cond in hooks.agent_visibility_qs(user):
-            extra |= cond
+        if not user.is_manager:
+            # Supervisors' screens (monitor, reports) stay their subtree; agents also see the
+            # queue they may take from, wherever in the tree it sits.
+            for cond in hooks.agent_visibility_qs(user):
+                extra |= cond
         return qs | self.filter(models.Q(tenant_id=user.tenant_id) & extra)
 
 
