@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.support.browser import chromium
 from tests.support.live import live_server_url  # noqa: F401
 
 pytestmark = [pytest.mark.browser]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
 def page():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+    with chromium() as browser:
         context = browser.new_context(locale="en-US")  # the UI must still be Chinese first
         yield context.new_page()
-        browser.close()
 
 
 def test_supervisor_logs_in_to_back_office_in_chinese_and_sees_only_subtree(live_server_url, org_a, page):  # noqa: F811

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from apps.conversations.services import conversation_start
 from apps.customers.models import Customer
 from config.asgi import application
 from tests.conftest import PASSWORD  # noqa: F401
+from tests.support.browser import chromium
 from tests.support.live import live_server_url, session_cookie  # noqa: F401
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -94,7 +94,6 @@ async def test_monitor_refuses_agents_anonymous_and_foreign_origins(org_a):
     await comm.disconnect()
 
 
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _in_thread(fn, *args, **kwargs):
@@ -118,17 +117,11 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.mark.browser
 def test_live_monitor_page_updates_when_a_visitor_arrives_and_an_agent_changes_status(live_server_url, org_a):  # noqa: F811
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     cookie = session_cookie(org_a.sup_east)
     name, value = cookie.split("=", 1)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+    with chromium() as browser:
         context = browser.new_context()
         context.add_cookies([{"name": name, "value": value, "url": live_server_url}])
         page = context.new_page()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
+from tests.support.browser import chromium
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 # Records desktop notifications and lets a test pretend the tab is hidden.
 INIT_SCRIPT = """
@@ -27,20 +27,11 @@ window.__loads = (window.__loads || 0) + 1;
 
 @pytest.fixture
 def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
-    from playwright.sync_api import sync_playwright
-
     # Playwright's sync API keeps an event loop on this thread; the test still writes to the
     # database synchronously between browser steps (as a visitor would, from elsewhere).
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
+    with chromium() as b:
         yield b
-        b.close()
 
 
 PAGES: list = []  # (page, log) of the running test, dumped when it fails
