@@ -29,9 +29,15 @@ def record_status_change(*, agent, previous: str, status: str, actor, reason: st
 
 
 @message_hooks.on_message_created
-def index_message_after_commit(*, conversation, message) -> None:
-    """Full-text index (Elasticsearch only): enqueue after the message commits."""
-    if not getattr(settings, "ELASTICSEARCH_URL", "") or message.content_type != "text":
+def index_message_for_search(*, conversation, message) -> None:
+    """Full-text index. Database backend: the terms are written in the message's transaction.
+    Elasticsearch: a Celery task is enqueued after the message commits."""
+    if message.content_type != "text":
+        return
+    if not getattr(settings, "ELASTICSEARCH_URL", ""):
+        from apps.reports.search.db import index_message
+
+        index_message(conversation=conversation, message=message)
         return
     from apps.reports.tasks import index_messages_task
 

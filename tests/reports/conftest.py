@@ -12,6 +12,7 @@ from apps.conversations.models import Conversation, ConversationEvent, Conversat
 from apps.customers.models import Customer
 from apps.messaging.models import Message
 from apps.reports.models import AgentStatusLog
+from apps.reports.search.db import index_message
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 _n = itertools.count(1)
@@ -80,6 +81,7 @@ class History:
         )
         Message.objects.filter(pk=m.pk).update(created_at=at)
         Conversation.objects.filter(pk=conv.pk).update(last_message_at=at, last_seq=conv.seq)
+        index_message(conversation=conv, message=m)  # what the send path's hook does
         return m
 
     def rating(self, conv, *, at, score, agent=None):

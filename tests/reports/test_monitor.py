@@ -94,8 +94,6 @@ async def test_monitor_refuses_agents_anonymous_and_foreign_origins(org_a):
     await comm.disconnect()
 
 
-
-
 def _in_thread(fn, *args, **kwargs):
     """Playwright's sync API runs an event loop in this thread; the ORM must run elsewhere."""
     from concurrent.futures import ThreadPoolExecutor

@@ -1,16 +1,60 @@
-"""The embedded default: LIKE over message bodies, bounded by tenant, time range and a limit.
+"""The embedded default: an inverted index in the database (`SearchTerm`), any SQL backend.
 
-LIKE '%text%' works for Chinese (no word segmentation needed) and English alike; the time range
-(the history filter's, at most MAX_DAYS) and the tenant keep the scan bounded, the limit keeps
-the IN list small.
+Indexing: each text message's terms (`terms.py`: Chinese bigrams, whole Latin words) are added
+for its conversation in the message's own transaction (`index_message`), so the index never
+misses a committed message and costs one INSERT on the send path; `reindex_all` rebuilds it.
+
+Query: the tenant's conversations that contain every term of the text, newest first, read off
+the primary key (tenant, term, conversation start, conversation):
+
+* one term: a single backward range scan, stopped at the limit;
+* several terms: grouped per conversation, in time windows that grow from one day going back,
+  so a frequent pair over a year stops as soon as the newest `limit` conversations are found and
+  a rare pair scans little in each window;
+* terms can match in different messages or positions, so multi-term candidates are confirmed
+  by a substring check over the candidates' messages;
+* a text with no term at all (one Chinese character) falls back to a substring scan of the
+  range's messages, bounded by the limit.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count
 
 from apps.messaging.models import Message
+from apps.reports.models import SearchTerm
 from apps.reports.search.base import MAX_CONVERSATIONS
+from apps.reports.search.terms import query_terms, text_terms
+
+INDEXED_CONTENT_TYPE = "text"
+FIRST_WINDOW = timedelta(days=1)
+WINDOW_GROWTH = 4
+CONFIRM_CHUNK = 500
+
+
+def index_rows(*, tenant_id: int, conversation_id: int, conversation_created_at: datetime, body: str) -> list:
+    return [
+        SearchTerm(tenant_id=tenant_id, term=t, created_at=conversation_created_at, conversation_id=conversation_id)
+        for t in text_terms(body)
+    ]
+
+
+def index_message(*, conversation, message) -> int:
+    """Add one message's terms (idempotent: existing rows are kept)."""
+    if message.content_type != INDEXED_CONTENT_TYPE or not message.body:
+        return 0
+    rows = index_rows(
+        tenant_id=conversation.tenant_id,
+        conversation_id=conversation.pk,
+        conversation_created_at=conversation.created_at,
+        body=message.body,
+    )
+    if rows:
+        SearchTerm.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 class DatabaseBackend:
@@ -19,16 +63,113 @@ class DatabaseBackend:
     def search_conversation_ids(
         self, *, tenant_id: int, text: str, start: datetime, end: datetime, limit: int = MAX_CONVERSATIONS
     ) -> list[int]:
-        text = text.strip()
-        if not text:
+        text = " ".join((text or "").split())
+        if not text or not tenant_id:
             return []
+        parts = text.split(" ")
+        terms = list(dict.fromkeys(t for part in parts for t in query_terms(part)))
+        if not terms:
+            return self._scan(tenant_id=tenant_id, parts=parts, start=start, end=end, limit=limit)
+        # A part whose terms alone do not prove it occurs as written (several terms, or a lone
+        # Chinese character next to them) needs the substring check.
+        to_confirm = [p for p in parts if len(query_terms(p)) != 1 or len(p) < 2]
+        if len(terms) == 1 and not to_confirm:
+            return list(
+                SearchTerm.objects.filter(tenant_id=tenant_id, term=terms[0], created_at__gte=start, created_at__lt=end)
+                .order_by("-created_at", "-conversation_id")
+                .values_list("conversation_id", flat=True)[:limit]
+            )
+        found: list[int] = []
+        window = FIRST_WINDOW
+        w_end = end
+        while w_end > start and len(found) < limit:
+            w_start = max(start, w_end - window)
+            candidates = list(
+                SearchTerm.objects.filter(
+                    tenant_id=tenant_id, term__in=terms, created_at__gte=w_start, created_at__lt=w_end
+                )
+                .values("conversation_id", "created_at")
+                .annotate(n=Count("term"))
+                .filter(n=len(terms))
+                .order_by("-created_at", "-conversation_id")
+                .values_list("conversation_id", flat=True)
+            )
+            if candidates and to_confirm:
+                candidates = self._confirm(tenant_id=tenant_id, ids=candidates, parts=to_confirm)
+            found.extend(candidates)
+            w_end = w_start
+            window *= WINDOW_GROWTH
+        return found[:limit]
+
+    def _confirm(self, *, tenant_id: int, ids: list[int], parts: list[str]) -> list[int]:
+        ok = set(ids)
+        for part in parts:
+            hits: set[int] = set()
+            remaining = [i for i in ids if i in ok]
+            for i in range(0, len(remaining), CONFIRM_CHUNK):
+                chunk = remaining[i : i + CONFIRM_CHUNK]
+                hits.update(
+                    Message.objects.filter(
+                        tenant_id=tenant_id,
+                        conversation_id__in=chunk,
+                        content_type=INDEXED_CONTENT_TYPE,
+                        body__icontains=part,
+                    )
+                    .values_list("conversation_id", flat=True)
+                    .distinct()
+                )
+            ok &= hits
+        return [i for i in ids if i in ok]
+
+    def _scan(self, *, tenant_id: int, parts: list[str], start: datetime, end: datetime, limit: int) -> list[int]:
         qs = Message.objects.filter(
-            tenant_id=tenant_id, created_at__gte=start, created_at__lt=end, content_type="text", body__icontains=text
+            tenant_id=tenant_id,
+            conversation__created_at__gte=start,
+            conversation__created_at__lt=end,
+            content_type=INDEXED_CONTENT_TYPE,
         )
-        return list(qs.values_list("conversation_id", flat=True).distinct()[:limit])
+        for part in parts:
+            qs = qs.filter(body__icontains=part)
+        return list(qs.order_by().values_list("conversation_id", flat=True).distinct()[:limit])
 
     def index_messages(self, *, message_ids: list[int]) -> int:
-        return 0
+        n = 0
+        messages = Message.objects.filter(pk__in=message_ids, content_type=INDEXED_CONTENT_TYPE).select_related(
+            "conversation"
+        )
+        with transaction.atomic():
+            for message in messages:
+                n += index_message(conversation=message.conversation, message=message)
+        return n
 
     def reindex_all(self, *, tenant_id: int | None = None, batch: int = 2000) -> int:
-        return 0
+        """Rebuild from the messages: the tenant's rows (or all) are replaced, batch by batch."""
+        from apps.conversations.models import Conversation
+
+        convs = Conversation.objects.order_by("pk")
+        if tenant_id is not None:
+            convs = convs.filter(tenant_id=tenant_id)
+        last = 0
+        messages_done = 0
+        while True:
+            chunk = list(convs.filter(pk__gt=last).values_list("pk", "tenant_id", "created_at")[:batch])
+            if not chunk:
+                break
+            last = chunk[-1][0]
+            meta = {pk: (t, c) for pk, t, c in chunk}
+            rows: dict[tuple, SearchTerm] = {}
+            bodies = Message.objects.filter(
+                conversation_id__in=list(meta), content_type=INDEXED_CONTENT_TYPE
+            ).values_list("conversation_id", "body")
+            for conv_id, body in bodies.iterator(chunk_size=5000):
+                messages_done += 1
+                t, created = meta[conv_id]
+                for term in text_terms(body):
+                    rows.setdefault(
+                        (conv_id, term),
+                        SearchTerm(tenant_id=t, term=term, created_at=created, conversation_id=conv_id),
+                    )
+            with transaction.atomic():
+                SearchTerm.objects.filter(conversation_id__in=list(meta)).delete()
+                SearchTerm.objects.bulk_create(list(rows.values()), batch_size=5000)
+        return messages_done

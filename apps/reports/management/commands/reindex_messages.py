@@ -7,7 +7,7 @@ from apps.tenants.models import Tenant
 
 
 class Command(BaseCommand):
-    help = "Rebuild the message full-text index (Elasticsearch backend; a no-op for the database backend)."
+    help = "Rebuild the message full-text index (Elasticsearch, or the database's SearchTerm table)."
 
     def add_arguments(self, parser):
         parser.add_argument("--tenant", help="only this tenant (slug); default: drop and rebuild everything")
