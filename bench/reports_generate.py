@@ -4,8 +4,9 @@
     DATABASE_URL=mysql://root@127.0.0.1:3306/kefu_bench .venv/bin/python bench/reports_generate.py \
         --conversations 100000 --messages-per-conversation 10
 
-Rows are bulk-inserted (not through the services: the point is volume), with the same shapes the
-services write: a lifecycle of events (created -> queued, assigned -> active, closed), visitor
+Rows are bulk-inserted (not through the services: the point is volume; the big tables through
+multi-row INSERTs from plain tuples), with the same shapes the services write, including the
+database search backend's `SearchTerm` rows (`apps.reports.search.db.index_rows`): a lifecycle of events (created -> queued, assigned -> active, closed), visitor
 and agent messages in Chinese and English, ~30% rated, tags. Then the rollups are rebuilt for the
 year with `rollup_rebuild` (timed) exactly as `manage.py rebuild_rollups` does. The target scale
 of the issue is 1,000,000 conversations / 10,000,000 messages: run with --conversations 1000000.
@@ -36,7 +37,9 @@ from apps.channels.models import Channel  # noqa: E402
 from apps.conversations.models import Conversation, ConversationEvent, ConversationTag, Rating  # noqa: E402
 from apps.customers.models import Customer  # noqa: E402
 from apps.messaging.models import Message  # noqa: E402
+from apps.reports.models import SearchTerm  # noqa: E402
 from apps.reports.rollups import rollup_rebuild  # noqa: E402
+from apps.reports.search.terms import text_terms  # noqa: E402
 from apps.tenants.models import Tenant  # noqa: E402
 
 VISITOR = [
@@ -65,6 +68,31 @@ AGENT = [
 ]
 
 
+class RawInsert:
+    """Multi-row INSERT of `fields` from tuples; every other column gets its field default.
+
+    Datetimes must be UTC; they are passed naive (the way Django stores them on MySQL)."""
+
+    def __init__(self, model, fields: list[str]):
+        opts = model._meta
+        given = [opts.get_field(f) for f in fields]
+        rest = [f for f in opts.concrete_fields if f not in given and f.column and f.name != "id"]
+        self.constants = tuple(f.get_db_prep_save(f.get_default(), connection) for f in rest)
+        columns = [f.column for f in given + rest]
+        qn = connection.ops.quote_name
+        self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
+            qn(opts.db_table), ", ".join(qn(c) for c in columns), ", ".join(["%s"] * len(columns))
+        )
+        self.naive = connection.vendor == "mysql"
+
+    def __call__(self, rows: list[tuple], batch: int = 5000) -> None:
+        if self.naive:
+            rows = [tuple(v.replace(tzinfo=None) if isinstance(v, datetime) else v for v in r) for r in rows]
+        with connection.cursor() as cur:
+            for i in range(0, len(rows), batch):
+                cur.executemany(self.sql, [r + self.constants for r in rows[i : i + batch]])
+
+
 def _no_auto_now(*models):
     for model in models:
         for f in model._meta.fields:
@@ -75,7 +103,7 @@ def _no_auto_now(*models):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--conversations", type=int, default=100_000)
-    ap.add_argument("--messages-per-conversation", type=int, default=10)
+    ap.add_argument("--messages-per-conversation", type=float, default=10)
     ap.add_argument("--agents", type=int, default=100)
     ap.add_argument("--slug", default="bench-reports")
     ap.add_argument("--days", type=int, default=365)
@@ -83,6 +111,17 @@ def main() -> None:
     args = ap.parse_args()
     rnd = random.Random(42)
     _no_auto_now(Conversation, ConversationEvent, Message, Rating, Customer)
+    if connection.vendor == "mysql":
+        with connection.cursor() as cur:
+            cur.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
+    insert_events = RawInsert(
+        ConversationEvent, ["tenant", "conversation", "kind", "from_status", "to_status", "agent", "branch", "created_at"]
+    )
+    insert_messages = RawInsert(
+        Message, ["id", "tenant", "conversation", "seq", "sender_kind", "sender_user", "body", "created_at"]
+    )
+    insert_terms = RawInsert(SearchTerm, ["tenant", "term", "created_at", "conversation"])
+    term_rows_total = 0
 
     tenant, created = Tenant.objects.get_or_create(slug=args.slug, defaults={"name": "Bench reports"})
     if not created:
@@ -151,7 +190,7 @@ def main() -> None:
     batch = 2000
     done = 0
     while done < args.conversations:
-        convs, events, msgs, ratings, tag_rows = [], [], [], [], []
+        convs, events, msgs, ratings, tag_rows, terms = [], [], [], [], [], []
         for _ in range(min(batch, args.conversations - done)):
             created = start + timedelta(seconds=rnd.randrange(args.days * 86400))
             agent = rnd.choice(agents)
@@ -180,71 +219,35 @@ def main() -> None:
                 last_seq=0 if abandoned else n_msgs,
                 last_message_at=closed,
             )
-            events.append(
-                ConversationEvent(
-                    tenant=tenant,
-                    conversation_id=conv_id,
-                    kind="created",
-                    to_status="queued",
-                    branch_id=agent.branch_id,
-                    created_at=created,
-                )
-            )
+            tid, bid = tenant.pk, agent.branch_id
+            events.append((tid, conv_id, "created", "", "queued", None, bid, created))
             if abandoned:
-                events.append(
-                    ConversationEvent(
-                        tenant=tenant,
-                        conversation_id=conv_id,
-                        kind="closed",
-                        from_status="queued",
-                        to_status="closed",
-                        branch_id=agent.branch_id,
-                        created_at=closed,
-                    )
-                )
+                events.append((tid, conv_id, "closed", "queued", "closed", None, bid, closed))
             else:
-                events.append(
-                    ConversationEvent(
-                        tenant=tenant,
-                        conversation_id=conv_id,
-                        kind="assigned",
-                        from_status="queued",
-                        to_status="active",
-                        agent=agent,
-                        branch_id=agent.branch_id,
-                        created_at=assigned,
-                    )
-                )
-                events.append(
-                    ConversationEvent(
-                        tenant=tenant,
-                        conversation_id=conv_id,
-                        kind="closed",
-                        from_status="active",
-                        to_status="closed",
-                        branch_id=agent.branch_id,
-                        created_at=closed,
-                    )
-                )
+                events.append((tid, conv_id, "assigned", "queued", "active", agent.pk, bid, assigned))
+                events.append((tid, conv_id, "closed", "active", "closed", None, bid, closed))
                 step = aht / n_msgs
+                conv_terms: set[int] = set()
                 for s in range(1, n_msgs + 1):
                     at = assigned + timedelta(seconds=frt if s == 2 else step * s)
                     is_agent = s % 2 == 0
                     text = rnd.choice(AGENT if is_agent else VISITOR).format(n=rnd.randint(100000, 999999))
                     msgs.append(
-                        Message(
-                            id=msg_id,
-                            tenant=tenant,
-                            conversation_id=conv_id,
-                            seq=s,
-                            sender_kind="agent" if is_agent else "visitor",
-                            sender_user=agent if is_agent else None,
-                            body=text,
-                            created_at=at,
+                        (
+                            msg_id,
+                            tid,
+                            conv_id,
+                            s,
+                            "agent" if is_agent else "visitor",
+                            agent.pk if is_agent else None,
+                            text,
+                            at,
                         )
                     )
+                    conv_terms |= text_terms(text)
                     msg_id += 1
-                c.last_message_preview = msgs[-1].body[:200]
+                terms.extend((tid, t, created, conv_id) for t in conv_terms)
+                c.last_message_preview = msgs[-1][6][:200]
                 if rnd.random() < 0.3:
                     ratings.append(
                         Rating(
@@ -261,17 +264,28 @@ def main() -> None:
             conv_id += 1
         with transaction.atomic():
             Conversation.objects.bulk_create(convs, batch_size=batch)
-            ConversationEvent.objects.bulk_create(events, batch_size=5000)
-            Message.objects.bulk_create(msgs, batch_size=5000)
+            insert_events(events)
+            insert_messages(msgs)
+            insert_terms(terms)
             Rating.objects.bulk_create(ratings, batch_size=5000)
             through.objects.bulk_create(tag_rows, batch_size=5000)
         done += len(convs)
+        term_rows_total += len(terms)
         if done % 20000 == 0 or done == args.conversations:
-            print(f"{done} conversations, {msg_id} messages so far, {time.monotonic() - t0:.0f}s", flush=True)
+            print(
+                f"{done} conversations, {msg_id} messages, {term_rows_total} search rows so far,"
+                f" {time.monotonic() - t0:.0f}s",
+                flush=True,
+            )
     print(f"generated in {time.monotonic() - t0:.0f}s")
     if connection.vendor == "mysql":
         with connection.cursor() as cur:
-            for table in ("conversations_conversation", "messaging_message", "conversations_conversationevent"):
+            for table in (
+                "conversations_conversation",
+                "messaging_message",
+                "conversations_conversationevent",
+                "reports_searchterm",
+            ):
                 cur.execute(f"ANALYZE TABLE {table}")
     if not args.skip_rollups:
         t1 = time.monotonic()

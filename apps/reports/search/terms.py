@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from hashlib import blake2b
 
 # CJK Unified Ideographs (+ extension A, compatibility, extensions B-F), kana, hangul.
@@ -25,6 +26,7 @@ _SEGMENT = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 MAX_TOKENS_PER_TEXT = 2000
 
 
+@lru_cache(maxsize=100_000)
 def term_id(token: str) -> int:
     return int.from_bytes(blake2b(token.encode("utf-8"), digest_size=8).digest(), "big") >> 1
 
