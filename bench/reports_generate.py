@@ -115,7 +115,8 @@ def main() -> None:
         with connection.cursor() as cur:
             cur.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
     insert_events = RawInsert(
-        ConversationEvent, ["tenant", "conversation", "kind", "from_status", "to_status", "agent", "branch", "created_at"]
+        ConversationEvent,
+        ["tenant", "conversation", "kind", "from_status", "to_status", "agent", "branch", "created_at"],
     )
     insert_messages = RawInsert(
         Message, ["id", "tenant", "conversation", "seq", "sender_kind", "sender_user", "body", "created_at"]

@@ -33,7 +33,8 @@ from apps.conversations.models import Conversation  # noqa: E402
 from apps.messaging.models import Message  # noqa: E402
 from apps.reports import selectors  # noqa: E402
 from apps.reports.history import history_filter_parse, history_page  # noqa: E402
-from apps.reports.models import ReportRow  # noqa: E402
+from apps.reports.models import ReportRow, SearchTerm  # noqa: E402
+from apps.reports.search import get_backend  # noqa: E402
 from apps.tenants.models import Tenant  # noqa: E402
 
 
@@ -60,7 +61,8 @@ def main():
     sup = User.objects.filter(tenant=tenant, role="supervisor").order_by("id").first()
     print(
         f"{connection.vendor}: {Conversation.objects.filter(tenant=tenant).count()} conversations, "
-        f"{Message.objects.filter(tenant=tenant).count()} messages, {ReportRow.objects.filter(tenant=tenant).count()} rollup rows"
+        f"{Message.objects.filter(tenant=tenant).count()} messages, {ReportRow.objects.filter(tenant=tenant).count()} rollup rows, "
+        f"{SearchTerm.objects.filter(tenant=tenant).count()} search rows"
     )
     today = timezone.now().astimezone(tz).date()
     year = selectors.parse_range(
@@ -100,8 +102,31 @@ def main():
     )
     measure("history page, 30 days, customer nickname", history(admin, customer="客户12"), args.runs)
     measure("history page, supervisor subtree, 30 days", history(sup), args.runs)
-    measure("history page, 30 days, full text '退款' (database LIKE)", history(admin, text="退款"), args.runs)
-    measure("history page, 30 days, full text 'refund' (database LIKE)", history(admin, text="refund"), args.runs)
+    backend = get_backend().name
+    recent = (
+        Message.objects.filter(tenant=tenant, body__startswith="订单号", conversation__created_at__date__gte=d_from)
+        .order_by("-id")
+        .values_list("body", flat=True)
+        .first()
+        or "订单号 123456 一直没发货"
+    )
+    order_no = recent.split()[1]
+    texts = [
+        ("30 days", "退款", {}),
+        ("30 days", "申请退款", {}),
+        ("30 days", "refund", {}),
+        ("30 days", "where parcel", {}),
+        ("30 days", order_no, {}),
+        ("30 days", "没有这句话", {}),
+        ("30 days", "谢", {}),
+        ("30 days, supervisor subtree", "退款", {"actor": sup}),
+        ("30 days, channel + dissatisfied", "退款", {"channel": channel.pk, "satisfaction": "dissatisfied"}),
+        ("1 year", "发票", {"date_from": year.start.astimezone(tz).date().isoformat()}),
+        ("1 year", "申请退款", {"date_from": year.start.astimezone(tz).date().isoformat()}),
+    ]
+    for label, text, extra in texts:
+        actor = extra.pop("actor", admin)
+        measure(f"history page, {label}, full text '{text}' ({backend})", history(actor, text=text, **extra), args.runs)
     reset_queries()
 
 

@@ -171,7 +171,7 @@ def export_run(*, job_id: int) -> ExportJob:
     tz = _tz(actor)
     try:
         f = history_filter_parse(job.filters)
-        qs = history_queryset(actor=actor, f=f, tz=tz)
+        qs = history_queryset(actor=actor, f=f, tz=tz, search_limit=MAX_ROWS)
         total = min(qs.count(), MAX_ROWS)
         ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.RUNNING, total=total, done=0, error="")
         header = [_(label) for _key, label in COLUMNS]

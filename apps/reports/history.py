@@ -85,8 +85,11 @@ def _range(f: HistoryFilter, tz) -> tuple[datetime, datetime]:
     return start, end
 
 
-def history_queryset(*, actor, f: HistoryFilter, tz):
-    """Conversations matching the filter inside the actor's scope, newest first."""
+def history_queryset(*, actor, f: HistoryFilter, tz, search_limit: int | None = None):
+    """Conversations matching the filter inside the actor's scope, newest first.
+
+    A text filter keeps the newest `search_limit` matching conversations (the screens: 2000;
+    exports ask for more)."""
     require_manager_or_agent(actor)
     start, end = _range(f, tz)
     qs = Conversation.objects.visible_to(actor).filter(created_at__gte=start, created_at__lt=end)
@@ -120,10 +123,11 @@ def history_queryset(*, actor, f: HistoryFilter, tz):
     elif s == "unrated":
         qs = qs.filter(rating__isnull=True)
     if f.text:
-        from apps.reports.search import get_backend
+        from apps.reports.search import MAX_CONVERSATIONS, get_backend
 
-        tenant_id = actor.tenant_id
-        ids = get_backend().search_conversation_ids(tenant_id=tenant_id, text=f.text, start=start, end=end)
+        backend = get_backend()
+        limit = min(search_limit or MAX_CONVERSATIONS, backend.max_limit)
+        ids = backend.search_conversation_ids(tenant_id=actor.tenant_id, text=f.text, start=start, end=end, limit=limit)
         qs = qs.filter(pk__in=ids)
     # (-created_at, id) is the order of conv_history_idx (tenant, -created_at) plus InnoDB's
     # ascending primary-key suffix: the first page is read off the index, no filesort.

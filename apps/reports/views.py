@@ -117,7 +117,7 @@ def history_page_view(request):
     from apps.channels.models import Channel
     from apps.conversations.models import ConversationTag
     from apps.reports.history import history_filter_parse, history_page
-    from apps.reports.search import get_backend
+    from apps.reports.search import MAX_CONVERSATIONS, get_backend
 
     user = request.user
     ctx = {
@@ -127,6 +127,8 @@ def history_page_view(request):
         "agents": User.objects.visible_to(user).agents().order_by("username"),
         "tags": ConversationTag.objects.visible_to(user),
         "backend": get_backend().name,
+        "search_limit": MAX_CONVERSATIONS,
+        "export_search_limit": get_backend().max_limit,
     }
     try:
         f = history_filter_parse(request.GET)

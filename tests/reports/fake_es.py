@@ -1,7 +1,7 @@
 """A local HTTP server speaking the part of the Elasticsearch HTTP API the backend uses.
 
 Index exists/create/delete, _bulk, _search (bool filter term + range, multi_match phrase,
-collapse) answered from memory, with the X-Elastic-Product header the real client checks.
+sort, collapse) answered from memory, with the X-Elastic-Product header the real client checks.
 Every request is recorded so tests can assert what the client sent (e.g. the tenant filter).
 """
 
@@ -139,6 +139,10 @@ class FakeElasticsearch:
                     ok &= m["multi_match"]["query"].lower() in (doc.get("body") or "").lower()
             if ok:
                 hits.append({"_index": index, "_id": _id, "_score": 1.0, "_source": doc})
+        for spec in reversed(body.get("sort", [])):  # stable sorts, last key first
+            ((field, how),) = spec.items() if isinstance(spec, dict) else [(spec, {"order": "asc"})]
+            order = how.get("order", "asc") if isinstance(how, dict) else how
+            hits.sort(key=lambda h: h["_source"].get(field) or "", reverse=order == "desc")
         collapse = body.get("collapse", {}).get("field")
         if collapse:
             seen, unique = set(), []

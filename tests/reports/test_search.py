@@ -133,3 +133,20 @@ def test_new_messages_are_indexed_after_commit_through_celery(history, fake_es, 
     docs = next(iter(fake_es.docs.values()))
     assert docs[str(msg.pk)]["body"] == "发票开错了 invoice"
     assert docs[str(msg.pk)]["tenant_id"] == org.tenant.pk
+
+
+def test_elasticsearch_backend_returns_the_newest_conversations_first_up_to_the_limit(history, fake_es):
+    org = history.org
+    convs = []
+    for hours in (0, 5, 30):
+        conv = history.served(at=T0 - timedelta(hours=hours), agent=org.agent_sh)
+        history.message(conv, at=T0 - timedelta(hours=hours) + timedelta(minutes=1), body="催一下发货")
+        convs.append(conv.pk)
+    call_command("reindex_messages")
+    backend = get_backend()
+    found = backend.search_conversation_ids(
+        tenant_id=org.tenant.pk, text="发货", start=T0 - timedelta(days=3), end=T0 + timedelta(days=1), limit=2
+    )
+    assert found == convs[:2]
+    search = [body for method, path, body in fake_es.requests if path.split("?")[0].endswith("/_search")][-1]
+    assert search["sort"][0] == {"created_at": {"order": "desc"}} and search["size"] == 2

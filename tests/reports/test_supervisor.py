@@ -350,3 +350,20 @@ def test_periodic_jobs_are_in_the_beat_schedule(settings):
         "apps.reports.tasks.tracking_scan_task",
         "apps.reports.tasks.exports_expire_task",
     } <= tasks
+
+
+def test_text_filtered_export_is_not_cut_at_the_screens_search_limit(history, monkeypatch):
+    org = history.org
+    convs = []
+    for minutes in (0, 10, 20):
+        conv = history.served(at=T0 + timedelta(minutes=minutes), agent=org.agent_sh)
+        history.message(conv, at=T0 + timedelta(minutes=minutes + 1), body="我要退款")
+        convs.append(conv.pk)
+    monkeypatch.setattr("apps.reports.search.MAX_CONVERSATIONS", 2)
+    from apps.reports.history import history_filter_parse, history_queryset
+
+    f = history_filter_parse({"date_from": "2026-03-01", "date_to": "2026-03-03", "text": "退款"})
+    tz = exports._tz(org.admin)
+    assert list(history_queryset(actor=org.admin, f=f, tz=tz).values_list("pk", flat=True)) == convs[:0:-1]
+    job = _export(org.admin, transcript=False, text="退款")
+    assert job.status == "done" and job.total == 3

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from apps.reports.search.base import SearchBackend
+from apps.reports.search.base import MAX_CONVERSATIONS, SearchBackend
+
+__all__ = ["MAX_CONVERSATIONS", "SearchBackend", "get_backend"]
 
 
 def get_backend() -> SearchBackend:

@@ -8,6 +8,7 @@ MAX_CONVERSATIONS = 2000
 
 class SearchBackend(Protocol):
     name: str
+    max_limit: int  # the most conversation ids one search returns (exports ask for up to this)
 
     def search_conversation_ids(
         self, *, tenant_id: int, text: str, start: datetime, end: datetime, limit: int = MAX_CONVERSATIONS

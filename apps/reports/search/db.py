@@ -59,6 +59,7 @@ def index_message(*, conversation, message) -> int:
 
 class DatabaseBackend:
     name = "database"
+    max_limit = 50_000
 
     def search_conversation_ids(
         self, *, tenant_id: int, text: str, start: datetime, end: datetime, limit: int = MAX_CONVERSATIONS

@@ -74,6 +74,7 @@ def _connect(url: str) -> None:
 
 class ElasticsearchBackend:
     name = "elasticsearch"
+    max_limit = 10_000  # index.max_result_window
 
     def __init__(self, url: str):
         _connect(url)
@@ -94,6 +95,7 @@ class ElasticsearchBackend:
             .filter("term", tenant_id=tenant_id)
             .filter("range", created_at={"gte": start.isoformat(), "lt": end.isoformat()})
             .query("multi_match", query=text, type="phrase", fields=["body", "body.cjk"])
+            .sort({"created_at": {"order": "desc"}}, {"conversation_id": {"order": "desc"}})
             .source(["conversation_id"])
             .extra(collapse={"field": "conversation_id"}, size=limit)
         )
