@@ -62,7 +62,7 @@ def test_terms_spread_over_messages_do_not_fake_a_phrase(history):
     assert _search(org.tenant, "递到") == [spread.pk, real.pk]  # newest first
 
 
-def test_results_are_newest_first_and_stop_at_the_limit_across_time_windows(history):
+def test_results_are_newest_first_and_stop_at_the_limit_across_time_windows(history, monkeypatch):
     org = history.org
     convs = []
     for days in (0, 2, 9, 30, 50):  # spread across the growing windows (1, 4, 16, 64 days)
@@ -73,6 +73,9 @@ def test_results_are_newest_first_and_stop_at_the_limit_across_time_windows(hist
     assert _search(org.tenant, "配送") == convs  # one term: one range scan
     assert _search(org.tenant, "配送太慢", limit=3) == convs[:3]
     assert _search(org.tenant, "配送", limit=2) == convs[:2]
+    monkeypatch.setattr("apps.reports.search.db.CONFIRM_CHUNK", 1)  # confirmation stops at the limit too
+    assert _search(org.tenant, "配送太慢", limit=2) == convs[:2]
+    assert _search(org.tenant, "配送太慢") == convs
     assert (
         get_backend().search_conversation_ids(
             tenant_id=org.tenant.pk, text="配送太慢", start=T0 - timedelta(days=10), end=T0 - timedelta(days=1)

@@ -95,9 +95,16 @@ class DatabaseBackend:
                 .order_by("-created_at", "-conversation_id")
                 .values_list("conversation_id", flat=True)
             )
-            if candidates and to_confirm:
-                candidates = self._confirm(tenant_id=tenant_id, ids=candidates, parts=to_confirm)
-            found.extend(candidates)
+            if to_confirm:
+                # Newest first, a chunk at a time, only as far as the limit needs.
+                for i in range(0, len(candidates), CONFIRM_CHUNK):
+                    found.extend(
+                        self._confirm(tenant_id=tenant_id, ids=candidates[i : i + CONFIRM_CHUNK], parts=to_confirm)
+                    )
+                    if len(found) >= limit:
+                        break
+            else:
+                found.extend(candidates)
             w_end = w_start
             window *= WINDOW_GROWTH
         return found[:limit]
@@ -105,21 +112,18 @@ class DatabaseBackend:
     def _confirm(self, *, tenant_id: int, ids: list[int], parts: list[str]) -> list[int]:
         ok = set(ids)
         for part in parts:
-            hits: set[int] = set()
-            remaining = [i for i in ids if i in ok]
-            for i in range(0, len(remaining), CONFIRM_CHUNK):
-                chunk = remaining[i : i + CONFIRM_CHUNK]
-                hits.update(
-                    Message.objects.filter(
-                        tenant_id=tenant_id,
-                        conversation_id__in=chunk,
-                        content_type=INDEXED_CONTENT_TYPE,
-                        body__icontains=part,
-                    )
-                    .values_list("conversation_id", flat=True)
-                    .distinct()
+            if not ok:
+                break
+            ok &= set(
+                Message.objects.filter(
+                    tenant_id=tenant_id,
+                    conversation_id__in=sorted(ok),
+                    content_type=INDEXED_CONTENT_TYPE,
+                    body__icontains=part,
                 )
-            ok &= hits
+                .values_list("conversation_id", flat=True)
+                .distinct()
+            )
         return [i for i in ids if i in ok]
 
     def _scan(self, *, tenant_id: int, parts: list[str], start: datetime, end: datetime, limit: int) -> list[int]:
