@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -103,14 +104,14 @@ def main():
     measure("history page, 30 days, customer nickname", history(admin, customer="客户12"), args.runs)
     measure("history page, supervisor subtree, 30 days", history(sup), args.runs)
     backend = get_backend().name
+    # A real order number from a conversation of the last 30 days (a rare term: one conversation).
+    recent_ids = Conversation.objects.filter(tenant=tenant, created_at__gte=timezone.now() - timedelta(days=20))
     recent = (
-        Message.objects.filter(tenant=tenant, body__startswith="订单号", conversation__created_at__date__gte=d_from)
-        .order_by("-id")
+        Message.objects.filter(conversation__in=list(recent_ids.order_by("-created_at").values_list("pk", flat=True)[:200]), body__startswith="订单号")
         .values_list("body", flat=True)
         .first()
-        or "订单号 123456 一直没发货"
     )
-    order_no = recent.split()[1]
+    order_no = recent.split()[1] if recent else "123456"
     texts = [
         ("30 days", "退款", {}),
         ("30 days", "申请退款", {}),
