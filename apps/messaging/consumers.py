@@ -85,6 +85,9 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
             self.groups.append(group)
             await self.channel_layer.group_add(group, self.channel_name)
 
+    def _presence_refresh_sync(self) -> None:
+        presence.connection_seen(self.presence_key, self.channel_name)
+
     async def disconnect(self, code):
         # (AsyncWebsocketConsumer has already left self.groups.)
         if self.presence_key:
@@ -135,7 +138,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         now = time.monotonic()
         if self.presence_key and now - self._presence_at > PRESENCE_REFRESH:
             self._presence_at = now
-            await db(presence.connection_seen)(self.presence_key, self.channel_name)
+            await db(self._presence_refresh_sync)()
         handler = getattr(self, "frame_" + ftype)
         try:
             await handler(frame, ref)
@@ -390,6 +393,12 @@ class AgentConsumer(BaseIMConsumer):
                 "conversations": [{"id": c.pk, "status": c.status, "last_seq": c.last_seq} for c in open_assigned],
             }
         )
+
+    def _presence_refresh_sync(self) -> None:
+        super()._presence_refresh_sync()
+        # The dispatch layer's connection rows carry a heartbeat too, so a crashed server
+        # process's connections are swept (apps.routing.services.presence_sweep).
+        account_hooks.run_connection_seen(self.user, channel_name=self.channel_name)
 
     def _connect_sync(self) -> list[Conversation]:
         from apps.conversations.models import OPEN_STATUSES

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.tenancy import TenantOwned
@@ -203,6 +204,9 @@ class AgentConnection(TenantOwned):
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     channel_name = models.CharField(max_length=191, unique=True)
     connected_at = models.DateTimeField(auto_now_add=True)
+    # Refreshed by the consumer while the socket shows signs of life; a row not seen for
+    # CONNECTION_STALE_AFTER (a crashed server process) is swept by presence_sweep.
+    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
 class AgentStatusEvent(TenantOwned):

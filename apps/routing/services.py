@@ -466,13 +466,13 @@ def on_message_created(*, conversation, message) -> None:
 # --- presence -------------------------------------------------------------------------------
 
 
-def presence_connection_changed(*, agent, channel_name: str, connected: bool) -> None:
+def presence_connection_changed(*, agent, channel_name: str, connected: bool, now: dt.datetime | None = None) -> None:
     """Live websocket connections per agent are rows shared by every server process. The first
     connection makes an offline agent invisible (F6: invisible at login); the last one leaving
     starts the grace period after which the agent is offline."""
     if not agent.tenant_id or not agent.is_agent_role:
         return
-    now = timezone.now()
+    now = now or timezone.now()
     if connected:
         with transaction.atomic():
             AgentConnection.objects.get_or_create(
@@ -501,6 +501,18 @@ def presence_connection_changed(*, agent, channel_name: str, connected: bool) ->
     agent_presence_check.apply_async(args=[agent.pk], countdown=grace)
 
 
+CONNECTION_STALE_AFTER = dt.timedelta(seconds=90)  # clients ping every 30 s; any frame refreshes
+
+
+def presence_connection_seen(*, agent, channel_name: str) -> None:
+    """Heartbeat of one live connection (one UPDATE). A row swept while the socket was in fact
+    alive (a long pause) comes back as a new connection."""
+    if not agent.tenant_id or not agent.is_agent_role:
+        return
+    if not AgentConnection.objects.filter(channel_name=channel_name[:191]).update(seen_at=timezone.now()):
+        presence_connection_changed(agent=agent, channel_name=channel_name, connected=True)
+
+
 def agent_presence_check(*, agent_id: int, now: dt.datetime | None = None) -> bool:
     """Offline if every connection has been gone for the grace period. Idempotent."""
     now = now or timezone.now()
@@ -520,7 +532,13 @@ def agent_presence_check(*, agent_id: int, now: dt.datetime | None = None) -> bo
 
 
 def presence_sweep(*, now: dt.datetime | None = None) -> int:
+    """Beat job: forget connections whose server stopped refreshing them (a crashed or killed
+    daphne never runs disconnect), then take agents offline whose grace period is over.
+    Returns the number of agents taken offline. Safe to run twice."""
     now = now or timezone.now()
+    stale = AgentConnection.objects.filter(seen_at__lt=now - CONNECTION_STALE_AFTER).select_related("agent")
+    for conn in list(stale):
+        presence_connection_changed(agent=conn.agent, channel_name=conn.channel_name, connected=False, now=now)
     ids = (
         AgentPresence.objects.filter(disconnected_at__isnull=False)
         .exclude(agent__status=AgentStatus.OFFLINE)

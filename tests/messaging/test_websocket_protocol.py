@@ -308,6 +308,22 @@ async def test_agent_connection_reports_presence_to_the_connection_hook(im_a):
     assert calls == [(im_a.org.agent_sh.pk, True), (im_a.org.agent_sh.pk, False)]
 
 
+async def test_an_agent_connection_that_shows_life_refreshes_its_presence_heartbeat(im_a, monkeypatch):
+    from apps.messaging import consumers
+
+    monkeypatch.setattr(consumers, "PRESENCE_REFRESH", 0.0)
+    seen = []
+    account_hooks._connection_seen.append(lambda **kw: seen.append((kw["agent"].pk, kw["channel_name"])))
+    try:
+        agent = await agent_ws(im_a.org.agent_sh)
+        await send(agent, type="ping", ref="hb")
+        assert (await recv(agent))["type"] == "pong"
+        await agent.disconnect()
+    finally:
+        account_hooks._connection_seen.pop()
+    assert len(seen) == 1 and seen[0][0] == im_a.org.agent_sh.pk
+
+
 async def test_a_flooding_connection_is_rate_limited_and_writes_nothing_beyond_the_burst(im_a, settings):
     settings.IM_FRAME_RATE, settings.IM_FRAME_BURST = 1, 5
     conv, _customer, token = await sync_to_async(im_a.conversation)()

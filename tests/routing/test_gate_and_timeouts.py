@@ -244,6 +244,48 @@ def test_presence_follows_connections_with_a_grace_period(dispatch):
     assert agent.status == AgentStatus.OFFLINE
 
 
+def test_connections_of_a_crashed_server_are_swept_and_the_agent_goes_offline(dispatch):
+    dispatch.settings(presence_grace_seconds=30)
+    agent = dispatch.agent(dispatch.org.sh, cap=5, online=False)
+    other = dispatch.agent(dispatch.org.sh, cap=5, online=False)
+    account_hooks.run_connection_changed(agent, channel_name="dead-server.1", connected=True)
+    account_hooks.run_connection_changed(other, channel_name="live-server.1", connected=True)
+    for a in (agent, other):
+        account_services.agent_set_status(agent=a, status=AgentStatus.ONLINE)
+    # The server holding "dead-server.1" is killed: no disconnect ever runs. The live one keeps
+    # refreshing its connection (what the consumer does on frames and pings).
+    t = timezone.now()
+    AgentConnection.objects.update(seen_at=t)
+    at_60 = t + dt.timedelta(seconds=60)
+    AgentConnection.objects.filter(channel_name="live-server.1").update(seen_at=at_60)
+    assert services.presence_sweep(now=at_60) == 0
+    assert AgentConnection.objects.filter(agent=agent).exists()  # not stale yet (90 s)
+    at_100 = t + dt.timedelta(seconds=100)
+    assert services.presence_sweep(now=at_100) == 0  # stale row dropped, grace period starts
+    assert not AgentConnection.objects.filter(agent=agent).exists()
+    assert AgentConnection.objects.filter(agent=other).exists()
+    agent.refresh_from_db()
+    assert agent.status == AgentStatus.ONLINE
+    at_131 = t + dt.timedelta(seconds=131)
+    AgentConnection.objects.filter(channel_name="live-server.1").update(seen_at=at_131)
+    assert services.presence_sweep(now=at_131) == 1
+    assert services.presence_sweep(now=at_131) == 0  # safe to run twice
+    agent.refresh_from_db()
+    other.refresh_from_db()
+    assert agent.status == AgentStatus.OFFLINE and other.status == AgentStatus.ONLINE
+
+
+def test_a_heartbeat_refreshes_the_connection_and_revives_a_row_swept_by_mistake(dispatch):
+    agent = dispatch.agent(dispatch.org.sh, cap=5)
+    account_hooks.run_connection_changed(agent, channel_name="c1", connected=True)
+    AgentConnection.objects.update(seen_at=timezone.now() - dt.timedelta(seconds=80))
+    account_hooks.run_connection_seen(agent, channel_name="c1")
+    assert AgentConnection.objects.get(channel_name="c1").seen_at > timezone.now() - dt.timedelta(seconds=5)
+    AgentConnection.objects.all().delete()  # swept during a long pause, yet the socket is alive
+    account_hooks.run_connection_seen(agent, channel_name="c1")
+    assert AgentConnection.objects.filter(agent=agent, channel_name="c1").exists()
+
+
 def test_reconnecting_within_grace_keeps_the_agent_online(dispatch):
     dispatch.settings(presence_grace_seconds=30)
     agent = dispatch.agent(dispatch.org.sh, cap=5)
