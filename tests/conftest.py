@@ -34,8 +34,14 @@ class Org:
 
     def user(self, name: str, role: str, branch, cap: int = 5):
         return account_services.user_create(
-            tenant=self.tenant, username=f"{self.tenant.slug}_{name}_{next(_counter)}", password=PASSWORD, role=role,
-            branch=branch, display_name=name, max_chats_cap=cap, actor=None,
+            tenant=self.tenant,
+            username=f"{self.tenant.slug}_{name}_{next(_counter)}",
+            password=PASSWORD,
+            role=role,
+            branch=branch,
+            display_name=name,
+            max_chats_cap=cap,
+            actor=None,
         )
 
 

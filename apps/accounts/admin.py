@@ -48,12 +48,19 @@ class BranchAdmin(ActorFormMixin, TenantScopedAdmin):
         parent = form.cleaned_data.get("parent")
         enabled = form.cleaned_data.get("is_enabled", True)
         if change:
-            updated = services.branch_update(branch=Branch.objects.get(pk=obj.pk), actor=request.user,
-                                             name=obj.name, code=obj.code, parent=parent, move=True)
+            updated = services.branch_update(
+                branch=Branch.objects.get(pk=obj.pk),
+                actor=request.user,
+                name=obj.name,
+                code=obj.code,
+                parent=parent,
+                move=True,
+            )
             services.branch_set_enabled(branch=updated, enabled=enabled, actor=request.user)
         else:
-            created = services.branch_create(tenant=request.user.tenant, name=obj.name, code=obj.code, parent=parent,
-                                             actor=request.user)
+            created = services.branch_create(
+                tenant=request.user.tenant, name=obj.name, code=obj.code, parent=parent, actor=request.user
+            )
             if not enabled:
                 services.branch_set_enabled(branch=created, enabled=False, actor=request.user)
             obj.pk = created.pk
@@ -107,18 +114,37 @@ class UserAdmin(ActorFormMixin, TenantScopedAdmin):
         actor = request.user
         if change:
             user = User.objects.get(pk=obj.pk)
-            services.user_update(user=user, actor=actor, display_name=data["display_name"], role=data["role"],
-                                 branch=data.get("branch"), set_branch=True, max_chats_cap=data["max_chats_cap"],
-                                 phone=data.get("phone", ""))
+            services.user_update(
+                user=user,
+                actor=actor,
+                display_name=data["display_name"],
+                role=data["role"],
+                branch=data.get("branch"),
+                set_branch=True,
+                max_chats_cap=data["max_chats_cap"],
+                phone=data.get("phone", ""),
+            )
             if data.get("password"):
                 services.user_set_password(user=user, password=data["password"], actor=actor)
             if data["is_active"] != user.is_active:
                 services.user_set_active(user=user, active=data["is_active"], actor=actor)
         else:
-            tenant = actor.tenant if not actor.is_platform_operator else (data.get("branch").tenant if data.get("branch") else None)
-            user = services.user_create(tenant=tenant, username=data["username"], password=data["password"],
-                                        role=data["role"], branch=data.get("branch"), display_name=data["display_name"],
-                                        max_chats_cap=data["max_chats_cap"], is_active=data["is_active"], actor=actor)
+            tenant = (
+                actor.tenant
+                if not actor.is_platform_operator
+                else (data.get("branch").tenant if data.get("branch") else None)
+            )
+            user = services.user_create(
+                tenant=tenant,
+                username=data["username"],
+                password=data["password"],
+                role=data["role"],
+                branch=data.get("branch"),
+                display_name=data["display_name"],
+                max_chats_cap=data["max_chats_cap"],
+                is_active=data["is_active"],
+                actor=actor,
+            )
             obj.pk = user.pk
         obj.refresh_from_db()
 

@@ -33,16 +33,24 @@ class BranchForm(forms.ModelForm):
 def _assignable_roles(actor: User):
     if actor.is_platform_operator:
         return Role.choices
-    return [(value, label) for value, label in Role.choices
-            if value != Role.PLATFORM_OPERATOR and ROLE_RANK[Role(value)] <= ROLE_RANK[Role(actor.role)]]
+    return [
+        (value, label)
+        for value, label in Role.choices
+        if value != Role.PLATFORM_OPERATOR and ROLE_RANK[Role(value)] <= ROLE_RANK[Role(actor.role)]
+    ]
 
 
 class UserForm(forms.ModelForm):
     branch = BranchChoiceField(queryset=Branch.objects.none(), required=False, label=_("branch"))
-    password = forms.CharField(label=_("password"), widget=forms.PasswordInput(render_value=False), required=False,
-                               help_text=_("Leave empty to keep the current password."))
-    skill_groups = forms.ModelMultipleChoiceField(queryset=SkillGroup.objects.none(), required=False,
-                                                  label=_("skill groups"), widget=forms.CheckboxSelectMultiple)
+    password = forms.CharField(
+        label=_("password"),
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text=_("Leave empty to keep the current password."),
+    )
+    skill_groups = forms.ModelMultipleChoiceField(
+        queryset=SkillGroup.objects.none(), required=False, label=_("skill groups"), widget=forms.CheckboxSelectMultiple
+    )
 
     class Meta:
         model = User

@@ -43,7 +43,9 @@ class Branch(MP_Node, TenantOwned):
         verbose_name = _("branch")
         verbose_name_plural = _("branches")
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "code"], name="branch_code_unique_per_tenant", condition=~models.Q(code=""))
+            models.UniqueConstraint(
+                fields=["tenant", "code"], name="branch_code_unique_per_tenant", condition=~models.Q(code="")
+            )
         ]
 
     def __str__(self) -> str:
@@ -92,7 +94,12 @@ class KefuUserManager(UserManager.from_queryset(UserQuerySet)):
 
 class User(AbstractUser):
     tenant = models.ForeignKey(
-        "tenants.Tenant", on_delete=models.CASCADE, null=True, blank=True, related_name="users", verbose_name=_("tenant")
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="users",
+        verbose_name=_("tenant"),
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.AGENT)
     branch = models.ForeignKey(

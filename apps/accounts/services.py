@@ -25,7 +25,9 @@ def _require_manager(actor: User) -> None:
 
 
 @transaction.atomic
-def branch_create(*, tenant, name: str, parent: Branch | None = None, code: str = "", actor: User | None = None) -> Branch:
+def branch_create(
+    *, tenant, name: str, parent: Branch | None = None, code: str = "", actor: User | None = None
+) -> Branch:
     if actor is not None:
         _require_manager(actor)
         if parent is None and not (actor.is_super_admin or actor.is_platform_operator):
@@ -37,14 +39,25 @@ def branch_create(*, tenant, name: str, parent: Branch | None = None, code: str 
     if parent is None:
         branch = Branch.objects.add_root(create_kwargs={"tenant": tenant, "name": name, "code": code})
     else:
-        branch = Branch.objects.add_child(Branch.objects.get(pk=parent.pk), create_kwargs={"tenant": tenant, "name": name, "code": code})
-    audit_record(actor=actor, action="branch.create", obj=branch, changes={"name": name, "parent": parent.pk if parent else None})
+        branch = Branch.objects.add_child(
+            Branch.objects.get(pk=parent.pk), create_kwargs={"tenant": tenant, "name": name, "code": code}
+        )
+    audit_record(
+        actor=actor, action="branch.create", obj=branch, changes={"name": name, "parent": parent.pk if parent else None}
+    )
     return branch
 
 
 @transaction.atomic
-def branch_update(*, branch: Branch, actor: User, name: str | None = None, code: str | None = None,
-                  parent: Branch | None = None, move: bool = False) -> Branch:
+def branch_update(
+    *,
+    branch: Branch,
+    actor: User,
+    name: str | None = None,
+    code: str | None = None,
+    parent: Branch | None = None,
+    move: bool = False,
+) -> Branch:
     _require_manager(actor)
     _require_reach(actor, branch)
     changes = {}
@@ -62,7 +75,9 @@ def branch_update(*, branch: Branch, actor: User, name: str | None = None, code:
             if parent.tenant_id != branch.tenant_id:
                 raise NotFound(_("Branch not found."))
             if parent.path.startswith(branch.path):
-                raise ApplicationError("invalid_parent", _("A branch cannot be moved under itself or its own sub-branch."))
+                raise ApplicationError(
+                    "invalid_parent", _("A branch cannot be moved under itself or its own sub-branch.")
+                )
         current_parent = Branch.objects.get_parent(branch)
         if (current_parent.pk if current_parent else None) != (parent.pk if parent else None):
             if parent is None:
@@ -111,8 +126,18 @@ def _check_role_assignable(actor: User, role: str) -> None:
 
 
 @transaction.atomic
-def user_create(*, tenant, username: str, password: str, role: str, actor: User | None, branch: Branch | None = None,
-                display_name: str = "", max_chats_cap: int = 5, is_active: bool = True) -> User:
+def user_create(
+    *,
+    tenant,
+    username: str,
+    password: str,
+    role: str,
+    actor: User | None,
+    branch: Branch | None = None,
+    display_name: str = "",
+    max_chats_cap: int = 5,
+    is_active: bool = True,
+) -> User:
     """F21/F34: open an account. Supervisors open accounts only inside their subtree."""
     if actor is not None:
         _require_manager(actor)
@@ -143,7 +168,13 @@ def user_create(*, tenant, username: str, password: str, role: str, actor: User 
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
-    audit_record(actor=actor, action="user.create", obj=user, tenant=tenant, changes={"role": role, "branch": branch.pk if branch else None})
+    audit_record(
+        actor=actor,
+        action="user.create",
+        obj=user,
+        tenant=tenant,
+        changes={"role": role, "branch": branch.pk if branch else None},
+    )
     return user
 
 
@@ -159,9 +190,17 @@ def _require_user_reach(actor: User, user: User) -> None:
 
 
 @transaction.atomic
-def user_update(*, user: User, actor: User, display_name: str | None = None, role: str | None = None,
-                branch: Branch | None = None, set_branch: bool = False, max_chats_cap: int | None = None,
-                phone: str | None = None) -> User:
+def user_update(
+    *,
+    user: User,
+    actor: User,
+    display_name: str | None = None,
+    role: str | None = None,
+    branch: Branch | None = None,
+    set_branch: bool = False,
+    max_chats_cap: int | None = None,
+    phone: str | None = None,
+) -> User:
     _require_manager(actor)
     _require_user_reach(actor, user)
     changes = {}

@@ -730,8 +730,12 @@ def rating_submit(
                 groups.agent_group(conversation.tenant_id, conversation.assignee_id),
                 groups.conversation_group(conversation.tenant_id, conversation.pk),
             ],
-            {"type": "conversation.rated", "conversation_id": conversation.pk, "score": score,
-             "agent_id": conversation.assignee_id},
+            {
+                "type": "conversation.rated",
+                "conversation_id": conversation.pk,
+                "score": score,
+                "agent_id": conversation.assignee_id,
+            },
         )
         return rating
 

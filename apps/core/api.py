@@ -16,8 +16,10 @@ from apps.core.errors import ApplicationError
 
 def exception_handler(exc, context):
     if isinstance(exc, Ratelimited):
-        return Response({"error": {"code": "rate_limited", "message": _("Too many requests. Please wait a moment and try again.")}},
-                        status=429)
+        return Response(
+            {"error": {"code": "rate_limited", "message": _("Too many requests. Please wait a moment and try again.")}},
+            status=429,
+        )
     if isinstance(exc, ApplicationError):
         return Response({"error": exc.as_dict()}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -7,8 +7,16 @@ from django.db import models
 from apps.core.models import AuditEntry
 
 
-def audit_record(*, actor, action: str, obj: models.Model | None = None, tenant=None, changes: dict[str, Any] | None = None,
-                 object_type: str = "", object_repr: str = "") -> AuditEntry:
+def audit_record(
+    *,
+    actor,
+    action: str,
+    obj: models.Model | None = None,
+    tenant=None,
+    changes: dict[str, Any] | None = None,
+    object_type: str = "",
+    object_repr: str = "",
+) -> AuditEntry:
     if tenant is None and obj is not None:
         tenant = getattr(obj, "tenant", None)
         if tenant is None and obj.__class__.__name__ == "Tenant":

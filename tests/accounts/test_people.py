@@ -11,7 +11,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
 def test_disabled_agent_cannot_log_in(org_a, client):
-    assert client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": PASSWORD}).status_code == 302
+    assert (
+        client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": PASSWORD}).status_code == 302
+    )
     client.logout()
     services.user_set_active(user=org_a.agent_sh, active=False, actor=org_a.sup_east)
     response = client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": PASSWORD})
@@ -22,7 +24,9 @@ def test_disabled_agent_cannot_log_in(org_a, client):
 def test_re_enabled_agent_can_log_in_again(org_a, client):
     services.user_set_active(user=org_a.agent_sh, active=False, actor=org_a.sup_east)
     services.user_set_active(user=org_a.agent_sh, active=True, actor=org_a.sup_east)
-    assert client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": PASSWORD}).status_code == 302
+    assert (
+        client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": PASSWORD}).status_code == 302
+    )
 
 
 def test_agent_of_disabled_branch_cannot_go_online(org_a, api_client):

@@ -42,14 +42,23 @@ def test_supervisor_edits_inside_subtree_and_is_audited(org_a, api_client):
 
 def test_supervisor_opens_account_only_in_subtree_and_not_above_own_role(org_a, api_client):
     api_client.force_authenticate(org_a.sup_east)
-    ok = api_client.post("/api/v1/users/", {"username": "new_agent", "password": "a-Strong-pass-9", "role": "agent",
-                                            "branch": org_a.pd.pk}, format="json")
+    ok = api_client.post(
+        "/api/v1/users/",
+        {"username": "new_agent", "password": "a-Strong-pass-9", "role": "agent", "branch": org_a.pd.pk},
+        format="json",
+    )
     assert ok.status_code == 201, ok.content
-    outside = api_client.post("/api/v1/users/", {"username": "x_agent", "password": "a-Strong-pass-9", "role": "agent",
-                                                 "branch": org_a.south.pk}, format="json")
+    outside = api_client.post(
+        "/api/v1/users/",
+        {"username": "x_agent", "password": "a-Strong-pass-9", "role": "agent", "branch": org_a.south.pk},
+        format="json",
+    )
     assert outside.status_code == 404
-    escalate = api_client.post("/api/v1/users/", {"username": "boss", "password": "a-Strong-pass-9",
-                                                  "role": "super_admin", "branch": org_a.pd.pk}, format="json")
+    escalate = api_client.post(
+        "/api/v1/users/",
+        {"username": "boss", "password": "a-Strong-pass-9", "role": "super_admin", "branch": org_a.pd.pk},
+        format="json",
+    )
     assert escalate.status_code == 403
     assert escalate.json()["error"]["code"] == "permission_denied"
     assert not User.objects.filter(username__in=["x_agent", "boss"]).exists()
@@ -58,8 +67,9 @@ def test_supervisor_opens_account_only_in_subtree_and_not_above_own_role(org_a, 
 def test_bad_input_is_a_clear_4xx_and_changes_nothing(org_a, api_client):
     api_client.force_authenticate(org_a.admin)
     before = User.objects.count()
-    response = api_client.post("/api/v1/users/", {"username": "", "role": "wizard"}, format="json",
-                               HTTP_ACCEPT_LANGUAGE="zh-hans")
+    response = api_client.post(
+        "/api/v1/users/", {"username": "", "role": "wizard"}, format="json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
     assert response.status_code == 400
     body = response.json()["error"]
     assert body["code"] == "invalid" and "提交的数据无效" in body["message"]
@@ -78,8 +88,14 @@ def test_other_tenant_objects_are_404_through_the_api(org_a, org_b, api_client):
         assert not listed & set(ids), resource
         for pk in ids:
             assert api_client.get(f"/api/v1/{resource}/{pk}/").status_code == 404, (resource, pk)
-            assert api_client.patch(f"/api/v1/{resource}/{pk}/", {"name": "hacked"}, format="json").status_code in (404, 405)
-    assert api_client.post(f"/api/v1/users/{org_b.agent_sh.pk}/set-active/", {"enabled": False}, format="json").status_code == 404
+            assert api_client.patch(f"/api/v1/{resource}/{pk}/", {"name": "hacked"}, format="json").status_code in (
+                404,
+                405,
+            )
+    assert (
+        api_client.post(f"/api/v1/users/{org_b.agent_sh.pk}/set-active/", {"enabled": False}, format="json").status_code
+        == 404
+    )
     org_b.agent_sh.refresh_from_db()
     assert org_b.agent_sh.is_active
 
@@ -114,8 +130,9 @@ def test_admin_changelist_for_supervisor_shows_subtree(org_a, client):
 
 def test_supervisor_disables_account_in_admin_and_it_cannot_log_in(org_a, client):
     client.force_login(org_a.sup_east)
-    response = client.post(reverse("manage:accounts_user_changelist"),
-                           {"action": "disable_users", "_selected_action": [org_a.agent_pd.pk]})
+    response = client.post(
+        reverse("manage:accounts_user_changelist"), {"action": "disable_users", "_selected_action": [org_a.agent_pd.pk]}
+    )
     assert response.status_code == 302
     org_a.agent_pd.refresh_from_db()
     assert not org_a.agent_pd.is_active

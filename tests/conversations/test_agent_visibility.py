@@ -43,7 +43,9 @@ def test_agent_sees_the_queue_on_an_ancestor_branch_but_not_others_chats_there(d
     sh_agent = dispatch.agent(org.sh, online=False)
     visible = set(Conversation.objects.visible_to(sh_agent).values_list("pk", flat=True))
     assert taken.pk not in visible
-    assert (waiting.pk in visible) == Conversation.objects.filter(pk=waiting.pk, reach_path__in=["", org.hq.path]).exists()
+    assert (waiting.pk in visible) == Conversation.objects.filter(
+        pk=waiting.pk, reach_path__in=["", org.hq.path]
+    ).exists()
 
 
 def test_the_agent_is_told_live_when_the_visitor_rates(dispatch, monkeypatch):

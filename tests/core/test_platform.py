@@ -37,7 +37,9 @@ def test_login_is_rate_limited(settings, client, org_a):
     settings.LOGIN_RATE = "3/m"
     for _ in range(3):
         client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": "wrong"})
-    assert client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": "wrong"}).status_code == 429
+    assert (
+        client.post("/accounts/login/", {"username": org_a.agent_sh.username, "password": "wrong"}).status_code == 429
+    )
 
 
 def test_back_office_speaks_chinese_by_default_and_english_on_request(client, org_a):
@@ -62,7 +64,8 @@ def test_supervisor_logs_in_to_the_back_office_with_the_login_form(client, org_a
 def test_agent_is_refused_by_the_back_office_login_form(client, org_a):
     from tests.conftest import PASSWORD
 
-    response = client.post("/manage/login/", {"username": org_a.agent_sh.username, "password": PASSWORD},
-                           HTTP_ACCEPT_LANGUAGE="zh-hans")
+    response = client.post(
+        "/manage/login/", {"username": org_a.agent_sh.username, "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session

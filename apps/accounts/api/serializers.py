@@ -28,8 +28,20 @@ class UserSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "display_name", "phone", "role", "branch", "max_chats_cap", "max_chats",
-                  "status", "is_active", "password", "last_login"]
+        fields = [
+            "id",
+            "username",
+            "display_name",
+            "phone",
+            "role",
+            "branch",
+            "max_chats_cap",
+            "max_chats",
+            "status",
+            "is_active",
+            "password",
+            "last_login",
+        ]
         read_only_fields = ["max_chats", "status", "is_active", "last_login"]
 
 

@@ -27,8 +27,13 @@ def _branch_or_none(actor, branch_id):
     return get_object_or_404(Branch.objects.visible_to(actor), pk=branch_id)
 
 
-class BranchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                    TenantScopedViewSet):
+class BranchViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantScopedViewSet,
+):
     """The organisation tree (F38). Supervisors see and edit their subtree only."""
 
     model = Branch
@@ -39,8 +44,13 @@ class BranchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         ser = self.get_serializer(data=request.data)
         ser.is_valid(raise_exception=True)
         parent = _branch_or_none(request.user, ser.validated_data.get("parent"))
-        branch = services.branch_create(tenant=request.user.tenant, name=ser.validated_data["name"],
-                                        code=ser.validated_data.get("code", ""), parent=parent, actor=request.user)
+        branch = services.branch_create(
+            tenant=request.user.tenant,
+            name=ser.validated_data["name"],
+            code=ser.validated_data.get("code", ""),
+            parent=parent,
+            actor=request.user,
+        )
         return Response(BranchSerializer(branch).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -49,8 +59,14 @@ class BranchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         ser.is_valid(raise_exception=True)
         move = "parent" in ser.validated_data
         parent = _branch_or_none(request.user, ser.validated_data.get("parent")) if move else None
-        branch = services.branch_update(branch=branch, actor=request.user, name=ser.validated_data.get("name"),
-                                        code=ser.validated_data.get("code"), parent=parent, move=move)
+        branch = services.branch_update(
+            branch=branch,
+            actor=request.user,
+            name=ser.validated_data.get("name"),
+            code=ser.validated_data.get("code"),
+            parent=parent,
+            move=move,
+        )
         return Response(BranchSerializer(branch).data)
 
     @extend_schema(request=SetEnabledSerializer, responses=BranchSerializer)
@@ -58,13 +74,19 @@ class BranchViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def set_enabled(self, request, pk=None):
         ser = SetEnabledSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        branch = services.branch_set_enabled(branch=self.get_object(), enabled=ser.validated_data["enabled"],
-                                             actor=request.user)
+        branch = services.branch_set_enabled(
+            branch=self.get_object(), enabled=ser.validated_data["enabled"], actor=request.user
+        )
         return Response(BranchSerializer(branch).data)
 
 
-class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                  TenantScopedViewSet):
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    TenantScopedViewSet,
+):
     """People (F21, F34): accounts opened, disabled and re-enabled by supervisors in their subtree."""
 
     model = User
@@ -79,10 +101,16 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         ser = self.get_serializer(data=request.data)
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
-        user = services.user_create(tenant=request.user.tenant, username=data["username"], password=data.get("password", ""),
-                                    role=data["role"], branch=_branch_or_none(request.user, data.get("branch_id")),
-                                    display_name=data.get("display_name", ""), max_chats_cap=data.get("max_chats_cap", 5),
-                                    actor=request.user)
+        user = services.user_create(
+            tenant=request.user.tenant,
+            username=data["username"],
+            password=data.get("password", ""),
+            role=data["role"],
+            branch=_branch_or_none(request.user, data.get("branch_id")),
+            display_name=data.get("display_name", ""),
+            max_chats_cap=data.get("max_chats_cap", 5),
+            actor=request.user,
+        )
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):
@@ -91,10 +119,16 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         ser.is_valid(raise_exception=True)
         data = ser.validated_data
         set_branch = "branch_id" in data
-        user = services.user_update(user=user, actor=request.user, display_name=data.get("display_name"),
-                                    role=data.get("role"), phone=data.get("phone"),
-                                    branch=_branch_or_none(request.user, data.get("branch_id")) if set_branch else None,
-                                    set_branch=set_branch, max_chats_cap=data.get("max_chats_cap"))
+        user = services.user_update(
+            user=user,
+            actor=request.user,
+            display_name=data.get("display_name"),
+            role=data.get("role"),
+            phone=data.get("phone"),
+            branch=_branch_or_none(request.user, data.get("branch_id")) if set_branch else None,
+            set_branch=set_branch,
+            max_chats_cap=data.get("max_chats_cap"),
+        )
         if data.get("password"):
             services.user_set_password(user=user, password=data["password"], actor=request.user)
         return Response(UserSerializer(user).data)
@@ -104,7 +138,9 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
     def set_active(self, request, pk=None):
         ser = SetEnabledSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        user = services.user_set_active(user=self.get_object(), active=ser.validated_data["enabled"], actor=request.user)
+        user = services.user_set_active(
+            user=self.get_object(), active=ser.validated_data["enabled"], actor=request.user
+        )
         return Response(UserSerializer(user).data)
 
 

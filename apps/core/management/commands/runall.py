@@ -28,7 +28,9 @@ class Command(BaseCommand):
         manager = Manager()
         if settings.EMBEDDED_REDIS:
             manager.add_process("redis", f"{py} -m apps.core.embedded_redis {settings.EMBEDDED_REDIS_SOCKET}", env=env)
-        manager.add_process("web", f"{py} -m daphne -b {host} -p {port} --proxy-headers config.asgi:application", env=env)
+        manager.add_process(
+            "web", f"{py} -m daphne -b {host} -p {port} --proxy-headers config.asgi:application", env=env
+        )
         manager.add_process(
             "worker", f"{py} -m celery -A celery_worker worker -l INFO -c {concurrency} -n worker@%h", env=env
         )

@@ -71,7 +71,11 @@ class Command(BaseCommand):
             branch = Branch.objects.filter(tenant=tenant, code=prefix + code).first()
             if branch is None:
                 branch = account_services.branch_create(
-                    tenant=tenant, name=name, code=prefix + code, parent=branches[parent_code] if parent_code else None, actor=None
+                    tenant=tenant,
+                    name=name,
+                    code=prefix + code,
+                    parent=branches[parent_code] if parent_code else None,
+                    actor=None,
                 )
             branches[code] = branch
         if not User.objects.filter(username="operator").exists():
@@ -81,8 +85,14 @@ class Command(BaseCommand):
         for username, display, role, code, cap in PEOPLE:
             if not User.objects.filter(username=prefix + username).exists():
                 account_services.user_create(
-                    tenant=tenant, username=prefix + username, password=DEMO_PASSWORD, role=role, branch=branches[code],
-                    display_name=display, max_chats_cap=cap, actor=None,
+                    tenant=tenant,
+                    username=prefix + username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    branch=branches[code],
+                    display_name=display,
+                    max_chats_cap=cap,
+                    actor=None,
                 )
         for name, code, members in SKILL_GROUPS:
             group, _ = SkillGroup.objects.get_or_create(tenant=tenant, name=name, defaults={"branch": branches[code]})
