@@ -107,7 +107,10 @@ def main():
     # A real order number from a conversation of the last 30 days (a rare term: one conversation).
     recent_ids = Conversation.objects.filter(tenant=tenant, created_at__gte=timezone.now() - timedelta(days=20))
     recent = (
-        Message.objects.filter(conversation__in=list(recent_ids.order_by("-created_at").values_list("pk", flat=True)[:200]), body__startswith="订单号")
+        Message.objects.filter(
+            conversation__in=list(recent_ids.order_by("-created_at").values_list("pk", flat=True)[:200]),
+            body__startswith="订单号",
+        )
         .values_list("body", flat=True)
         .first()
     )
