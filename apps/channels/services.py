@@ -252,11 +252,65 @@ def _partner_content(inbound: InboundMessage) -> tuple[str, str, dict] | None:
     return None
 
 
+# WeChat keeps temporary media for 3 days: images and files are copied into our attachments when
+# the message arrives, so agents see them later too. Voice is AMR (no browser plays it; WeChat's
+# recognised text is kept as the body); video answers with a download URL, which is kept.
+WECHAT_MEDIA_KINDS = {"image", "video", "shortvideo", "file"}
+
+
+def _wechat_media_fetch(inbound: InboundMessage) -> dict | None:
+    """Download the media of a WeChat delivery (outside any transaction: a network call).
+    Returns {"data": bytes, "name": str} or {"video_url": str} or {"error": str}; None when the
+    delivery carries no media to fetch."""
+    media_id = inbound.payload.get("media_id")
+    if inbound.channel.kind != ChannelKind.WECHAT or inbound.kind not in WECHAT_MEDIA_KINDS or not media_id:
+        return None
+    from wechatpy.exceptions import WeChatException
+
+    from apps.channels.wechat import client_for
+
+    try:
+        result = client_for(inbound.channel).media.download(media_id)
+    except WeChatException as exc:
+        logger.warning("wechat media %s of inbound %s: %s", media_id, inbound.pk, exc)
+        return {"error": f"wechat_{getattr(exc, 'errcode', 'error')}"}
+    except Exception as exc:  # noqa: BLE001 - network errors of any kind: keep the remote reference
+        logger.warning("wechat media %s of inbound %s unreachable: %s", media_id, inbound.pk, exc)
+        return {"error": "wechat_unreachable"}
+    if isinstance(result, dict):
+        url = result.get("video_url") or result.get("down_url") or ""
+        return {"video_url": url} if url else {"error": "wechat_no_media"}
+    disposition = result.headers.get("Content-Disposition", "")
+    name = disposition.split("filename=")[-1].strip('"; ') if "filename=" in disposition else ""
+    return {"data": result.content, "name": name or f"{inbound.kind}-{media_id[:16]}"}
+
+
+def _with_media(*, conversation, media: dict, content_type: str, payload: dict) -> tuple[str, dict]:
+    """The message's content type and payload once the fetched media is stored (or why not)."""
+    from django.core.files.base import ContentFile
+
+    from apps.messaging.attachments import attachment_create, attachment_to_dict
+
+    if "video_url" in media:
+        return content_type, {**payload, "url": media["video_url"]}
+    if "error" in media:
+        return content_type, {**payload, "media_error": media["error"]}
+    try:
+        attachment = attachment_create(conversation=conversation, upload=ContentFile(media["data"], name=media["name"]))
+    except ApplicationError as exc:  # wrong type, too large, damaged: the message still arrives
+        return content_type, {**payload, "media_error": exc.code}
+    content_type = "image" if attachment.mime_type.startswith("image/") else "file"
+    return content_type, {**payload, "attachment": attachment_to_dict(attachment)}
+
+
 def inbound_process(*, inbound_id: int) -> InboundMessage:
     """Turn a stored delivery into a conversation message. Safe to run any number of times."""
     from apps.conversations.services import conversation_start
     from apps.messaging.services import message_create
 
+    pending = InboundMessage.objects.select_related("channel").filter(pk=inbound_id, status=InboundStatus.PENDING)
+    first = pending.first()
+    media = _wechat_media_fetch(first) if first is not None else None
     with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
         inbound = InboundMessage.objects.select_for_update().select_related("channel").get(pk=inbound_id)
         if inbound.status != InboundStatus.PENDING:
@@ -285,6 +339,10 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
         content_type, body, payload = content
         try:
             conversation = conversation_start(channel=channel, customer=customer)
+            if media is not None:
+                content_type, payload = _with_media(
+                    conversation=conversation, media=media, content_type=content_type, payload=payload
+                )
             message = message_create(
                 conversation_id=conversation.pk,
                 sender_kind="visitor",

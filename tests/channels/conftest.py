@@ -115,6 +115,7 @@ class Recorder:
         self.tokens_issued = 0
         self.valid_tokens: set[str] = set()
         self.fail_next: list[int] = []  # HTTP status codes to answer the next requests with
+        self.media: dict[str, object] = {}  # media_id -> (content type, file name, bytes) or a JSON dict
         self.lock = threading.Lock()
 
 
@@ -143,6 +144,23 @@ def _make_handler(rec: Recorder):
                 if query.get("appid") != [APP_ID] or query.get("grant_type") != ["client_credential"]:
                     return self._json(200, {"errcode": 40013, "errmsg": "invalid appid"})
                 return self._json(200, {"access_token": token, "expires_in": 7200})
+            if parts.path.endswith("/cgi-bin/media/get"):
+                rec.requests.append({"path": parts.path, "query": query})
+                if (query.get("access_token") or [""])[0] not in rec.valid_tokens:
+                    return self._json(200, {"errcode": 40001, "errmsg": "invalid credential"})
+                media = rec.media.get((query.get("media_id") or [""])[0])
+                if media is None:
+                    return self._json(200, {"errcode": 40007, "errmsg": "invalid media_id"})
+                if isinstance(media, dict):  # video: WeChat answers with a download URL
+                    return self._json(200, media)
+                content_type, name, data = media
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Disposition", f'attachment; filename="{name}"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return None
             return self._json(404, {"errcode": 404})
 
         def do_POST(self):

@@ -401,3 +401,59 @@ def test_concurrent_deliveries_of_one_msgid_create_one_message(transactional_db,
     assert InboundMessage.objects.filter(channel=channel).count() == 1
     assert Message.objects.filter(conversation__channel=channel).count() == 1
     assert Conversation.objects.filter(channel=channel).count() == 1
+
+
+def _png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_media_sent_on_wechat_is_copied_into_our_attachments(plain, fake_remote, django_capture_on_commit_callbacks):
+    _base, rec = fake_remote
+    rec.media["IMG1"] = ("image/png", "IMG1.png", _png())
+    rec.media["VID1"] = {"video_url": "http://wx-video.example/v.mp4"}
+    rec.media["EXE1"] = ("application/octet-stream", "setup.exe", b"MZ\x90\x00" + b"\x00" * 200)
+    with django_capture_on_commit_callbacks(execute=True):
+        plain.post(
+            InboundImage(
+                source="oEve", target=ORIGINAL_ID, pic_url="http://mmbiz.example/1.jpg", media_id="IMG1", msg_id=41
+            )
+        )
+        plain.post(InboundVideo(source="oEve", target=ORIGINAL_ID, media_id="VID1", msg_id=42))
+        plain.post(
+            InboundImage(
+                source="oEve", target=ORIGINAL_ID, pic_url="http://mmbiz.example/2.jpg", media_id="GONE", msg_id=43
+            )
+        )
+        plain.post(
+            InboundImage(
+                source="oEve", target=ORIGINAL_ID, pic_url="http://mmbiz.example/3.jpg", media_id="EXE1", msg_id=44
+            )
+        )
+    image, video, gone, exe = Message.objects.order_by("seq")
+    att = image.payload["attachment"]
+    assert (
+        image.content_type == "image" and att["mime_type"] == "image/png" and (att["width"], att["height"]) == (40, 30)
+    )
+    assert att["url"].startswith("/media/attachments/") and image.payload["media_id"] == "IMG1"
+    from apps.messaging.models import Attachment
+
+    stored = Attachment.objects.get(pk=att["id"])
+    assert stored.conversation_id == image.conversation_id and stored.tenant_id == image.tenant_id
+    assert video.payload["url"] == "http://wx-video.example/v.mp4"
+    # Nothing is lost when the media cannot be copied: the message arrives with the remote reference.
+    assert gone.content_type == "image" and gone.payload["url"] == "http://mmbiz.example/2.jpg"
+    assert gone.payload["media_error"] == "wechat_40007"
+    assert exe.payload["media_error"] == "attachment_type_not_allowed" and "attachment" not in exe.payload
+    downloads = [r for r in rec.requests if r["path"].endswith("/cgi-bin/media/get")]
+    assert [r["query"]["media_id"] for r in downloads] == [["IMG1"], ["VID1"], ["GONE"], ["EXE1"]]
+
+
+class InboundVideo(InboundImage):
+    type = "video"
+    thumb_media_id = StringField("ThumbMediaId")
