@@ -3,18 +3,13 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 
 from apps.core.admin_site import SuperAdminOnly, TenantScopedAdmin, manage_site
-from apps.reports.models import AlertKeyword, FollowUpTask, KpiTarget, ReportRow
+from apps.reports.models import FollowUpTask, KpiTarget, ReportRow
 
 
 @admin.register(KpiTarget, site=manage_site)
 class KpiTargetAdmin(SuperAdminOnly):
     list_display = ("branch", "metric", "target")
     list_filter = ("metric",)
-
-
-@admin.register(AlertKeyword, site=manage_site)
-class AlertKeywordAdmin(SuperAdminOnly):
-    list_display = ("word", "is_enabled")
 
 
 @admin.register(FollowUpTask, site=manage_site)

@@ -43,10 +43,3 @@ def index_message_for_search(*, conversation, message) -> None:
 
     message_id = message.pk
     transaction.on_commit(lambda: index_messages_task.delay([message_id]))
-
-
-@message_hooks.on_message_created
-def flag_alert_keywords(*, conversation, message) -> None:
-    from apps.reports.services import keyword_check
-
-    keyword_check(conversation=conversation, message=message)

@@ -271,32 +271,6 @@ class CustomerMerge(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
 
 
-class AlertKeyword(TenantOwned):
-    """A word that flags a conversation on the live monitor when a visitor writes it."""
-
-    word = models.CharField(_("keyword"), max_length=50)
-    is_enabled = models.BooleanField(_("enabled"), default=True)
-
-    class Meta:
-        verbose_name = _("alert keyword")
-        verbose_name_plural = _("alert keywords")
-        constraints = [models.UniqueConstraint(fields=["tenant", "word"], name="alertkeyword_unique")]
-
-    def __str__(self) -> str:
-        return self.word
-
-
-class KeywordHit(TenantOwned):
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
-    keyword = models.CharField(max_length=50)
-    message_id = models.BigIntegerField(default=0)
-    excerpt = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["conversation", "keyword"], name="keywordhit_unique")]
-
-
 class SearchTerm(models.Model):
     """Inverted index of the database full-text backend: one row per (conversation, term).
 

@@ -194,7 +194,7 @@ def monitor_snapshot(*, actor, branch_id: int | None = None, tz=None, now=None) 
     from django.utils import timezone
 
     from apps.conversations.models import OPEN_STATUSES, Conversation
-    from apps.reports.models import KeywordHit
+    from apps.knowledge.models import KeywordAlert
 
     now = now or timezone.now()
     branches, _include_none = scope_branches(actor=actor, branch_id=branch_id)
@@ -247,15 +247,18 @@ def monitor_snapshot(*, actor, branch_id: int | None = None, tz=None, now=None) 
             "ratings": int(total["ratings"]),
             "satisfaction": total["satisfaction"],
         }
+    # Keyword alerts are the knowledge base's (F53: one list of words per tenant, configured once,
+    # raised once per conversation and keyword); the monitor shows those of open conversations.
     alerts = [
         {
             "conversation_id": h.conversation_id,
-            "keyword": h.keyword,
+            "keyword": h.word,
+            "severity": h.severity,
             "excerpt": h.excerpt,
             "status": h.conversation.status,
             "agent": h.conversation.assignee.name if h.conversation.assignee_id else "",
         }
-        for h in KeywordHit.objects.filter(conversation__in=convs)
+        for h in KeywordAlert.objects.filter(conversation__in=convs)
         .select_related("conversation", "conversation__assignee")
         .order_by("-id")[:20]
     ]

@@ -20,7 +20,6 @@ from apps.core.services import audit_record
 from apps.reports.models import (
     FollowUpStatus,
     FollowUpTask,
-    KeywordHit,
     KpiTarget,
     RollupCursor,
     TrackingNotification,
@@ -366,37 +365,3 @@ def tracking_scan_events(*, batch: int = 2000) -> int:
     if ratings:
         RollupCursor.objects.filter(pk=rcur.pk).update(last_id=ratings[-1])
     return n
-
-
-# --- keyword alerts (F27 monitor) -------------------------------------------------------------
-
-
-def keyword_check(*, conversation, message) -> KeywordHit | None:
-    """Called inside the message transaction: a visitor text containing an alert keyword is
-    flagged for the live monitor (one row per conversation and keyword)."""
-    from apps.reports.models import AlertKeyword
-
-    if message.sender_kind != "visitor" or message.content_type != "text" or not message.body:
-        return None
-    from django.core.cache import cache
-
-    # The send path is hot: the tenant's keyword list is cached for a minute (no query per message).
-    key = f"reports:alert-keywords:{conversation.tenant_id}"
-    words = cache.get(key)
-    if words is None:
-        words = list(
-            AlertKeyword.objects.filter(tenant_id=conversation.tenant_id, is_enabled=True).values_list(
-                "word", flat=True
-            )
-        )
-        cache.set(key, words, 60)
-    body = message.body.lower()
-    for word in words:
-        if word and word.lower() in body:
-            hit, _created = KeywordHit.objects.get_or_create(
-                conversation_id=conversation.pk,
-                keyword=word,
-                defaults={"tenant_id": conversation.tenant_id, "message_id": message.pk, "excerpt": message.body[:200]},
-            )
-            return hit
-    return None

@@ -20,7 +20,7 @@ from apps.messaging.models import Message
 from apps.messaging.selectors import message_history
 from apps.messaging.services import message_create
 from apps.reports import customer_centre, exports, services
-from apps.reports.models import AgentStatusLog, AlertKeyword, ExportJob, FollowUpTask, KeywordHit, TrackingNotification
+from apps.reports.models import AgentStatusLog, ExportJob, FollowUpTask, TrackingNotification
 from tests.conftest import PASSWORD
 from tests.reports.conftest import T0
 
@@ -238,15 +238,18 @@ def test_merge_and_split_customers_across_channels(history, history_b):
 
 
 def test_alert_keywords_flag_conversations_for_the_monitor(history):
+    from apps.knowledge.models import KeywordAlert
+    from apps.knowledge.services import alert_keyword_create
+
     org = history.org
-    AlertKeyword.objects.create(tenant=history.tenant, word="投诉")
+    alert_keyword_create(tenant_id=history.tenant.pk, word="投诉", severity="high")
     conv = _active(history, org.agent_sh, body="我要投诉你们！")
     _active(history, org.agent_sh, body="谢谢")
-    assert list(KeywordHit.objects.values_list("conversation_id", "keyword")) == [(conv.pk, "投诉")]
+    assert list(KeywordAlert.objects.values_list("conversation_id", "word")) == [(conv.pk, "投诉")]
     from apps.reports.selectors import monitor_snapshot
 
     snap = monitor_snapshot(actor=org.sup_east)
-    assert [a["conversation_id"] for a in snap["alerts"]] == [conv.pk]
+    assert [(a["conversation_id"], a["keyword"], a["severity"]) for a in snap["alerts"]] == [(conv.pk, "投诉", "high")]
     assert monitor_snapshot(actor=org.sup_south)["alerts"] == []
 
 
