@@ -99,6 +99,8 @@ class PushDelivery(TenantOwned):
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("push delivery")
+        verbose_name_plural = _("push deliveries")
         constraints = [
             models.UniqueConstraint(
                 fields=["message", "recipient_kind", "recipient_id"], name="push_once_per_recipient"

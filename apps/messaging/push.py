@@ -128,3 +128,32 @@ def push_give_up(*, delivery_id: int) -> None:
     PushDelivery.objects.filter(pk=delivery_id, status=PushDelivery.Status.PENDING).update(
         status=PushDelivery.Status.FAILED
     )
+
+
+def push_retry(*, actor, delivery_ids: list[int]) -> int:
+    """A super admin sends failed pushes again (after fixing the gateway): each failed delivery of
+    the actor's tenant goes back to pending with its attempts reset and is queued once more.
+    Delivered and pending ones are left alone. Audited. Returns how many were queued."""
+    from apps.core.services import audit_record
+
+    if not (actor.is_super_admin or actor.is_platform_operator) or not actor.tenant_id:
+        return 0
+    with transaction.atomic():
+        failed = list(
+            PushDelivery.objects.select_for_update().filter(
+                tenant_id=actor.tenant_id, pk__in=delivery_ids, status=PushDelivery.Status.FAILED
+            )
+        )
+        ids = [d.pk for d in failed]
+        PushDelivery.objects.filter(pk__in=ids).update(status=PushDelivery.Status.PENDING, attempts=0, last_error="")
+        for delivery in failed:
+            audit_record(actor=actor, action="push.retry", obj=delivery, tenant=actor.tenant)
+
+        def enqueue():
+            from apps.messaging.tasks import push_send
+
+            for pk in ids:
+                push_send.delay(pk)
+
+        transaction.on_commit(enqueue)
+    return len(ids)

@@ -126,3 +126,33 @@ def test_push_gives_up_after_the_retries_and_marks_failed(im_a, gateway):
         ("visitor", "failed", 7),
     ]  # first try + 6 retries each
     assert len(gateway.requests) == 14
+
+
+def test_super_admin_sees_failed_pushes_and_sends_them_again(im_a, im_b, gateway, client):
+    from apps.core.models import AuditEntry
+
+    conv, customer, _token = im_a.conversation()
+    gateway.fail_first = 100  # the gateway is down: every attempt fails, the delivery gives up
+    message = message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="hi")
+    delivery = PushDelivery.objects.get(message=message)
+    assert delivery.status == "failed" and "503" in delivery.last_error
+    org = im_a.org
+    client.force_login(org.sup_east)
+    assert client.get("/manage/messaging/pushdelivery/").status_code in (403, 404)  # supervisors: no
+    client.force_login(org.admin)
+    page = client.get("/manage/messaging/pushdelivery/?status=failed")
+    assert page.status_code == 200 and f">{delivery.pk}<" in page.content.decode()
+    other = im_b.org.admin
+    assert push.push_retry(actor=other, delivery_ids=[delivery.pk]) == 0  # another tenant's: untouched
+    gateway.fail_first = 0  # the gateway is fixed
+    sent_before = len(gateway.requests)
+    response = client.post(
+        "/manage/messaging/pushdelivery/",
+        {"action": "retry_failed", "_selected_action": [delivery.pk]},
+    )
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 1, "")
+    assert len(gateway.requests) == sent_before + 1
+    assert AuditEntry.objects.filter(action="push.retry", actor=org.admin).count() == 1
+    assert push.push_retry(actor=org.admin, delivery_ids=[delivery.pk]) == 0  # delivered: left alone
