@@ -289,7 +289,7 @@ def _with_media(*, conversation, media: dict, content_type: str, payload: dict) 
     """The message's content type and payload once the fetched media is stored (or why not)."""
     from django.core.files.base import ContentFile
 
-    from apps.messaging.attachments import attachment_create, attachment_to_dict
+    from apps.messaging.attachments import attachment_create, attachment_message_content
 
     if "video_url" in media:
         return content_type, {**payload, "url": media["video_url"]}
@@ -299,8 +299,8 @@ def _with_media(*, conversation, media: dict, content_type: str, payload: dict) 
         attachment = attachment_create(conversation=conversation, upload=ContentFile(media["data"], name=media["name"]))
     except ApplicationError as exc:  # wrong type, too large, damaged: the message still arrives
         return content_type, {**payload, "media_error": exc.code}
-    content_type = "image" if attachment.mime_type.startswith("image/") else "file"
-    return content_type, {**payload, "attachment": attachment_to_dict(attachment)}
+    content_type, stored = attachment_message_content(attachment)
+    return content_type, {**payload, **stored}
 
 
 def inbound_process(*, inbound_id: int) -> InboundMessage:
@@ -308,9 +308,11 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
     from apps.conversations.services import conversation_start
     from apps.messaging.services import message_create
 
-    pending = InboundMessage.objects.select_related("channel").filter(pk=inbound_id, status=InboundStatus.PENDING)
-    first = pending.first()
-    media = _wechat_media_fetch(first) if first is not None else None
+    # Media is fetched before the row lock is taken: no network call inside the transaction.
+    pending = (
+        InboundMessage.objects.select_related("channel").filter(pk=inbound_id, status=InboundStatus.PENDING).first()
+    )
+    media = _wechat_media_fetch(pending) if pending is not None else None
     with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
         inbound = InboundMessage.objects.select_for_update().select_related("channel").get(pk=inbound_id)
         if inbound.status != InboundStatus.PENDING:

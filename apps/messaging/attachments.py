@@ -121,5 +121,10 @@ def attachment_message_fields(*, conversation, attachment_id: int) -> tuple[str,
     ).first()
     if attachment is None:
         raise ApplicationError("not_found", _("Attachment not found."), status=404)
+    return attachment_message_content(attachment)
+
+
+def attachment_message_content(attachment: Attachment) -> tuple[str, dict]:
+    """(content_type, payload) of a message carrying this stored attachment."""
     content_type = ContentType.IMAGE if attachment.mime_type.startswith("image/") else ContentType.FILE
     return content_type, {"attachment": attachment_to_dict(attachment)}

@@ -32,12 +32,12 @@ def record_status_change(*, agent, previous: str, status: str, actor, reason: st
 def index_message_for_search(*, conversation, message) -> None:
     """Full-text index. Database backend: the terms are written in the message's transaction.
     Elasticsearch: a Celery task is enqueued after the message commits."""
-    if message.content_type != "text":
-        return
     if not getattr(settings, "ELASTICSEARCH_URL", ""):
         from apps.reports.search.db import index_message
 
-        index_message(conversation=conversation, message=message)
+        index_message(conversation=conversation, message=message)  # text only, checked there
+        return
+    if message.content_type != "text":
         return
     from apps.reports.tasks import index_messages_task
 

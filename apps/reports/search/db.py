@@ -74,13 +74,14 @@ class DatabaseBackend:
         text = " ".join((text or "").split())
         if not text or not tenant_id:
             return []
-        parts = text.split(" ")
-        terms = list(dict.fromkeys(t for part in parts for t in query_terms(part)))
+        part_terms = {part: query_terms(part) for part in text.split(" ")}
+        parts = list(part_terms)
+        terms = list(dict.fromkeys(t for ts in part_terms.values() for t in ts))
         if not terms:
             return self._scan(tenant_id=tenant_id, parts=parts, start=start, end=end, limit=limit)
         # A part whose terms alone do not prove it occurs as written (several terms, or a lone
         # Chinese character next to them) needs the substring check.
-        to_confirm = [p for p in parts if len(query_terms(p)) != 1 or len(p) < 2]
+        to_confirm = [p for p, ts in part_terms.items() if len(ts) != 1 or len(p) < 2]
         if len(terms) == 1 and not to_confirm:
             return list(
                 SearchTerm.objects.filter(tenant_id=tenant_id, term=terms[0], created_at__gte=start, created_at__lt=end)
