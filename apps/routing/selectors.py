@@ -154,8 +154,9 @@ CALENDAR_MEMO_SECONDS = 10.0
 
 
 def _calendar(tenant_id: int) -> tuple[list, list]:
-    """The tenant's working hours and upcoming holidays, remembered in this process for ten
-    seconds: read on every arrival, changed a few times a year."""
+    """The tenant's working hours and holidays, remembered in this process for ten seconds: read
+    on every arrival, changed a few times a year. All holidays are loaded (a tenant has a few a
+    year), so a question about any instant, past or future, sees the same calendar."""
     now = time.monotonic()
     hit = _calendar_memo.get(tenant_id)
     if hit is not None and now - hit[0] < CALENDAR_MEMO_SECONDS:
@@ -163,8 +164,7 @@ def _calendar(tenant_id: int) -> tuple[list, list]:
     hours = list(
         WorkingHours.objects.filter(tenant_id=tenant_id).values_list("branch__path", "weekday", "start", "end")
     )
-    since = timezone.now().date() - dt.timedelta(days=2)
-    holidays = list(Holiday.objects.filter(tenant_id=tenant_id, date__gte=since).values_list("branch__path", "date"))
+    holidays = list(Holiday.objects.filter(tenant_id=tenant_id).values_list("branch__path", "date"))
     _calendar_memo[tenant_id] = (now, hours, holidays)
     return hours, holidays
 

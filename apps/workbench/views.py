@@ -135,6 +135,9 @@ def history(request: HttpRequest):
             "f": request.GET,
             "query": query.urlencode(),
             "export_available": _export_available(),
+            # The export's default range in the tenant's dates (the middleware activated its zone).
+            "default_to": timezone.localdate(),
+            "default_from": timezone.localdate() - timedelta(days=365),
         },
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from apps.accounts import hooks as account_hooks
@@ -98,7 +99,18 @@ def _at(weekday: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 11, 23 + weekday, hour, minute, tzinfo=zoneinfo.ZoneInfo("Asia/Shanghai"))
 
 
-def test_working_hours_branch_overrides_company_and_holidays_close(dispatch):
+@pytest.mark.parametrize(
+    "wall_clock",
+    ["2026-11-20T08:00:00+00:00", "2026-11-24T17:30:00+00:00", "2027-06-30T23:59:00+00:00"],
+    ids=["before", "during", "months-after"],
+)
+def test_working_hours_branch_overrides_company_and_holidays_close(dispatch, wall_clock):
+    # The answer for a given instant must not depend on when the question is asked.
+    with time_machine.travel(dt.datetime.fromisoformat(wall_clock), tick=False):
+        _check_working_hours_and_holidays(dispatch)
+
+
+def _check_working_hours_and_holidays(dispatch):
     org = dispatch.org
     tenant = org.tenant
     for day in range(5):

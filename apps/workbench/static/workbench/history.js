@@ -28,10 +28,9 @@
   function filters() {
     // The page's filters, in the export API's vocabulary (apps.reports.history).
     var q = new URLSearchParams(box.dataset.query || "");
-    var today = new Date(), yearAgo = new Date(Date.now() - 365 * 86400000);
-    var iso = function (d) { return d.toISOString().slice(0, 10); };
+    // "Today" is the tenant's date, decided by the server (the browser's zone may differ).
     var sat = { good: "satisfied", bad: "dissatisfied", none: "unrated" }[q.get("satisfaction")] || q.get("satisfaction") || "";
-    var f = { status: "closed", date_from: q.get("from") || iso(yearAgo), date_to: q.get("to") || iso(today) };
+    var f = { status: "closed", date_from: q.get("from") || box.dataset.defaultFrom, date_to: q.get("to") || box.dataset.defaultTo };
     if (q.get("channel")) f.channel = Number(q.get("channel"));
     if (q.get("tag")) f.tag = Number(q.get("tag"));
     if (q.get("nickname")) f.customer = q.get("nickname");
