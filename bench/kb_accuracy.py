@@ -1,12 +1,18 @@
-"""Knowledge-base matching accuracy on the labelled logistics question set.
+"""Knowledge-base matching accuracy on every labelled question set, with one command.
 
-    .venv/bin/python bench/kb_accuracy.py [--misses]
+    .venv/bin/python bench/kb_accuracy.py [--misses] [--json FILE]
 
-No database needed: builds the matching index straight from the FAQ file the demo tenant loads
-(apps/knowledge/data/faq_logistics_zh.json) and asks every labelled question
-(bench/data/kb_questions.json, plus the fresh held-out bench/data/kb_questions_fresh.json).
-Reports top-1 accuracy, top-3 recall, how the confidence score separates right from wrong
-answers, and how many out-of-scope questions stay under the bot's default threshold.
+No database needed: builds the matching index straight from each FAQ file and asks every labelled
+question. For each set it reports top-1 accuracy, top-3 recall, how many questions the bot would
+answer directly at the default confidence threshold and how many of those are right (precision),
+and how many out-of-scope questions stay under the threshold.
+
+Sets (see bench/README.md):
+- main / fresh: the express FAQ the demo tenant loads (apps/knowledge/data/faq_logistics_zh.json),
+  as shipped (6-10 phrasings per entry) and reduced to its standard question only ("q-only");
+- frozen: international express & customs (bench/data/frozen), one question + answer per entry,
+  written before the engine changed and never tuned on — --misses never prints its questions;
+- dev: cold-chain (bench/data/dev), one question + answer per entry, the set the engine is tuned on.
 """
 
 from __future__ import annotations
@@ -25,15 +31,52 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 from apps.knowledge.matching import EntryMeta, build_index  # noqa: E402
 
-FAQ = ROOT / "apps" / "knowledge" / "data" / "faq_logistics_zh.json"
-SETS = {
-    "main": ROOT / "bench" / "data" / "kb_questions.json",
-    "fresh": ROOT / "bench" / "data" / "kb_questions_fresh.json",
-}
+DATA = ROOT / "bench" / "data"
+LOGISTICS = ROOT / "apps" / "knowledge" / "data" / "faq_logistics_zh.json"
+# (name, FAQ file, questions file, keep similar phrasings, may print misses)
+SETS = [
+    ("main", LOGISTICS, DATA / "kb_questions.json", True, True),
+    ("fresh", LOGISTICS, DATA / "kb_questions_fresh.json", True, True),
+    ("main q-only", LOGISTICS, DATA / "kb_questions.json", False, True),
+    ("fresh q-only", LOGISTICS, DATA / "kb_questions_fresh.json", False, True),
+    (
+        "dev cold-chain",
+        DATA / "dev" / "faq_coldchain_zh.json",
+        DATA / "dev" / "kb_questions_coldchain.json",
+        True,
+        True,
+    ),
+    (
+        "FROZEN international",
+        DATA / "frozen" / "faq_international_zh.json",
+        DATA / "frozen" / "kb_questions_international.json",
+        True,
+        False,
+    ),
+]
 DEFAULT_THRESHOLD = 0.3  # BotSettings.confidence_threshold default
 
 
-def evaluate(index, keys, questions, *, show_misses=False, label=""):
+def load_faq(path: Path, *, with_similar: bool = True) -> list[dict]:
+    faq = json.loads(path.read_text(encoding="utf-8"))
+    if not with_similar:
+        faq = [{**f, "similar": []} for f in faq]
+    return faq
+
+
+def faq_index(faq: list[dict], version: int = 1):
+    entries = [
+        (EntryMeta(id=i, question=f["question"]), [f["question"], *f.get("similar", [])], f["answer"])
+        for i, f in enumerate(faq)
+    ]
+    return build_index(version=version, entries=entries), [f["key"] for f in faq]
+
+
+def load_questions(path: Path) -> list[tuple[str, str | None]]:
+    return [tuple(q) for q in json.loads(path.read_text(encoding="utf-8"))["questions"]]
+
+
+def evaluate(index, keys, questions, *, threshold=DEFAULT_THRESHOLD, show_misses=False, label=""):
     labelled = [(q, k) for q, k in questions if k]
     top1 = top3 = 0
     right, wrong = [], []
@@ -50,62 +93,82 @@ def evaluate(index, keys, questions, *, show_misses=False, label=""):
                 print(f"  miss [{label}] {q!r} expected {k}, got {got} (conf {conf:.2f})")
         top3 += k in got
     off_topic = [q for q, k in questions if k is None]
-    off_conf = [(index.search(q, k=1) or [None])[0] for q in off_topic]
-    off_conf = [m.confidence if m else 0.0 for m in off_conf]
+    off_conf = []
+    for q in off_topic:
+        m = index.search(q, k=1)
+        off_conf.append(m[0].confidence if m else 0.0)
+        if show_misses and off_conf[-1] >= threshold:
+            print(f"  out-of-scope answered [{label}] {q!r} (conf {off_conf[-1]:.2f})")
+    direct_right = sum(c >= threshold for c in right)
+    direct_wrong = sum(c >= threshold for c in wrong)
+    direct_off = sum(c >= threshold for c in off_conf)
+    direct = direct_right + direct_wrong + direct_off
     return {
         "questions": len(labelled),
         "top1": top1 / len(labelled),
         "top3": top3 / len(labelled),
+        "answered_directly": (direct_right + direct_wrong) / len(labelled),
+        "direct_precision": direct_right / direct if direct else 1.0,
         "right_conf": right,
         "wrong_conf": wrong,
         "off_topic": len(off_topic),
-        "off_topic_below_threshold": sum(c < DEFAULT_THRESHOLD for c in off_conf),
+        "off_topic_below_threshold": len(off_topic) - direct_off,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--misses", action="store_true", help="print every question whose top-1 is wrong")
-    args = parser.parse_args()
-    faq = json.loads(FAQ.read_text(encoding="utf-8"))
-    keys = [f["key"] for f in faq]
-    entries = [
-        (EntryMeta(id=i, question=f["question"]), [f["question"], *f["similar"]], f["answer"])
-        for i, f in enumerate(faq)
-    ]
-    started = time.perf_counter()
-    index = build_index(version=1, entries=entries)
-    print(
-        f"FAQ entries: {len(faq)}, phrasings: {sum(1 + len(f['similar']) for f in faq)}, "
-        f"index built in {time.perf_counter() - started:.2f}s"
-    )
-    results = {}
-    for name, path in SETS.items():
-        questions = [tuple(q) for q in json.loads(path.read_text(encoding="utf-8"))["questions"]]
-        results[name] = r = evaluate(index, keys, questions, show_misses=args.misses, label=name)
-        print(
-            f"[{name}] {r['questions']} questions: top-1 {r['top1']:.1%}, top-3 {r['top3']:.1%}; "
-            f"out-of-scope under threshold {DEFAULT_THRESHOLD}: {r['off_topic_below_threshold']}/{r['off_topic']}"
-        )
-        if name == "main":
-            labelled = [(q, k) for q, k in questions if k]
-            for half, part in (("even rows", labelled[0::2]), ("odd rows", labelled[1::2])):
-                h = evaluate(index, keys, part)
-                print(f"    {half}: top-1 {h['top1']:.1%}, top-3 {h['top3']:.1%}")
-    r = results["main"]
-    print("confidence of the top answer (main set):")
-    print(
-        f"    right answers: median {statistics.median(r['right_conf']):.2f}; "
-        f"wrong answers: median {statistics.median(r['wrong_conf']) if r['wrong_conf'] else 0:.2f}"
-    )
-    print("    threshold | answered directly | of which right | right answers held back")
+def calibration(r: dict) -> list[str]:
+    lines = ["    threshold | answered directly | of which right | right answers held back"]
     for threshold in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5):
         ok = sum(c >= threshold for c in r["right_conf"])
         bad = sum(c >= threshold for c in r["wrong_conf"])
         answered = ok + bad
-        print(
+        lines.append(
             f"    {threshold:>9.2f} | {answered / r['questions']:>17.1%} | "
-            f"{(ok / answered if answered else 0):>14.1%} | {1 - ok / len(r['right_conf']):>22.1%}"
+            f"{(ok / answered if answered else 0):>14.1%} | {1 - ok / max(1, len(r['right_conf'])):>22.1%}"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--misses", action="store_true", help="print wrong top-1 answers (never of the frozen set)")
+    parser.add_argument("--only", help="evaluate only the sets whose name contains this")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    results = {}
+    indexes: dict[tuple, tuple] = {}
+    print(f"default threshold {DEFAULT_THRESHOLD}")
+    print("set                  | questions | top-1  | top-3  | answered directly | precision | out-of-scope below")
+    for name, faq_path, questions_path, with_similar, may_show in SETS:
+        if args.only and args.only not in name:
+            continue
+        cache_key = (faq_path, with_similar)
+        if cache_key not in indexes:
+            faq = load_faq(faq_path, with_similar=with_similar)
+            started = time.perf_counter()
+            indexes[cache_key] = (*faq_index(faq), time.perf_counter() - started)
+        index, keys, _built = indexes[cache_key]
+        r = evaluate(index, keys, load_questions(questions_path), show_misses=args.misses and may_show, label=name)
+        results[name] = r
+        print(
+            f"{name:<20} | {r['questions']:>9} | {r['top1']:>6.1%} | {r['top3']:>6.1%} | "
+            f"{r['answered_directly']:>17.1%} | {r['direct_precision']:>9.1%} | "
+            f"{r['off_topic_below_threshold']}/{r['off_topic']}"
+        )
+    for name in ("main", "FROZEN international"):
+        if name in results:
+            r = results[name]
+            print(f"confidence of the top answer ({name}):")
+            print(
+                f"    right answers: median {statistics.median(r['right_conf'] or [0]):.2f}; "
+                f"wrong answers: median {statistics.median(r['wrong_conf'] or [0]):.2f}"
+            )
+            print("\n".join(calibration(r)))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {k: {m: v for m, v in r.items() if not m.endswith("_conf")} for k, r in results.items()}, indent=1
+            )
         )
 
 
