@@ -29,5 +29,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     *[path("", include(f"apps.{app}.urls")) for app in DOMAIN_APPS],
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    # Only tenant logos are public. Attachments, exports and transcripts are private files
+    # (apps.core.files): read through views that check a credential, never under /media/.
+    re_path(r"^media/tenant-logos/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT / "tenant-logos"}),
 ]

@@ -42,10 +42,10 @@ def verify_request(
         raise ApplicationError("invalid_signature", _("The request signature is not valid."), status=401)
 
 
-def _absolute(url: str) -> str:
-    from apps.channels.services import _absolute as absolute
+def media_url(message) -> str:
+    from apps.channels.services import media_url as url
 
-    return absolute(url)
+    return url(message)
 
 
 def webhook_body(*, channel, message) -> dict:
@@ -67,7 +67,7 @@ def webhook_body(*, channel, message) -> dict:
             "seq": message.seq,
             "type": message.content_type,
             "text": message.body,
-            "url": _absolute((message.payload.get("attachment") or {}).get("url") or message.payload.get("url", "")),
+            "url": media_url(message),
             "sender_kind": message.sender_kind,
             "sender_name": message.sender_user.name if message.sender_user_id else "",
             "created_at": message.created_at.isoformat(),

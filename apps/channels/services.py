@@ -427,6 +427,19 @@ def _absolute(url: str) -> str:
     return url
 
 
+def media_url(message) -> str:
+    """The link an outside platform (partner server, WeChat user) gets for a message's file: our
+    attachments as absolute signed links that expire (OUTSIDE_MEDIA_URL_TTL), media that stayed
+    on the platform (a WeChat video) as its own URL."""
+    from apps.messaging.attachments import attachment_url
+
+    attachment = message.payload.get("attachment") or {}
+    if isinstance(attachment, dict) and isinstance(attachment.get("id"), int):
+        ttl = int(getattr(settings, "OUTSIDE_MEDIA_URL_TTL", 7 * 24 * 3600))
+        return attachment_url(attachment["id"], ttl=ttl, absolute=True)
+    return _absolute(message.payload.get("url", "") or "")
+
+
 def _deliver_wechat(delivery: OutboundDelivery) -> str:
     """Send through the customer-service message API. Returns the final status."""
     from wechatpy.exceptions import WeChatClientException
@@ -470,8 +483,7 @@ def _deliver_wechat(delivery: OutboundDelivery) -> str:
         else:
             text = message.body
             if message.content_type != "text":
-                url = _absolute((message.payload.get("attachment") or {}).get("url") or message.payload.get("url", ""))
-                text = (text + " " + url).strip() or gettext("[Attachment]")
+                text = (text + " " + media_url(message)).strip() or gettext("[Attachment]")
             client.message.send_text(openid, text)
     except WeChatClientException as exc:
         if exc.errcode == 45015:  # "response out of time limit": WeChat's own view of the window

@@ -9,10 +9,12 @@ import uuid
 import filetype
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from apps.core.errors import ApplicationError
+from apps.core.files import signed_query
 from apps.messaging.models import Attachment, ContentType
 
 IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "PNG", "image/webp": "PNG"}
@@ -102,10 +104,33 @@ def attachment_create(*, conversation, upload, user=None) -> Attachment:
     return attachment
 
 
+def attachment_path(attachment_id: int) -> str:
+    """The attachment's stable address: a staff session that may see the conversation opens it."""
+    return reverse("attachment-content", kwargs={"pk": attachment_id})
+
+
+def attachment_url(attachment_id: int, *, ttl: int | None = None, absolute: bool = False) -> str:
+    """A link anyone holding it may open until it expires (visitors' <img>, partners' servers)."""
+    url = f"{attachment_path(attachment_id)}?{signed_query('attachment', attachment_id, ttl=ttl)}"
+    if absolute:
+        url = getattr(settings, "PUBLIC_BASE_URL", "").rstrip("/") + url
+    return url
+
+
+def payload_with_signed_urls(payload: dict, **kwargs) -> dict:
+    """A message payload as it goes out: its attachment's link signed afresh (the stored url may be
+    the stable path, or the public /media/ path of rows written before files became private)."""
+    attachment = payload.get("attachment") if isinstance(payload, dict) else None
+    if not isinstance(attachment, dict) or not isinstance(attachment.get("id"), int):
+        return payload
+    return {**payload, "attachment": {**attachment, "url": attachment_url(attachment["id"], **kwargs)}}
+
+
 def attachment_to_dict(attachment: Attachment) -> dict:
+    """The stored form (in message payloads): the stable path; senders sign it on the way out."""
     return {
         "id": attachment.pk,
-        "url": attachment.file.url,
+        "url": attachment_path(attachment.pk),
         "name": attachment.original_name,
         "mime_type": attachment.mime_type,
         "size": attachment.size,

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.files import private_upload_to
 from apps.core.tenancy import TenantOwned
 
 
@@ -61,7 +62,7 @@ class Message(TenantOwned):
 class Attachment(TenantOwned):
     """An uploaded file, checked by size and content and, for images, re-encoded."""
 
-    file = models.FileField(upload_to="attachments/%Y/%m/")
+    file = models.FileField(upload_to=private_upload_to)
     original_name = models.CharField(max_length=200, blank=True)
     mime_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()

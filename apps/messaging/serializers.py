@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from apps.messaging.attachments import payload_with_signed_urls
 from apps.messaging.models import Message
 
 
@@ -19,7 +20,8 @@ def message_to_dict(message: Message) -> dict:
         "sender_name": sender_name,
         "content_type": message.content_type,
         "body": message.body,
-        "payload": message.payload,
+        # Attachment links are signed per render: a private file is opened by whoever was sent the frame.
+        "payload": payload_with_signed_urls(message.payload),
         "visibility": message.visibility,
         "created_at": message.created_at.isoformat(),
     }

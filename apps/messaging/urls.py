@@ -1,3 +1,9 @@
-"""Pages served by this app."""
+"""Pages and files served by this app."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from apps.messaging import views
+
+urlpatterns: list = [
+    path("files/attachments/<int:pk>/", views.attachment_content, name="attachment-content"),
+]

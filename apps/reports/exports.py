@@ -15,6 +15,7 @@ import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Count, Q
@@ -29,6 +30,14 @@ from apps.reports.models import ExportFormat, ExportJob, ExportStatus
 
 CHUNK = 500
 MAX_ROWS = getattr(settings, "REPORTS_EXPORT_MAX_ROWS", 1_000_000)
+
+
+# The export task's hard time limit is one hour (CELERY_TASK_TIME_LIMITS in settings).
+EXPORT_STALE_SECONDS = 2 * 3600
+
+
+def max_running_per_user() -> int:
+    return int(getattr(settings, "REPORTS_EXPORTS_RUNNING_PER_USER", 3))
 
 
 def export_ttl() -> timedelta:
@@ -48,6 +57,20 @@ def export_create(
     f = history_filter_parse(filters or {})
     history_queryset(actor=actor, f=f, tz=_tz(actor))  # validates scope (404 for a branch outside it)
     with transaction.atomic():
+        # The user's row lock makes "count, then create" one step for concurrent requests.
+        get_user_model().objects.select_for_update().filter(pk=actor.pk).first()
+        running = ExportJob.objects.filter(
+            requested_by=actor,
+            status__in=[ExportStatus.PENDING, ExportStatus.RUNNING],
+            # A job older than the export task's hard time limit is dead, not running.
+            created_at__gte=timezone.now() - timedelta(seconds=EXPORT_STALE_SECONDS),
+        ).count()
+        if running >= max_running_per_user():
+            raise ApplicationError(
+                "too_many_exports",
+                _("You already have %(n)d exports in progress. Wait for one to finish.") % {"n": running},
+                status=429,
+            )
         job = ExportJob.objects.create(
             tenant_id=actor.tenant_id,
             requested_by=actor,
@@ -251,7 +274,9 @@ def export_open_download(*, actor, job_id: int, transcript: bool = False):
         raise ApplicationError("export_not_ready", _("This export is not ready or has expired."), status=409)
     if job.expires_at and job.expires_at < timezone.now():
         raise ApplicationError("export_expired", _("This download link has expired."), status=410)
-    return job, field.open("rb"), os.path.basename(field.name)
+    suffix = "txt" if transcript else job.format
+    name = f"{'transcripts' if transcript else 'export'}-{job.pk}.{suffix}"
+    return job, field, name
 
 
 def export_to_dict(job: ExportJob) -> dict:

@@ -160,6 +160,11 @@ def transcript(request: HttpRequest, conversation_id: int):
         conv, messages = selectors.transcript(actor=request.user, conversation_id=conversation_id)
     except NotFound:
         raise Http404
+    from apps.messaging.attachments import payload_with_signed_urls
+
+    messages = list(messages)
+    for m in messages:
+        m.attachment = (payload_with_signed_urls(m.payload or {}) or {}).get("attachment")
     return render(request, "workbench/transcript.html", {"conv": conv, "messages": messages, "row": history_row(conv)})
 
 

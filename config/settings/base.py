@@ -101,7 +101,11 @@ if DATABASE_URL:
     _db = dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
     if _db["ENGINE"] == "django.db.backends.mysql":
         _db.setdefault("OPTIONS", {}).update(
-            {"charset": "utf8mb4", "isolation_level": "read committed", "init_command": "SET sql_mode='STRICT_TRANS_TABLES'"}
+            {
+                "charset": "utf8mb4",
+                "isolation_level": "read committed",
+                "init_command": "SET sql_mode='STRICT_TRANS_TABLES'",
+            }
         )
         _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     DATABASES = {"default": _db}
@@ -206,6 +210,15 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Attachments, exports and transcripts are private (apps.core.files): no URL maps onto them.
+# Links signed for visitors and partners live this long (rounded up to the next hour).
+PRIVATE_FILE_URL_TTL = int(os.environ.get("PRIVATE_FILE_URL_TTL", str(24 * 3600)))
+# Links in partner webhooks and in WeChat text replies: the other side fetches them later.
+OUTSIDE_MEDIA_URL_TTL = int(os.environ.get("OUTSIDE_MEDIA_URL_TTL", str(7 * 24 * 3600)))
+# Behind nginx: the internal location that serves MEDIA_ROOT (X-Accel-Redirect). Empty: Django
+# streams the bytes itself (the embedded default).
+PRIVATE_MEDIA_ACCEL_PREFIX = os.environ.get("PRIVATE_MEDIA_ACCEL_PREFIX", "")
+REPORTS_EXPORTS_RUNNING_PER_USER = int(os.environ.get("REPORTS_EXPORTS_RUNNING_PER_USER", "3"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 

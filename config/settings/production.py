@@ -28,3 +28,6 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = False
+# docker/nginx.conf serves private files from its internal /_protected/ location; set the
+# variable to "" where no nginx sits in front (Django then streams the bytes itself).
+PRIVATE_MEDIA_ACCEL_PREFIX = os.environ.get("PRIVATE_MEDIA_ACCEL_PREFIX", "/_protected/")

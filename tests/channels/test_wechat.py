@@ -440,7 +440,7 @@ def test_media_sent_on_wechat_is_copied_into_our_attachments(plain, fake_remote,
     assert (
         image.content_type == "image" and att["mime_type"] == "image/png" and (att["width"], att["height"]) == (40, 30)
     )
-    assert att["url"].startswith("/media/attachments/") and image.payload["media_id"] == "IMG1"
+    assert att["url"] == f"/files/attachments/{att['id']}/" and image.payload["media_id"] == "IMG1"
     from apps.messaging.models import Attachment
 
     stored = Attachment.objects.get(pk=att["id"])

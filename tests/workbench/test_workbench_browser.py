@@ -188,7 +188,9 @@ def test_longest_waiting_customer_first_typing_read_state_and_image_upload(
     page.set_input_files("#wb-file", str(png))
     page.wait_for_selector("#wb-messages .wb-msg-agent[data-seq] img")
     msg = wait_until(lambda: Message.objects.filter(conversation=b, content_type="image").first())
-    assert msg.payload["attachment"]["url"].startswith("/media/")
+    # A private file: the stored path needs a credential, the page shows a signed link that loads.
+    assert msg.payload["attachment"]["url"] == f"/files/attachments/{msg.payload['attachment']['id']}/"
     src = page.get_attribute("#wb-messages .wb-msg-agent img", "src")
-    assert src == msg.payload["attachment"]["url"]
+    assert src.startswith(msg.payload["attachment"]["url"] + "?exp=")
+    page.wait_for_function("() => document.querySelector('#wb-messages .wb-msg-agent img').naturalWidth === 40")
     shot(page, "workbench-image")

@@ -19,7 +19,12 @@ from apps.core.ratelimit import public_rate
 from apps.messaging import selectors, services
 from apps.messaging.api import serializers as s
 from apps.messaging.api.auth import IsStaffOrVisitor, IsVisitor, VisitorTokenAuthentication
-from apps.messaging.attachments import attachment_create, attachment_message_fields, attachment_to_dict
+from apps.messaging.attachments import (
+    attachment_create,
+    attachment_message_fields,
+    attachment_to_dict,
+    payload_with_signed_urls,
+)
 from apps.messaging.models import ContentType, SenderKind, Visibility
 from apps.messaging.serializers import message_to_dict
 
@@ -249,4 +254,7 @@ class AttachmentUploadView(APIView):
             raise ApplicationError("invalid", _("Send the file in the 'file' field."))
         user = None if _is_visitor(request) else request.user
         attachment = attachment_create(conversation=conversation, upload=upload, user=user)
-        return Response(attachment_to_dict(attachment), status=status.HTTP_201_CREATED)
+        return Response(
+            payload_with_signed_urls({"attachment": attachment_to_dict(attachment)})["attachment"],
+            status=status.HTTP_201_CREATED,
+        )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import IsTenantMember
+from apps.core.files import private_file_response
 from apps.reports import exports
 from apps.reports.models import ExportJob
 
@@ -48,7 +48,9 @@ class ExportDownloadView(APIView):
     permission_classes = [IsAuthenticated, IsTenantMember]
 
     def get(self, request, pk: int):
-        _job, fh, name = exports.export_open_download(
+        _job, field, name = exports.export_open_download(
             actor=request.user, job_id=pk, transcript=request.GET.get("transcript") == "1"
         )
-        return FileResponse(fh, as_attachment=True, filename=name)
+        response = private_file_response(field, filename=name, as_attachment=True)
+        response["Cache-Control"] = "private, no-store"
+        return response
