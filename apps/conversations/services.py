@@ -52,6 +52,39 @@ def conversation_event_record(
     )
 
 
+# --- attribution: which branch holds a conversation -------------------------------------------
+# A conversation belongs to one branch at every moment (Conversation.branch), and every event row
+# carries the branch that held it once that transition was done. The branch is the channel's; or
+# what routing chose (rule target, overflow); for a tenant-wide channel that routing gave no branch,
+# the branch of the agent who took it (flag BRANCH_FROM_AGENT: the next assignee decides again);
+# a transfer accepted by an agent of another branch moves it there. Reports count each figure for
+# the branch in the event rows (apps.reports.metrics); supervisors' reach follows Conversation.branch.
+BRANCH_FROM_AGENT = "branch_from_agent"
+
+
+def _take_branch_of_agent(conversation: Conversation, agent, *, transfer: bool = False) -> list[str]:
+    """Move the conversation to the agent's branch when the rules above say so; returns the
+    fields to save (none when nothing changed)."""
+    if not agent.branch_id or agent.branch_id == conversation.branch_id:
+        return []
+    if not (transfer or conversation.branch_id is None or conversation.flags.get(BRANCH_FROM_AGENT)):
+        return []
+    conversation.branch_id = agent.branch_id
+    fields = ["branch"]
+    if not transfer:
+        conversation.flags = {**conversation.flags, BRANCH_FROM_AGENT: True}
+        fields.append("flags")
+    return fields
+
+
+def _attribute_to_routed_branch(event: ConversationEvent, conversation: Conversation) -> None:
+    """Routing runs right after the event that queued the conversation, in the same transaction:
+    the queueing belongs to the branch routing chose."""
+    if event.branch_id != conversation.branch_id:
+        event.branch_id = conversation.branch_id
+        ConversationEvent.objects.filter(pk=event.pk).update(branch_id=conversation.branch_id)
+
+
 def conversation_start(*, channel, customer, subject: str = "", priority: int = 0, actor=None) -> Conversation:
     """Open a conversation for a visitor on a channel, or return the one already open there.
 
@@ -86,8 +119,11 @@ def conversation_start(*, channel, customer, subject: str = "", priority: int = 
             Participant.objects.create(
                 tenant_id=channel.tenant_id, conversation=conversation, kind=ParticipantKind.VISITOR
             )
-            conversation_event_record(conversation=conversation, kind="created", to_status=status, actor=actor)
+            created = conversation_event_record(
+                conversation=conversation, kind="created", to_status=status, actor=actor
+            )
             hooks.run_conversation_started(conversation=conversation, actor=actor)
+            _attribute_to_routed_branch(created, conversation)
     except IntegrityError:
         # A second tab of the same visitor opened it at the same moment: use that one.
         existing = Conversation.objects.filter(open_key=open_key).first()
@@ -198,7 +234,8 @@ def assign_locked(*, conversation: Conversation, agent, actor=None, reason: str 
     conversation.assignee = agent
     conversation.assigned_at = now
     conversation.inactivity_warned_at = None
-    conversation.save(update_fields=["status", "assignee", "assigned_at", "inactivity_warned_at"])
+    moved = _take_branch_of_agent(conversation, agent)
+    conversation.save(update_fields=["status", "assignee", "assigned_at", "inactivity_warned_at", *moved])
     _join(conversation, agent)
     conversation_event_record(
         conversation=conversation,
@@ -334,7 +371,7 @@ def conversation_requeue(
                 conversation.excluded_agents = "," + ",".join(excluded[-20:]) + ","
             conversation.save(update_fields=["status", "assignee", "queued_at", "excluded_agents"])
             _leave(conversation, old_agent)
-            conversation_event_record(
+            event = conversation_event_record(
                 conversation=conversation,
                 kind="requeued",
                 from_status=ConversationStatus.ACTIVE,
@@ -343,9 +380,10 @@ def conversation_requeue(
                 agent_id=old_agent,
                 reason=reason,
             )
-            _publish_updated(conversation, agent_ids=(old_agent,))
             hooks.run_agent_capacity_freed(agent_id=old_agent, tenant_id=conversation.tenant_id)
             hooks.run_conversation_requeued(conversation=conversation, text="")
+            _attribute_to_routed_branch(event, conversation)
+            _publish_updated(conversation, agent_ids=(old_agent,))
             return conversation
 
     return retry_on_deadlock(attempt)
@@ -562,7 +600,8 @@ def conversation_transfer_accept(*, transfer_id: int, actor) -> Conversation:
             conversation.status = ConversationStatus.ACTIVE
             conversation.assignee = receiver
             conversation.assigned_at = now
-            conversation.save(update_fields=["status", "assignee", "assigned_at"])
+            moved = _take_branch_of_agent(conversation, receiver, transfer=True)
+            conversation.save(update_fields=["status", "assignee", "assigned_at", *moved])
             _leave(conversation, old_agent)
             _join(conversation, receiver)
             locked.status = TransferStatus.ACCEPTED
@@ -624,9 +663,11 @@ def _transfer_back(*, transfer_id: int, status: str, actor=None, reason: str, ch
             from_status=ConversationStatus.TRANSFER_PENDING,
             to_status=conversation.status,
             actor=actor,
-            agent_id=transfer.from_agent_id,
+            # The agent is the one the offer was made to (who declined or let it time out): reports
+            # count it as an offer to that agent that was not taken.
+            agent_id=(actor.pk if getattr(actor, "pk", None) else None) or transfer.to_agent_id,
             reason=reason,
-            data={"transfer_id": transfer.pk},
+            data={"transfer_id": transfer.pk, "from_agent_id": transfer.from_agent_id},
         )
         _transfer_resolve_publish(conversation, transfer, False, reason)
         return conversation
@@ -760,7 +801,7 @@ def conversation_handoff_to_human(
         conversation.status = ConversationStatus.QUEUED
         conversation.queued_at = timezone.now()
         conversation.save(update_fields=["status", "queued_at"])
-        conversation_event_record(
+        event = conversation_event_record(
             conversation=conversation,
             kind="handoff",
             from_status=ConversationStatus.BOT,
@@ -769,6 +810,7 @@ def conversation_handoff_to_human(
             reason=reason[:100],
         )
         hooks.run_conversation_requeued(conversation=conversation, text=text)
+        _attribute_to_routed_branch(event, conversation)
         return conversation
 
 
@@ -804,7 +846,7 @@ def conversation_reopen(*, conversation_id: int, window_seconds: int, actor=None
         except IntegrityError:
             raise ApplicationError("already_open", _("You already have an open conversation."), status=409)
         conversation.refresh_from_db()
-        conversation_event_record(
+        event = conversation_event_record(
             conversation=conversation,
             kind="reopened",
             from_status=ConversationStatus.CLOSED,
@@ -816,4 +858,5 @@ def conversation_reopen(*, conversation_id: int, window_seconds: int, actor=None
         conversation.flags = {**conversation.flags, "last_agent_id": last_agent}
         Conversation.objects.filter(pk=conversation.pk).update(flags=conversation.flags)
         hooks.run_conversation_requeued(conversation=conversation, text="")
+        _attribute_to_routed_branch(event, conversation)
         return conversation

@@ -17,7 +17,6 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-import zoneinfo
 from datetime import datetime
 
 from django.db import transaction
@@ -43,6 +42,7 @@ from apps.messaging.groups import conversation_group, tenant_staff_group
 from apps.messaging.models import ContentType, Message, SenderKind
 from apps.messaging.publish import publish
 from apps.messaging.services import message_create
+from apps.tenants.time import zone
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +55,7 @@ RELATED_PREFIX = "您是不是想问："
 def is_off_hours(settings: BotSettings, tz_name: str, now: datetime | None = None) -> bool:
     if settings.service_start is None or settings.service_end is None:
         return False
-    try:
-        tz = zoneinfo.ZoneInfo(tz_name or "Asia/Shanghai")
-    except zoneinfo.ZoneInfoNotFoundError:
-        tz = zoneinfo.ZoneInfo("Asia/Shanghai")
-    local = (now or timezone.now()).astimezone(tz)
+    local = (now or timezone.now()).astimezone(zone(tz_name))
     days = {d.strip() for d in settings.service_weekdays.split(",") if d.strip()}
     if days and str(local.isoweekday()) not in days:
         return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import zoneinfo
 from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
@@ -19,6 +18,7 @@ from django.http.request import split_domain_port, validate_host
 
 from apps.core.errors import ApplicationError
 from apps.messaging.groups import tenant_staff_group
+from apps.tenants.time import tenant_tz
 
 logger = logging.getLogger(__name__)
 THROTTLE = getattr(settings, "REPORTS_MONITOR_THROTTLE_SECONDS", 1.0)
@@ -60,14 +60,11 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         self.branch_id = None
         self.group = tenant_staff_group(user.tenant_id)
         self.pending = False
-        self.tz = zoneinfo.ZoneInfo(await database_sync_to_async(self._tz_name)())
+        self.tz = await database_sync_to_async(tenant_tz)(user=user)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_snapshot()
         self.ticker = asyncio.ensure_future(self._tick())
-
-    def _tz_name(self) -> str:
-        return getattr(self.user.tenant, "timezone", None) or "Asia/Shanghai"
 
     async def disconnect(self, code):
         if hasattr(self, "group"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-import zoneinfo
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,6 +26,7 @@ from apps.core.services import audit_record
 from apps.messaging.models import Message
 from apps.reports.history import history_filter_parse, history_queryset, require_manager_or_agent
 from apps.reports.models import ExportFormat, ExportJob, ExportStatus
+from apps.tenants.time import tenant_tz
 
 CHUNK = 500
 MAX_ROWS = getattr(settings, "REPORTS_EXPORT_MAX_ROWS", 1_000_000)
@@ -45,7 +45,7 @@ def export_ttl() -> timedelta:
 
 
 def _tz(user):
-    return zoneinfo.ZoneInfo(getattr(getattr(user, "tenant", None), "timezone", None) or "Asia/Shanghai")
+    return tenant_tz(user=user)
 
 
 def export_create(

@@ -1,38 +1,50 @@
-"""Every report figure, defined once.
+"""Every figure of the product, defined once.
 
-The rollup job (apps.reports.rollups), the screens and the exports all use these definitions;
-tests check each on a hand-built history. Figures are derived from raw rows as *facts*: a
-timestamped contribution (metric, value) attributed to a branch, an agent and a channel. A fact
-lands in the hour bucket of its timestamp, so every figure is additive over hours, days,
-agents, branches and channels.
+The report pages, the report API, the CSV and XLSX exports, the live monitor's "today" and the
+agent's "my statistics" all read these definitions (through apps.reports.selectors); the
+conversation history export uses `conversation_summary` for its per-conversation times. The
+definitions are written out for people in docs/figures.md (Chinese and English) and at the bottom
+of the report page (DEFINITIONS).
 
-Definitions (also shown on the report screen, see DEFINITIONS):
+Figures are derived from raw rows as *facts*: a timestamped contribution (metric, value)
+attributed to a branch, an agent and a channel. A fact lands in the hour bucket of its timestamp,
+so every figure is additive over hours, days, agents, branches and channels.
 
-- offered: a request for a human agent. Each time a conversation enters the human queue
-  (an event whose to_status is "queued" and whose from_status is not). Attributed to the event's
-  branch; agent none.
-- accepted: a conversation picked up by an agent from the queue or straight from the bot (an
-  event to "active" from "queued", "bot" or nothing). Transfers between agents are not counted
-  again. Attributed to the accepting agent.
+Attribution: a fact belongs to the branch that held the conversation when it happened, read from
+the conversation's event rows (each carries the branch holding the conversation after it, see
+apps.conversations.services). An event with no branch (a tenant-wide channel that no routing rule
+sent to a branch, before anyone took it) belongs to the branch that next held the conversation
+(the branch of the agent who took it); a conversation no branch ever held counts for no branch
+(super admins see it as "(none)").
+
+- offered: each time a conversation enters the human queue (an event to "queued" from another
+  status: new conversation, bot hand-off, re-queue, reopen). Agent: none.
+- accepted: a conversation taken by an agent from the queue or straight from the bot (an event to
+  "active" from "queued", "bot" or nothing). Transfers are not counted again. On the taking agent.
 - connect rate = accepted / offered (per agent: agent accepted / agent offered).
-- agent offered: an offer to a named agent: every agent acceptance (including transfers taken)
-  plus every declined or timed-out offer (AGENT_OFFER_MISSED_KINDS).
+- agent offered: an offer to a named agent: every event that makes an agent the active agent
+  (pickups and accepted transfers) plus every declined or timed-out offer or transfer.
 - agent accepted: every event that makes a named agent the active agent (pickups and transfers).
 - abandoned: the conversation closed while still queued.
-- first response time (FRT): for each agent acceptance, the time to that conversation's first
-  visible agent message after it (and before the next acceptance or the close). Lands in the hour
-  of that message.
-- average handling time (AHT): at close, closed_at minus the conversation's first acceptance.
-  Only conversations that were accepted; lands in the hour of the close, on the last agent.
-- messages: visible messages (not whisper/internal notes, not system/bot) by visitors and staff.
-  Staff messages are attributed to their sender; visitor messages to no agent.
-- ratings and satisfaction distribution: one rating per conversation, score 1..5, in the hour of
-  the rating, on the rated agent (or the last agent). Satisfaction = scores 4 and 5 / ratings.
-- logged-in time: any status other than offline; online / busy / away time: in that status.
+- queue wait: for each pickup from the queue, the time since the conversation entered the queue.
+  Lands at the pickup, on the taking agent. Abandoned waits are not in it (they are "abandoned").
+- first response time (FRT): for each time an agent becomes the active agent, the time to the
+  first visible staff message after it (before the next agent or the close). Lands at that message.
+- handling time (AHT): at each close of a served conversation, the close minus the first
+  acceptance since it last entered the queue (a reopened conversation is handled again). Lands at
+  the close, on the last agent.
+- messages: visible messages (not whispers/internal notes, not system/bot) by visitors and staff.
+  Staff messages are on their sender; visitor messages on no agent.
+- ratings and satisfaction distribution: one rating per conversation, score 1..5, at the rating,
+  on the rated agent (or the last agent). Satisfaction = scores 4 and 5 / ratings.
+- logged-in time: any status other than offline; idle (online) / busy / away time: in that status.
+  Lands on the agent's branch at that time (AgentStatusLog.branch_id_at_time).
+- KPI targets compare a branch's whole subtree with the target set by the super admin.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,6 +61,7 @@ AGENT_OFFER_MISSED_KINDS = {
     "transfer_declined",
     "transfer_rejected",
     "transfer_timeout",
+    "transfer_timed_out",
     "transfer_expired",
 }
 STAFF_SENDERS = {"agent", "supervisor", "salesperson"}
@@ -62,6 +75,8 @@ COUNTERS = (
     "accepted",
     "agent_accepted",
     "abandoned",
+    "wait_sum",
+    "wait_count",
     "frt_sum",
     "frt_count",
     "aht_sum",
@@ -95,7 +110,11 @@ DEFINITIONS = [
         ),
     ),
     (_("Abandoned"), _("Conversations closed while still waiting in the queue.")),
-    (_("First response time"), _("From an agent taking a conversation to that agent's first visible reply; averaged.")),
+    (_("Queue wait"), _("From entering the queue to being picked up by an agent; averaged over pickups.")),
+    (
+        _("First response time"),
+        _("From an agent taking a conversation to the first visible staff reply after it; averaged."),
+    ),
     (
         _("Average handling time"),
         _("From the first acceptance to the close, for conversations that were accepted; averaged."),
@@ -105,7 +124,17 @@ DEFINITIONS = [
         _("Visible messages from visitors and staff (whispers, internal notes, bot and system messages excluded)."),
     ),
     (_("Satisfaction"), _("Ratings of 4 or 5 stars ÷ all ratings.")),
-    (_("Logged-in time"), _("Time in any status other than offline. Online, busy and away time: time in that status.")),
+    (
+        _("Logged-in time"),
+        _("Time in any status other than offline. Idle (online), busy and away time: time in that status."),
+    ),
+    (
+        _("Branch"),
+        _(
+            "Each figure counts for the branch that held the conversation when it happened: the channel's branch, the branch routing chose, or for a tenant-wide channel the branch of the agent who took it; a transfer to another branch's agent moves it."
+        ),
+    ),
+    (_("KPI"), _("A branch's figures over its whole subtree, against the target the super admin set.")),
 ]
 
 
@@ -120,63 +149,159 @@ class Fact:
     conversation_id: int = 0
 
 
-def conversation_facts(*, conversation, events, staff_messages, rating=None) -> list[Fact]:
+class BranchTimeline:
+    """Which branch held a conversation at any instant, from its ordered event rows."""
+
+    def __init__(self, events, default: int = 0):
+        self.times = [ev.created_at for ev in events]
+        resolved: list[int] = []
+        nxt = 0
+        # An event without a branch belongs to the branch that next held the conversation.
+        for ev in reversed(events):
+            if ev.branch_id:
+                nxt = ev.branch_id
+            resolved.append(ev.branch_id or nxt)
+        resolved.reverse()
+        self.branches = resolved
+        self.default = (resolved[0] if resolved else 0) or default
+
+    def of_event(self, i: int) -> int:
+        return self.branches[i]
+
+    def at(self, ts: datetime) -> int:
+        i = bisect_right(self.times, ts) - 1
+        return self.branches[i] if i >= 0 else self.default
+
+
+class _Lifecycle:
+    """The walk over one conversation's events: what each transition contributes."""
+
+    def __init__(self, cid: int, channel: int, timeline: BranchTimeline):
+        self.cid, self.channel, self.timeline = cid, channel, timeline
+        self.facts: list[Fact] = []
+        self.acceptances: list[tuple[datetime, int, int]] = []  # (ts, agent, branch)
+        self.closes: list[datetime] = []
+        self.last_agent = 0
+        self.queued_since: datetime | None = None
+        self.episode_accept: datetime | None = None
+
+    def add(self, ts, metric, value, branch, agent=0):
+        self.facts.append(Fact(ts, metric, value, branch, agent, self.channel, self.cid))
+
+    def event(self, i: int, ev) -> None:
+        branch = self.timeline.of_event(i)
+        agent = ev.agent_id or 0
+        to, frm, ts = ev.to_status or "", ev.from_status or "", ev.created_at
+        if to == QUEUED and frm != QUEUED:
+            self.add(ts, "offered", 1, branch)
+            self.queued_since = ts
+            self.episode_accept = None
+        if ev.kind in AGENT_OFFER_MISSED_KINDS:
+            # An offer not taken (the conversation, if active, stays with its agent).
+            if agent:
+                self.add(ts, "agent_offered", 1, branch, agent)
+        elif to == ACTIVE and agent and (frm != ACTIVE or agent != self.last_agent):
+            self._accept(ts, frm, branch, agent)
+        if to == CLOSED and frm != CLOSED:
+            self._close(ts, frm, branch)
+
+    def _accept(self, ts, frm, branch, agent) -> None:
+        self.add(ts, "agent_offered", 1, branch, agent)
+        self.add(ts, "agent_accepted", 1, branch, agent)
+        if frm in PICKUP_FROM:
+            self.add(ts, "accepted", 1, branch, agent)
+            if self.queued_since is not None:
+                self.add(ts, "wait_sum", max(0.0, (ts - self.queued_since).total_seconds()), branch, agent)
+                self.add(ts, "wait_count", 1, branch, agent)
+        self.queued_since = None
+        self.acceptances.append((ts, agent, branch))
+        if self.episode_accept is None:
+            self.episode_accept = ts
+        self.last_agent = agent
+
+    def _close(self, ts, frm, branch) -> None:
+        self.closes.append(ts)
+        if frm == QUEUED:
+            self.add(ts, "abandoned", 1, branch)
+        if self.episode_accept is not None:
+            self.add(ts, "aht_sum", max(0.0, (ts - self.episode_accept).total_seconds()), branch, self.last_agent)
+            self.add(ts, "aht_count", 1, branch, self.last_agent)
+        self.queued_since = None
+        self.episode_accept = None
+
+    def first_responses(self, staff_times: list[datetime]) -> None:
+        """Per acceptance: the first staff message in [accept, next acceptance) and not after a close."""
+        for i, (ts, agent, branch) in enumerate(self.acceptances):
+            until = self.acceptances[i + 1][0] if i + 1 < len(self.acceptances) else None
+            close = next((c for c in self.closes if c >= ts), None)
+            k = _first_at_or_after(staff_times, ts)
+            if k is None:
+                continue
+            msg_ts = staff_times[k]
+            if (until is not None and msg_ts >= until) or (close is not None and msg_ts > close):
+                continue
+            self.add(msg_ts, "frt_sum", (msg_ts - ts).total_seconds(), branch, agent)
+            self.add(msg_ts, "frt_count", 1, branch, agent)
+
+
+def _first_at_or_after(times: list[datetime], ts: datetime) -> int | None:
+    lo, hi = 0, len(times)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if times[mid] < ts:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(times) else None
+
+
+def conversation_facts(*, conversation, events, messages, rating=None) -> list[Fact]:
     """The facts of one conversation.
 
-    conversation: has id, branch_id, channel_id. events: its ConversationEvents in order (need
-    kind, from_status, to_status, agent_id, branch_id, created_at). staff_messages: (created_at,
-    sender_user_id) of its visible staff messages in order. rating: its Rating or None.
+    conversation: has id, branch_id, channel_id. events: its ConversationEvents ordered by
+    (created_at, id) (need kind, from_status, to_status, agent_id, branch_id, created_at).
+    messages: (created_at, sender_kind, sender_user_id) of its visible messages in order, any
+    sender (only COUNTED_SENDERS count). rating: its Rating or None.
     """
-    cid = conversation.id
-    channel = conversation.channel_id or 0
-    conv_branch = conversation.branch_id or 0
-    facts: list[Fact] = []
-    acceptances: list[tuple[datetime, int, int]] = []  # (ts, agent, branch)
-    first_accept_ts = None
-    last_agent = 0
-    close_ts = None
-    for ev in events:
-        branch = ev.branch_id or conv_branch
-        agent = ev.agent_id or 0
-        to, frm = ev.to_status or "", ev.from_status or ""
-        if to == QUEUED and frm != QUEUED:
-            facts.append(Fact(ev.created_at, "offered", 1, branch, 0, channel, cid))
-        if to == ACTIVE and agent and (frm != ACTIVE or agent != last_agent):
-            facts.append(Fact(ev.created_at, "agent_offered", 1, branch, agent, channel, cid))
-            facts.append(Fact(ev.created_at, "agent_accepted", 1, branch, agent, channel, cid))
-            if frm in PICKUP_FROM:
-                facts.append(Fact(ev.created_at, "accepted", 1, branch, agent, channel, cid))
-            acceptances.append((ev.created_at, agent, branch))
-            if first_accept_ts is None:
-                first_accept_ts = ev.created_at
-            last_agent = agent
-        elif ev.kind in AGENT_OFFER_MISSED_KINDS and agent:
-            facts.append(Fact(ev.created_at, "agent_offered", 1, branch, agent, channel, cid))
-        if to == CLOSED and frm != CLOSED:
-            close_ts = ev.created_at
-            if frm == QUEUED:
-                facts.append(Fact(ev.created_at, "abandoned", 1, branch, 0, channel, cid))
-            if first_accept_ts is not None:
-                aht = (ev.created_at - first_accept_ts).total_seconds()
-                facts.append(Fact(ev.created_at, "aht_sum", aht, branch, last_agent, channel, cid))
-                facts.append(Fact(ev.created_at, "aht_count", 1, branch, last_agent, channel, cid))
-    # First response per acceptance: the first staff message inside [accept, next accept or close).
-    for i, (ts, agent, branch) in enumerate(acceptances):
-        until = acceptances[i + 1][0] if i + 1 < len(acceptances) else None
-        for msg_ts, _sender in staff_messages:
-            if msg_ts < ts:
-                continue
-            if (until is not None and msg_ts >= until) or (close_ts is not None and msg_ts > close_ts):
-                break
-            frt = (msg_ts - ts).total_seconds()
-            facts.append(Fact(msg_ts, "frt_sum", frt, branch, agent, channel, cid))
-            facts.append(Fact(msg_ts, "frt_count", 1, branch, agent, channel, cid))
-            break
+    timeline = BranchTimeline(events, default=conversation.branch_id or 0)
+    walk = _Lifecycle(conversation.id, conversation.channel_id or 0, timeline)
+    for i, ev in enumerate(events):
+        walk.event(i, ev)
+    walk.first_responses([ts for ts, kind, _u in messages if kind in STAFF_SENDERS])
+    for ts, kind, user in messages:
+        if kind not in COUNTED_SENDERS:
+            continue
+        staff = kind in STAFF_SENDERS
+        branch, agent = timeline.at(ts), (user or 0) if staff else 0
+        walk.add(ts, "messages", 1, branch, agent)
+        walk.add(ts, "messages_agent" if staff else "messages_visitor", 1, branch, agent)
     if rating is not None and 1 <= rating.score <= 5:
-        agent = rating.agent_id or last_agent
-        facts.append(Fact(rating.created_at, "ratings", 1, conv_branch, agent, channel, cid))
-        facts.append(Fact(rating.created_at, f"score_{rating.score}", 1, conv_branch, agent, channel, cid))
-    return facts
+        branch, agent = timeline.at(rating.created_at), rating.agent_id or walk.last_agent
+        walk.add(rating.created_at, "ratings", 1, branch, agent)
+        walk.add(rating.created_at, f"score_{rating.score}", 1, branch, agent)
+    return walk.facts
+
+
+def conversation_summary(*, conversation, events, messages) -> dict:
+    """One conversation's own times, by the same definitions (the history export's columns):
+    queue wait before its first pickup, first response after its first acceptance, handling time of
+    its last close. None when the conversation never reached that point."""
+    facts = conversation_facts(conversation=conversation, events=events, messages=messages)
+
+    def first(metric):
+        return next((f.value for f in facts if f.metric == metric), None)
+
+    def last(metric):
+        return next((f.value for f in reversed(facts) if f.metric == metric), None)
+
+    return {
+        "wait_s": first("wait_sum"),
+        "first_response_s": first("frt_sum"),
+        "handling_s": last("aht_sum"),
+        "branch_id": BranchTimeline(events, default=conversation.branch_id or 0).at(events[-1].created_at)
+        if events
+        else conversation.branch_id,
+    }
 
 
 def status_facts(*, logs, start: datetime, end: datetime, now: datetime) -> list[Fact]:
@@ -225,5 +350,26 @@ def derived(row: dict) -> dict:
         "agent_connect_rate": ratio(row.get("agent_accepted", 0), row.get("agent_offered", 0)),
         "frt_avg": avg(row.get("frt_sum", 0), row.get("frt_count", 0)),
         "aht_avg": avg(row.get("aht_sum", 0), row.get("aht_count", 0)),
+        "wait_avg": avg(row.get("wait_sum", 0), row.get("wait_count", 0)),
         "satisfaction": ratio(row.get("score_4", 0) + row.get("score_5", 0), ratings),
+        "score_avg": round(sum(row.get(f"score_{s}", 0) * s for s in range(1, 6)) / ratings, 2) if ratings else None,
     }
+
+
+def pct(value) -> str:
+    """A rate for people: "12.5%" ("-" when undefined)."""
+    return "-" if value is None or value == "" else f"{float(value):.1f}%"
+
+
+def count(value) -> str:
+    return str(round(float(value or 0)))
+
+
+def hms(seconds) -> str:
+    """A duration for people: rounded to the second, h:mm:ss ("-" when undefined). Never negative."""
+    if seconds is None or seconds == "":
+        return "-"
+    total = max(0, round(float(seconds)))
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}"

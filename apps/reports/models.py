@@ -51,6 +51,8 @@ class RollupMetrics(TenantOwned):
     accepted = models.PositiveIntegerField(default=0)
     agent_accepted = models.PositiveIntegerField(default=0)
     abandoned = models.PositiveIntegerField(default=0)
+    wait_sum = models.FloatField(default=0)
+    wait_count = models.PositiveIntegerField(default=0)
     frt_sum = models.FloatField(default=0)
     frt_count = models.PositiveIntegerField(default=0)
     aht_sum = models.FloatField(default=0)

@@ -9,14 +9,13 @@ event (created_at in the past) therefore fixes the old buckets it belongs to.
 
 from __future__ import annotations
 
-import zoneinfo
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Count, Max, Q, Sum
-from django.db.models.functions import TruncHour
+from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -24,7 +23,7 @@ from apps.conversations.models import Conversation, ConversationEvent, Rating
 from apps.messaging.models import Message
 from apps.reports import metrics
 from apps.reports.models import AgentStatusLog, DirtyBucket, Grain, ReportRow, RollupCursor, TagReportRow
-from apps.tenants.models import Tenant
+from apps.tenants.time import tenant_tz
 
 CHUNK = 2000
 MAX_DIRTY_SPAN = timedelta(days=7)
@@ -53,88 +52,72 @@ def compute_range(tenant_id: int, start: datetime, end: datetime, *, now: dateti
     now = now or timezone.now()
     cube: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
     tags: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
+    for ids in _chunks(sorted(_conversations_with_facts(tenant_id, start, end))):
+        for conv, conv_tags, facts in _conversation_facts(ids):
+            _add_conversation(cube, tags, conv, conv_tags, facts, start, end)
+    _add_status_time(cube, tenant_id, start, end, now)
+    return cube, tags
 
-    # Conversations with any fact-bearing row in the range.
-    conv_ids = set(
-        ConversationEvent.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end)
+
+def _conversations_with_facts(tenant_id: int, start: datetime, end: datetime) -> set[int]:
+    """Conversations with any fact-bearing row (event, counted message, rating) in the range."""
+    in_range = {"tenant_id": tenant_id, "created_at__gte": start, "created_at__lt": end}
+    ids = set(ConversationEvent.objects.filter(**in_range).values_list("conversation_id", flat=True).distinct())
+    ids |= set(
+        Message.objects.filter(**in_range, sender_kind__in=metrics.COUNTED_SENDERS, visibility="all")
         .values_list("conversation_id", flat=True)
         .distinct()
     )
-    conv_ids |= set(
-        Message.objects.filter(
-            tenant_id=tenant_id,
-            created_at__gte=start,
-            created_at__lt=end,
-            sender_kind__in=metrics.STAFF_SENDERS,
-            visibility="all",
-        )
-        .values_list("conversation_id", flat=True)
-        .distinct()
-    )
-    conv_ids |= set(
-        Rating.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end).values_list(
-            "conversation_id", flat=True
-        )
-    )
-    for ids in _chunks(sorted(conv_ids)):
-        convs = {c.id: c for c in Conversation.objects.filter(id__in=ids).only("id", "branch_id", "channel_id")}
-        events = defaultdict(list)
-        for ev in (
-            ConversationEvent.objects.filter(conversation_id__in=ids)
-            .only("id", "conversation_id", "kind", "from_status", "to_status", "agent_id", "branch_id", "created_at")
-            .order_by("conversation_id", "created_at", "id")
-        ):
-            events[ev.conversation_id].append(ev)
-        staff_msgs = defaultdict(list)
-        for cid, ts, sender in (
-            Message.objects.filter(conversation_id__in=ids, sender_kind__in=metrics.STAFF_SENDERS, visibility="all")
-            .order_by("conversation_id", "created_at", "seq")
-            .values_list("conversation_id", "created_at", "sender_user_id")
-        ):
-            staff_msgs[cid].append((ts, sender))
-        ratings = {r.conversation_id: r for r in Rating.objects.filter(conversation_id__in=ids)}
-        conv_tags = defaultdict(list)
-        through = Conversation.tags.through
-        for cid, tid in through.objects.filter(conversation_id__in=ids).values_list(
-            "conversation_id", "conversationtag_id"
-        ):
-            conv_tags[cid].append(tid)
-        for cid in ids:
-            conv = convs.get(cid)
-            if conv is None:
-                continue
-            for f in metrics.conversation_facts(
-                conversation=conv, events=events[cid], staff_messages=staff_msgs[cid], rating=ratings.get(cid)
-            ):
-                if not (start <= f.ts < end):
-                    continue
-                hour = hour_floor(f.ts)
-                cube[(hour, f.branch_id, f.agent_id, f.channel_id)][f.metric] += f.value
-                for tid in conv_tags[cid]:
-                    tags[(hour, f.branch_id, tid)][f.metric] += f.value
+    ids |= set(Rating.objects.filter(**in_range).values_list("conversation_id", flat=True))
+    return ids
 
-    # Messages: counted in SQL (the bulk of the rows never leave the database).
-    msg_rows = (
-        Message.objects.filter(
-            tenant_id=tenant_id,
-            created_at__gte=start,
-            created_at__lt=end,
-            visibility="all",
-            sender_kind__in=metrics.COUNTED_SENDERS,
-        )
-        .annotate(hour=TruncHour("created_at", tzinfo=UTC))
-        .values("hour", "conversation__branch_id", "conversation__channel_id", "sender_kind", "sender_user_id")
-        .annotate(n=Count("id"))
-    )
-    for r in msg_rows:
-        hour = r["hour"].astimezone(UTC) if timezone.is_aware(r["hour"]) else r["hour"].replace(tzinfo=UTC)
-        staff = r["sender_kind"] in metrics.STAFF_SENDERS
-        agent = (r["sender_user_id"] or 0) if staff else 0
-        cell = cube[(hour, r["conversation__branch_id"] or 0, agent, r["conversation__channel_id"] or 0)]
-        cell["messages"] += r["n"]
-        cell["messages_agent" if staff else "messages_visitor"] += r["n"]
 
-    # Agent status time.
+def _conversation_facts(ids: list[int]):
+    """(conversation, tag ids, facts) for a chunk of conversations: four queries a chunk."""
+    convs = {c.id: c for c in Conversation.objects.filter(id__in=ids).only("id", "branch_id", "channel_id")}
+    events = defaultdict(list)
+    for ev in (
+        ConversationEvent.objects.filter(conversation_id__in=ids)
+        .only("id", "conversation_id", "kind", "from_status", "to_status", "agent_id", "branch_id", "created_at")
+        .order_by("conversation_id", "created_at", "id")
+    ):
+        events[ev.conversation_id].append(ev)
+    msgs = defaultdict(list)
+    for cid, ts, kind, sender in (
+        Message.objects.filter(conversation_id__in=ids, sender_kind__in=metrics.COUNTED_SENDERS, visibility="all")
+        .order_by("conversation_id", "created_at", "seq")
+        .values_list("conversation_id", "created_at", "sender_kind", "sender_user_id")
+    ):
+        msgs[cid].append((ts, kind, sender))
+    ratings = {r.conversation_id: r for r in Rating.objects.filter(conversation_id__in=ids)}
+    conv_tags = defaultdict(list)
+    through = Conversation.tags.through
+    for cid, tid in through.objects.filter(conversation_id__in=ids).values_list(
+        "conversation_id", "conversationtag_id"
+    ):
+        conv_tags[cid].append(tid)
+    for cid in ids:
+        conv = convs.get(cid)
+        if conv is None:
+            continue
+        facts = metrics.conversation_facts(
+            conversation=conv, events=events[cid], messages=msgs[cid], rating=ratings.get(cid)
+        )
+        yield conv, conv_tags[cid], facts
+
+
+def _add_conversation(cube, tags, conv, conv_tags, facts, start, end) -> None:
+    for f in facts:
+        if not (start <= f.ts < end):
+            continue
+        hour = hour_floor(f.ts)
+        cube[(hour, f.branch_id, f.agent_id, f.channel_id)][f.metric] += f.value
+        if f.metric in metrics.TAG_COUNTERS:
+            for tid in conv_tags:
+                tags[(hour, f.branch_id, tid)][f.metric] += f.value
+
+
+def _add_status_time(cube, tenant_id: int, start: datetime, end: datetime, now: datetime) -> None:
     logs_by_agent = defaultdict(list)
     for log in AgentStatusLog.objects.filter(tenant_id=tenant_id, created_at__gte=start, created_at__lt=end).order_by(
         "agent_id", "created_at", "id"
@@ -152,15 +135,13 @@ def compute_range(tenant_id: int, start: datetime, end: datetime, *, now: dateti
     for logs in logs_by_agent.values():
         for f in metrics.status_facts(logs=logs, start=start, end=end, now=now):
             cube[(hour_floor(f.ts), f.branch_id, f.agent_id, 0)][f.metric] += f.value
-    return cube, tags
 
 
 # --- storing --------------------------------------------------------------------------------
 
 
 def _tenant_tz(tenant_id: int):
-    name = Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first() or "Asia/Shanghai"
-    return zoneinfo.ZoneInfo(name)
+    return tenant_tz(tenant_id=tenant_id)
 
 
 def local_day_start(ts: datetime, tz) -> datetime:
@@ -289,13 +270,30 @@ def _advance(source: str, model, handle, *, batch: int = 5000, max_batches: int 
 
 
 def _conversation_spans(rows, ts_attr="created_at"):
-    """(tenant, start, end) per conversation: from the row to the conversation's last activity."""
+    """(tenant, start, end) per conversation: from the row to the conversation's last activity.
+
+    A row can also change the past: an event that decides the branch of a conversation whose
+    earlier events had none (a tenant-wide queue) moves those earlier facts to that branch, so the
+    span starts at the earliest such event (within MAX_DIRTY_SPAN)."""
     spans = {}
     for r in rows:
         ts = getattr(r, ts_attr)
         key = r.conversation_id
         lo, hi, t = spans.get(key, (ts, ts, r.tenant_id))
         spans[key] = (min(lo, ts), max(hi, ts), t)
+    if spans:
+        floor = min(lo for lo, _hi, _t in spans.values()) - MAX_DIRTY_SPAN
+        undecided = (
+            ConversationEvent.objects.filter(
+                conversation_id__in=list(spans), branch__isnull=True, created_at__gte=floor
+            )
+            .values("conversation_id")
+            .annotate(first=Min("created_at"))
+            .values_list("conversation_id", "first")
+        )
+        for cid, first in undecided:
+            lo, hi, t = spans[cid]
+            spans[cid] = (min(lo, first), hi, t)
     convs = Conversation.objects.filter(id__in=list(spans)).values_list("id", "closed_at", "last_message_at")
     for cid, closed_at, last_msg in convs:
         lo, hi, t = spans[cid]
@@ -303,55 +301,115 @@ def _conversation_spans(rows, ts_attr="created_at"):
     return spans.values()
 
 
-def rollup_mark_new_rows() -> int:
+def _event_marks(rows):
+    for lo, hi, t in _conversation_spans(rows):
+        for h in _hours(lo, hi):
+            yield t, h
+
+
+def _message_marks(rows):
+    # A staff message can be a first response (of an earlier acceptance) and any message lands on
+    # the branch holding the conversation at its time: mark like an event.
+    yield from _event_marks(rows)
+
+
+def _rating_marks(rows):
+    for r in rows:
+        yield r.tenant_id, hour_floor(r.created_at)
+
+
+def _status_marks(rows, now=None):
+    """From each status change to the agent's next one (or now): one query for the batch."""
+    now = now or timezone.now()
+    if not rows:
+        return
+    later = defaultdict(list)
+    for agent_id, ts in (
+        AgentStatusLog.objects.filter(
+            agent_id__in={r.agent_id for r in rows}, created_at__gt=min(r.created_at for r in rows)
+        )
+        .order_by("agent_id", "created_at")
+        .values_list("agent_id", "created_at")
+    ):
+        later[agent_id].append(ts)
+    for log in rows:
+        times = later[log.agent_id]
+        k = bisect_right(times, log.created_at)
+        for h in _hours(log.created_at, times[k] if k < len(times) else now):
+            yield log.tenant_id, h
+
+
+SOURCES = (
+    ("event", ConversationEvent, _event_marks),
+    ("message", Message, _message_marks),
+    ("rating", Rating, _rating_marks),
+    ("status", AgentStatusLog, _status_marks),
+)
+# Signed-in agents' time keeps growing: the current hour, and the previous one for a few minutes
+# (the last refresh inside an hour ran a little before its end).
+STATUS_TAIL = timedelta(minutes=10)
+
+
+def rollup_mark_new_rows(*, now: datetime | None = None) -> int:
     """Turn raw rows added since the last run into dirty hours."""
-
-    def events(rows):
-        for lo, hi, t in _conversation_spans(rows):
-            for h in _hours(lo, hi):
-                yield t, h
-
-    def messages(rows):
-        yield from events([m for m in rows if m.sender_kind in metrics.STAFF_SENDERS])
-        for m in rows:
-            if m.sender_kind not in metrics.STAFF_SENDERS:
-                yield m.tenant_id, hour_floor(m.created_at)
-
-    def ratings(rows):
-        for r in rows:
-            yield r.tenant_id, hour_floor(r.created_at)
-
-    def status_logs(rows):
-        now = timezone.now()
-        for log in rows:
-            nxt = (
-                AgentStatusLog.objects.filter(agent_id=log.agent_id, created_at__gt=log.created_at)
-                .order_by("created_at")
-                .values_list("created_at", flat=True)
-                .first()
-            )
-            for h in _hours(log.created_at, nxt or now):
-                yield log.tenant_id, h
-
-    n = _advance("event", ConversationEvent, events)
-    n += _advance("message", Message, messages)
-    n += _advance("rating", Rating, ratings)
-    n += _advance("status", AgentStatusLog, status_logs)
-    # Status time of the current hour grows while agents are signed in.
-    now = timezone.now()
+    n = sum(_advance(source, model, handle) for source, model, handle in SOURCES)
+    now = now or timezone.now()
     for tenant_id in (
         User.objects.filter(tenant__isnull=False)
         .exclude(status="offline")
         .values_list("tenant_id", flat=True)
         .distinct()
     ):
-        dirty_mark(tenant_id=tenant_id, start=now)
+        dirty_mark(tenant_id=tenant_id, start=now - STATUS_TAIL, end=now)
     return n
+
+
+# --- reading: stored rows plus the hours they do not hold yet ----------------------------------
+
+
+def live_hours(*, tenant_id: int, start: datetime, end: datetime, now: datetime | None = None) -> list[datetime]:
+    """Hours of [start, end) whose stored rows may lag the raw rows: hours marked dirty, hours that
+    rows not yet seen by rollup_refresh touch, and the current hour(s). Reports compute these from
+    the raw rows at read time, so a figure shows the moment its row is committed."""
+    now = now or timezone.now()
+    marks = set(
+        DirtyBucket.objects.filter(tenant_id=tenant_id, hour__gte=hour_floor(start), hour__lt=end).values_list(
+            "hour", flat=True
+        )
+    )
+    cursors = dict(RollupCursor.objects.values_list("source", "last_id"))
+    for source, model, handle in SOURCES:
+        rows = list(
+            model.objects.filter(tenant_id=tenant_id, id__gt=cursors.get(source, 0)).order_by("id")[:MAX_PENDING]
+        )
+        if rows:
+            marks.update(h for t, h in handle(rows) if t == tenant_id)
+    marks.update(_hours(now - STATUS_TAIL, now))
+    lo = hour_floor(start)
+    return sorted(h.astimezone(UTC) for h in marks if lo <= h < end)
+
+
+MAX_PENDING = 20000
+
+
+def compute_hours(tenant_id: int, hours: list[datetime], *, now: datetime | None = None):
+    """compute_range over a set of hours (contiguous runs computed together)."""
+    cube: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
+    tags: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
+    for run_start, run_end in _runs(sorted(hours)):
+        c, t = compute_range(tenant_id, run_start, run_end, now=now)
+        for key, cell in c.items():
+            for m, v in cell.items():
+                cube[key][m] += v
+        for key, cell in t.items():
+            for m, v in cell.items():
+                tags[key][m] += v
+    return cube, tags
 
 
 def rollup_refresh(*, now: datetime | None = None) -> int:
     """Mark new rows, then recompute every dirty hour (contiguous hours in one pass)."""
-    rollup_mark_new_rows()
+    rollup_mark_new_rows(now=now)
     done = 0
     for tenant_id in DirtyBucket.objects.values_list("tenant_id", flat=True).distinct():
         if not cache.add(_lock(tenant_id), 1, timeout=600):

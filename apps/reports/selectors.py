@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -12,8 +13,9 @@ from apps.accounts.models import Branch, User
 from apps.channels.models import Channel
 from apps.conversations.models import ConversationTag
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
-from apps.reports import metrics
+from apps.reports import metrics, rollups
 from apps.reports.models import LOWER_IS_BETTER, Grain, KpiTarget, ReportRow, TagReportRow
+from apps.tenants.time import day_range, local_today
 
 DIMENSIONS = ("agent", "branch", "channel", "tag")
 MAX_RANGE_DAYS = 400
@@ -50,7 +52,7 @@ class Range:
 
 def parse_range(*, tz, date_from: str | None, date_to: str | None, grain: str | None) -> Range:
     """Local dates (inclusive) -> an aware [start, end) range; default the last 7 days."""
-    today = datetime.now(tz).date()
+    today = local_today(tz)
     try:
         d_to = date.fromisoformat(date_to) if date_to else today
         d_from = date.fromisoformat(date_from) if date_from else d_to - timedelta(days=6)
@@ -64,22 +66,101 @@ def parse_range(*, tz, date_from: str | None, date_to: str | None, grain: str | 
     days = (d_to - d_from).days + 1
     if days > MAX_RANGE_DAYS or (grain == Grain.HOUR and days > MAX_HOUR_RANGE_DAYS):
         raise ApplicationError("range_too_long", _("The range is too long for this view."))
-    start = datetime.combine(d_from, time.min, tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(d_to + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
+    try:
+        start, end = day_range(tz, d_from, d_to)
+    except OverflowError as exc:  # to=9999-12-31
+        raise ApplicationError("invalid_date", _("Dates must look like 2026-01-31.")) from exc
     return Range(start, end, grain, tz)
 
 
-def _base(model, *, actor, rng: Range, branch_id: int | None, by_agent: bool = False):
+def _scope_ids(*, actor, branch_id: int | None) -> tuple[list[Branch], list[int]]:
     branches, include_none = scope_branches(actor=actor, branch_id=branch_id)
-    ids = [b.pk for b in branches] + ([0] if include_none else [])
+    return branches, [b.pk for b in branches] + ([0] if include_none else [])
+
+
+def _bucket_of(rng: Range):
+    if rng.grain == Grain.HOUR:
+        return lambda hour: hour
+    return lambda hour: rollups.local_day_start(hour, rng.tz)
+
+
+def figure_cells(
+    model, *, tenant_id: int | None, rng: Range, branch_ids: list[int] | None, keys: tuple[str, ...], agent_id=None
+) -> dict[tuple, dict]:
+    """Summed counters per `keys` over the range: the stored rollup rows, with the hours that the
+    stored rows do not hold yet (rollups.live_hours) computed from the raw rows instead. Every
+    figure on every screen, export and API comes from here."""
+    counters = metrics.TAG_COUNTERS if model is TagReportRow else metrics.COUNTERS
+    sums = {c: Sum(c) for c in counters}
+    by_agent = "agent_id" in keys or agent_id is not None
     grain = Grain.DAY_BY_AGENT if (by_agent and rng.grain == Grain.DAY and model is ReportRow) else rng.grain
-    qs = model.objects.filter(grain=grain, bucket__gte=rng.start, bucket__lt=rng.end, branch_id__in=ids)
-    if not actor.is_platform_operator:
-        qs = qs.filter(tenant_id=actor.tenant_id)
-    return qs, branches
+    scope = {}
+    if tenant_id is not None:
+        scope["tenant_id"] = tenant_id
+    if branch_ids is not None:
+        scope["branch_id__in"] = branch_ids
+    if agent_id is not None:
+        scope["agent_id"] = agent_id
+    out: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(counters, 0.0))
+
+    def add(key, row, sign=1):
+        cell = out[key]
+        for c in counters:
+            cell[c] += sign * (row.get(c) or 0)
+
+    stored = model.objects.filter(grain=grain, bucket__gte=rng.start, bucket__lt=rng.end, **scope)
+    for r in stored.values(*keys).annotate(**sums):
+        add(tuple(r[k] for k in keys), r)
+    hours = _live_hours(rng, tenant_id) if tenant_id else []
+    if hours:
+        bucket = _bucket_of(rng)
+        dims = [k for k in keys if k != "bucket"]
+        stale = model.objects.filter(grain=Grain.HOUR, bucket__in=hours, **scope)
+        for r in stale.values("bucket", *dims).annotate(**sums):
+            r["bucket"] = bucket(r["bucket"])
+            add(tuple(r[k] for k in keys), r, sign=-1)
+        cube, tags = _live_cells(rng, tenant_id, hours)
+        fields = (
+            ("bucket", "branch_id", "tag_id")
+            if model is TagReportRow
+            else ("bucket", "branch_id", "agent_id", "channel_id")
+        )
+        for cell_key, cell in (tags if model is TagReportRow else cube).items():
+            row = dict(zip(fields, cell_key, strict=True))
+            if branch_ids is not None and row["branch_id"] not in branch_ids:
+                continue
+            if agent_id is not None and row.get("agent_id") != agent_id:
+                continue
+            row["bucket"] = bucket(row["bucket"])
+            row.update(cell)
+            add(tuple(row.get(k, 0) for k in keys), row)
+    return {k: v for k, v in out.items() if any(v.values())}
 
 
-def _finish(row: dict) -> dict:
+def _live_hours(rng: Range, tenant_id: int) -> list:
+    cache = rng.__dict__.setdefault("_live_hours", {})
+    if tenant_id not in cache:
+        cache[tenant_id] = rollups.live_hours(tenant_id=tenant_id, start=rng.start, end=rng.end)
+    return cache[tenant_id]
+
+
+def _live_cells(rng: Range, tenant_id: int, hours: list):
+    """The live hours computed once per request (a Range is built per request)."""
+    cache = rng.__dict__.setdefault("_live", {})
+    key = (tenant_id, tuple(hours))
+    if key not in cache:
+        cache[key] = rollups.compute_hours(tenant_id, hours)
+    return cache[key]
+
+
+def _base_cells(model, *, actor, rng: Range, branch_id: int | None, keys: tuple[str, ...]):
+    branches, ids = _scope_ids(actor=actor, branch_id=branch_id)
+    tenant_id = None if actor.is_platform_operator else actor.tenant_id
+    return figure_cells(model, tenant_id=tenant_id, rng=rng, branch_ids=ids, keys=keys), branches
+
+
+def finish(row: dict) -> dict:
+    """Counters -> every figure of a row (ratios, averages, hours), by metrics' definitions."""
     for c in metrics.COUNTERS:
         row[c] = row.get(c) or 0
     row.update(metrics.derived(row))
@@ -88,18 +169,20 @@ def _finish(row: dict) -> dict:
     return row
 
 
+_finish = finish
+
+
 def report_table(*, actor, dimension: str, rng: Range, branch_id: int | None = None) -> dict:
     """Totals per agent / branch / channel / tag over the range, plus the grand total."""
     if dimension not in DIMENSIONS:
         raise ApplicationError("invalid_dimension", _("Unknown report dimension."))
     model = TagReportRow if dimension == "tag" else ReportRow
     counters = metrics.TAG_COUNTERS if dimension == "tag" else metrics.COUNTERS
-    qs, branches = _base(model, actor=actor, rng=rng, branch_id=branch_id, by_agent=dimension == "agent")
     key = f"{dimension}_id"
-    sums = {c: Sum(c) for c in counters}
-    rows = [_finish(r) for r in qs.values(key).annotate(**sums).order_by(key)]
-    # The grand total is the sum of the groups (one query fewer than an aggregate over the range).
-    total = _finish({c: sum(r[c] or 0 for r in rows) for c in counters})
+    cells, branches = _base_cells(model, actor=actor, rng=rng, branch_id=branch_id, keys=(key,))
+    rows = [finish({key: k[0], **cell}) for k, cell in sorted(cells.items())]
+    # The grand total is the sum of the groups.
+    total = finish({c: sum(r[c] or 0 for r in rows) for c in counters})
     if dimension == "agent":
         rows = [r for r in rows if r[key]]
     names = _names(dimension, [r[key] for r in rows], branches)
@@ -123,13 +206,13 @@ def _names(dimension: str, ids: list[int], branches: list[Branch]) -> dict[int, 
 
 def report_series(*, actor, rng: Range, branch_id: int | None = None) -> list[dict]:
     """Totals per bucket (day or hour) for the charts; every bucket of the range is present."""
-    qs, _branches = _base(ReportRow, actor=actor, rng=rng, branch_id=branch_id)
-    by_bucket = {r["bucket"]: _finish(r) for r in qs.values("bucket").annotate(**{c: Sum(c) for c in metrics.COUNTERS})}
+    cells, _branches = _base_cells(ReportRow, actor=actor, rng=rng, branch_id=branch_id, keys=("bucket",))
+    by_bucket = {k[0]: finish(dict(cell)) for k, cell in cells.items()}
     out = []
     cursor = rng.start
     step = timedelta(hours=1) if rng.grain == Grain.HOUR else None
     while cursor < rng.end:
-        row = by_bucket.get(cursor) or _finish({})
+        row = by_bucket.get(cursor) or finish({})
         local = cursor.astimezone(rng.tz)
         row["label"] = local.strftime("%m-%d %H:00" if step else "%m-%d")
         row["bucket"] = cursor
@@ -153,23 +236,24 @@ KPI_VALUE = {
 
 def kpi_table(*, actor, rng: Range, branch_id: int | None = None) -> list[dict]:
     """Each branch's figures over its whole subtree against the targets the super admin set."""
-    qs, branches = _base(ReportRow, actor=actor, rng=rng, branch_id=branch_id)
+    branches, _ids = _scope_ids(actor=actor, branch_id=branch_id)
     targets = {}
     for t in KpiTarget.objects.filter(branch__in=branches):
         targets.setdefault(t.branch_id, []).append(t)
     if not targets:
         return []
-    own = {r["branch_id"]: r for r in qs.values("branch_id").annotate(**{c: Sum(c) for c in metrics.COUNTERS})}
+    cells, _branches = _base_cells(ReportRow, actor=actor, rng=rng, branch_id=branch_id, keys=("branch_id",))
+    own = {k[0]: cell for k, cell in cells.items()}
     out = []
     for b in branches:
         if b.pk not in targets:
             continue
-        agg = {c: 0 for c in metrics.COUNTERS}
+        agg = dict.fromkeys(metrics.COUNTERS, 0)
         for other in branches:
             if other.path.startswith(b.path) and other.pk in own:
                 for c in metrics.COUNTERS:
                     agg[c] += own[other.pk][c] or 0
-        _finish(agg)
+        finish(agg)
         for t in targets[b.pk]:
             value = agg[KPI_VALUE[t.metric]]
             met = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -13,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
 from apps.reports import charts, metrics, selectors
+from apps.tenants.time import tenant_tz as _tenant_tz
 
 
 def manager_page(view):
@@ -32,8 +32,7 @@ def manager_page(view):
 
 
 def tenant_tz(user):
-    name = getattr(getattr(user, "tenant", None), "timezone", None) or "Asia/Shanghai"
-    return zoneinfo.ZoneInfo(name)
+    return _tenant_tz(user=user)
 
 
 def _int(value):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import zoneinfo
 
 from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Subquery, Value, When
@@ -14,6 +13,7 @@ from apps.accounts.models import AgentStatus, Branch, Role, SkillGroup, User
 from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus
 from apps.conversations.services import ACTIVE_LOAD_STATUSES
 from apps.routing.models import DispatchSettings, Holiday, Strategy, WorkingHours
+from apps.tenants.time import tenant_tz
 
 DEFAULT_SECONDS_PER_ASSIGNMENT = 60
 IDLE_FIRST = "idle_first"
@@ -184,11 +184,7 @@ def is_working_time(*, tenant, branch: Branch | None = None, at: dt.datetime | N
     decides; with none anywhere, service is always open. A holiday of the branch, an ancestor
     or the company closes the day."""
     at = at or timezone.now()
-    try:
-        tz = zoneinfo.ZoneInfo(tenant.timezone or "Asia/Shanghai")
-    except zoneinfo.ZoneInfoNotFoundError:
-        tz = zoneinfo.ZoneInfo("Asia/Shanghai")
-    local = at.astimezone(tz)
+    local = at.astimezone(tenant_tz(tenant))
     chain = _branch_chain_paths(branch)
     hours, holidays = _calendar(tenant.pk)
     day = local.date()

@@ -196,8 +196,14 @@ def route_conversation(*, conversation: Conversation, text: str = "") -> Convers
         "rule_id": rule.pk if rule else None,
         "sticky_agent_id": sticky_agent if sticky_agent not in excluded else None,
     }
+    # Attribution (see apps.conversations.services): the branch routing chose holds the queued
+    # conversation; with no choice (tenant-wide channel, no rule) it stays where it was and the
+    # next agent to take it decides.
+    routed_branch = overflowed_to or base
+    if routed_branch is not None:
+        flags.pop(conv_services.BRANCH_FROM_AGENT, None)
     fields = {
-        "branch_id": (overflowed_to.pk if overflowed_to else (base.pk if base else None)),
+        "branch_id": routed_branch.pk if routed_branch is not None else conversation.branch_id,
         "skill_group_id": skill_group_id,
         "reach_path": reach_path,
         "route_agents": "," + ",".join(map(str, route_agents)) + "," if route_agents else "",

@@ -1,6 +1,6 @@
-import zoneinfo
-
 from django.utils import timezone
+
+from apps.tenants.time import zone
 
 
 class TenantTimezoneMiddleware:
@@ -15,7 +15,7 @@ class TenantTimezoneMiddleware:
         if user is not None and user.is_authenticated and user.tenant_id:
             tz_name = user.tenant.timezone
         if tz_name:
-            timezone.activate(zoneinfo.ZoneInfo(tz_name))
+            timezone.activate(zone(tz_name))
         else:
             timezone.deactivate()
         return self.get_response(request)

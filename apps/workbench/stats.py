@@ -5,28 +5,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Avg, Count
 from django.utils import timezone
 
-from apps.workbench.selectors import conversations_of_agent
-
-
-def _status_events(actor, start: datetime, end: datetime):
-    """(at, status) pairs for the agent, oldest first, plus the status in force at `start`.
-
-    The supervisor centre (apps.reports.AgentStatusLog) records every change of status."""
-    from apps.reports.models import AgentStatusLog
-
-    qs = AgentStatusLog.objects.filter(tenant_id=actor.tenant_id, agent_id=actor.pk)
-    before = qs.filter(created_at__lt=start).order_by("-created_at", "-id").values_list("status", flat=True).first()
-    rows = list(
-        qs.filter(created_at__gte=start, created_at__lt=end)
-        .order_by("created_at", "id")
-        .values_list("created_at", "previous", "status")
-    )
-    if before is None and rows:
-        before = rows[0][1] or None
-    return before, [(at, status) for at, _previous, status in rows]
+from apps.reports import metrics
 
 
 def status_durations(
@@ -45,80 +26,57 @@ def status_durations(
     return {k: int(v) for k, v in totals.items() if v > 0}
 
 
-LOGGED_IN_STATUSES = {"online", "busy", "away", "invisible"}
-
-
 def agent_stats(*, actor, start: datetime, end: datetime) -> dict:
-    from apps.conversations.models import ConversationEvent, Rating
-    from apps.messaging.models import Message
+    """My figures, by the report definitions (apps.reports.metrics) and from the same rows the
+    supervisors' reports read: the agent's row of the agent report, wherever the work was done."""
+    from apps.reports.models import Grain, ReportRow
+    from apps.reports.selectors import Range, figure_cells, finish
+    from apps.tenants.time import tenant_tz
 
-    # Received = every time the conversation became active in my hands (assignment, accept,
-    # accepted transfer): the lifecycle rows name the agent and the new status.
-    received_rows = ConversationEvent.objects.filter(
-        tenant_id=actor.tenant_id, agent=actor, to_status="active", created_at__gte=start, created_at__lt=end
+    tz = tenant_tz(actor.tenant)
+    rng = Range(start, end, Grain.DAY, tz)
+    cells = figure_cells(
+        ReportRow, tenant_id=actor.tenant_id, rng=rng, branch_ids=None, keys=("bucket",), agent_id=actor.pk
     )
-    received_ids = set(received_rows.values_list("conversation_id", flat=True))
-    my_msgs = Message.objects.filter(
-        tenant_id=actor.tenant_id,
-        sender_user=actor,
-        sender_kind__in=["agent", "supervisor"],
-        created_at__gte=start,
-        created_at__lt=end,
-    )
-    answered_ids = set(my_msgs.filter(conversation_id__in=received_ids).values_list("conversation_id", flat=True))
-    ratings = Rating.objects.filter(tenant_id=actor.tenant_id, agent=actor, created_at__gte=start, created_at__lt=end)
-    rating_agg = ratings.aggregate(n=Count("id"), avg=Avg("score"))
-    by_score = dict(ratings.values_list("score").annotate(n=Count("id")).values_list("score", "n"))
-    closed = (
-        ConversationEvent.objects.filter(
-            tenant_id=actor.tenant_id,
-            to_status="closed",
-            created_at__gte=start,
-            created_at__lt=end,
-            conversation__in=conversations_of_agent(actor=actor),
-        )
-        .values("conversation_id")
-        .distinct()
-        .count()
-    )
-    initial, events = _status_events(actor, start, end)
-    durations = status_durations(initial=initial, events=events, start=start, end=end)
-    logged_in = sum(v for k, v in durations.items() if k in LOGGED_IN_STATUSES)
-
-    # Per-day series for the charts, in the tenant's time zone (the middleware activated it).
-    tz = timezone.get_current_timezone()
+    per_bucket = {timezone.localtime(k[0], tz).date(): finish(dict(cell)) for k, cell in cells.items()}
+    total = finish({c: sum(cell[c] for cell in per_bucket.values()) for c in metrics.COUNTERS})
     days: list[date] = []
     d = timezone.localtime(start, tz).date()
     last = timezone.localtime(end - timedelta(microseconds=1), tz).date()
-    while d <= last and len(days) < 92:
+    while d <= last and len(days) < 400:
         days.append(d)
         d += timedelta(days=1)
-    per_day_conv = {day: 0 for day in days}
-    for at in received_rows.values_list("created_at", flat=True):
-        key = timezone.localtime(at, tz).date()
-        if key in per_day_conv:
-            per_day_conv[key] += 1
-    per_day_msg = {day: 0 for day in days}
-    for at in my_msgs.values_list("created_at", flat=True):
-        key = timezone.localtime(at, tz).date()
-        if key in per_day_msg:
-            per_day_msg[key] += 1
-    received = len(received_ids)
+    status_seconds = {
+        "online": round(total["online_s"]),
+        "busy": round(total["busy_s"]),
+        "away": round(total["away_s"]),
+        "invisible": round(total["logged_in_s"] - total["online_s"] - total["busy_s"] - total["away_s"]),
+    }
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "received": received,
-        "closed": closed,
-        "messages_sent": my_msgs.count(),
-        "answered": len(answered_ids),
-        "connect_rate": round(len(answered_ids) / received, 4) if received else None,
-        "ratings": rating_agg["n"] or 0,
-        "average_score": round(rating_agg["avg"], 2) if rating_agg["avg"] is not None else None,
-        "ratings_by_score": {str(s): by_score.get(s, 0) for s in range(1, 6)},
-        "logged_in_seconds": logged_in,
-        "status_seconds": durations,
+        "received": int(total["agent_accepted"]),
+        "offered": int(total["agent_offered"]),
+        "connect_rate": total["agent_connect_rate"],
+        "closed": int(total["aht_count"]),
+        "answered": int(total["frt_count"]),
+        "first_response_avg": total["frt_avg"],
+        "handling_avg": total["aht_avg"],
+        "wait_avg": total["wait_avg"],
+        "messages_sent": int(total["messages_agent"]),
+        "ratings": int(total["ratings"]),
+        "satisfaction": total["satisfaction"],
+        "average_score": total["score_avg"],
+        "ratings_by_score": {str(s): int(total[f"score_{s}"]) for s in range(1, 6)},
+        "logged_in_seconds": round(total["logged_in_s"]),
+        "status_seconds": {k: v for k, v in status_seconds.items() if v > 0},
         "per_day": [
-            {"date": day.isoformat(), "conversations": per_day_conv[day], "messages": per_day_msg[day]} for day in days
+            {
+                "date": day.isoformat(),
+                "conversations": int(per_bucket[day]["agent_accepted"]) if day in per_bucket else 0,
+                "messages": int(per_bucket[day]["messages_agent"]) if day in per_bucket else 0,
+            }
+            for day in days
         ],
     }
 
@@ -149,8 +107,5 @@ def bar_chart(series: list[tuple[str, int]], *, width: int = 560, height: int = 
 
 
 def fmt_duration(seconds: int) -> str:
-    """1:02:03 style, for durations on the statistics page."""
-    seconds = int(seconds or 0)
-    h, rest = divmod(seconds, 3600)
-    m, s = divmod(rest, 60)
-    return f"{h}:{m:02d}:{s:02d}"
+    """1:02:03 style, for durations on the statistics page (the reports' own format)."""
+    return metrics.hms(seconds or 0)

@@ -15,6 +15,8 @@ from apps.accounts.models import AgentStatus, Role, SkillGroup, User
 from apps.channels.models import Channel
 from apps.conversations.models import ConversationStatus, ConversationTag
 from apps.core.errors import ApplicationError, NotFound
+from apps.reports.metrics import DEFINITIONS
+from apps.tenants.time import local_today, tenant_tz
 from apps.workbench import selectors, stats
 from apps.workbench.api.views import history_filters, history_row, parse_range
 
@@ -115,7 +117,7 @@ def history(request: HttpRequest):
     _require_agent(request)
     error = None
     try:
-        filters = history_filters(request.GET)
+        filters = history_filters(request.GET, tz=tenant_tz(user=request.user))
         qs = selectors.history_list(actor=request.user, **filters)
     except ApplicationError as exc:
         error = str(exc.message)
@@ -136,8 +138,8 @@ def history(request: HttpRequest):
             "query": query.urlencode(),
             "export_available": _export_available(),
             # The export's default range in the tenant's dates (the middleware activated its zone).
-            "default_to": timezone.localdate(),
-            "default_from": timezone.localdate() - timedelta(days=365),
+            "default_to": local_today(tenant_tz(user=request.user)),
+            "default_from": local_today(tenant_tz(user=request.user)) - timedelta(days=365),
         },
     )
 
@@ -172,13 +174,14 @@ def transcript(request: HttpRequest, conversation_id: int):
 def my_stats(request: HttpRequest):
     """F18–F20: today and a chosen range."""
     _require_agent(request)
+    tz = tenant_tz(user=request.user)
     error = None
     try:
-        start, end = parse_range(request.GET)
+        start, end = parse_range(request.GET, tz=tz)
     except ApplicationError as exc:
         error = str(exc.message)
-        start, end = parse_range({})
-    today_start, today_end = parse_range({})
+        start, end = parse_range({}, tz=tz)
+    today_start, today_end = parse_range({}, tz=tz)
     data = stats.agent_stats(actor=request.user, start=start, end=end)
     today = (
         data
@@ -204,10 +207,11 @@ def my_stats(request: HttpRequest):
             "today": today,
             "error": error,
             "status_rows": status_rows,
-            "today_logged_in": stats.fmt_duration(today["logged_in_seconds"]),
-            "range_logged_in": stats.fmt_duration(data["logged_in_seconds"]),
-            "from": timezone.localtime(start).date().isoformat(),
-            "to": (timezone.localtime(end) - timedelta(days=1)).date().isoformat(),
+            "tz_name": str(tz),
+            "today_date": local_today(tz).isoformat(),
+            "definitions": DEFINITIONS,
+            "from": timezone.localtime(start, tz).date().isoformat(),
+            "to": (timezone.localtime(end, tz) - timedelta(days=1)).date().isoformat(),
             "conv_chart": stats.bar_chart([(d["date"][5:], d["conversations"]) for d in data["per_day"]]),
             "msg_chart": stats.bar_chart([(d["date"][5:], d["messages"]) for d in data["per_day"]]),
             "score_chart": stats.bar_chart([(f"{s}★", n) for s, n in data["ratings_by_score"].items()], width=300),

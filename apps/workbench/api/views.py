@@ -1,8 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
-from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers, status
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 from apps.accounts.models import Branch
 from apps.core.api import IsTenantMember
 from apps.core.errors import ApplicationError, NotFound
+from apps.tenants.time import day_range, local_today, tenant_tz
 from apps.workbench import selectors, services, stats
 from apps.workbench.models import QuickReply
 
@@ -129,9 +129,10 @@ class CustomerPanelView(APIView):
         return Response(selectors.customer_panel(actor=request.user, conversation_id=conversation_id))
 
 
-def parse_range(params, *, default_days: int = 1) -> tuple[datetime, datetime]:
-    """?from=YYYY-MM-DD&to=YYYY-MM-DD (inclusive days, tenant time zone); default: today."""
-    today = timezone.localdate()
+def parse_range(params, *, tz, default_days: int = 1) -> tuple[datetime, datetime]:
+    """?from=YYYY-MM-DD&to=YYYY-MM-DD (inclusive days, the tenant's time zone `tz`); default: the
+    tenant's today (decided here, never by the browser)."""
+    today = local_today(tz)
     raw_from, raw_to = params.get("from") or "", params.get("to") or ""
     d_from = parse_date(raw_from) if raw_from else today - timedelta(days=default_days - 1)
     d_to = parse_date(raw_to) if raw_to else today
@@ -141,10 +142,10 @@ def parse_range(params, *, default_days: int = 1) -> tuple[datetime, datetime]:
         raise ApplicationError("invalid_range", _("The end date is before the start date."))
     if (d_to - d_from).days > 366:
         raise ApplicationError("range_too_long", _("Choose at most one year."))
-    tz = timezone.get_current_timezone()
-    start = timezone.make_aware(datetime.combine(d_from, time.min), tz)
-    end = timezone.make_aware(datetime.combine(d_to + timedelta(days=1), time.min), tz)
-    return start, end
+    try:
+        return day_range(tz, d_from, d_to)
+    except OverflowError as exc:
+        raise ApplicationError("invalid_date", _("Dates must look like 2026-01-31.")) from exc
 
 
 def parse_int(value, name: str) -> int | None:
@@ -156,10 +157,10 @@ def parse_int(value, name: str) -> int | None:
         raise ApplicationError("invalid_filter", _("%(name)s must be a number.") % {"name": name})
 
 
-def history_filters(params) -> dict:
+def history_filters(params, *, tz) -> dict:
     start, end = (None, None)
     if params.get("from") or params.get("to"):
-        start, end = parse_range(params)
+        start, end = parse_range(params, tz=tz)
     satisfaction = params.get("satisfaction", "")
     if satisfaction not in {"", "none", "good", "bad", "1", "2", "3", "4", "5"}:
         raise ApplicationError("invalid_filter", _("Unknown satisfaction filter."))
@@ -195,7 +196,9 @@ class HistoryView(APIView):
     permission_classes = [IsTenantMember]
 
     def get(self, request):
-        qs = selectors.history_list(actor=request.user, **history_filters(request.query_params))
+        qs = selectors.history_list(
+            actor=request.user, **history_filters(request.query_params, tz=tenant_tz(user=request.user))
+        )
         offset = parse_int(request.query_params.get("offset"), "offset") or 0
         limit = min(parse_int(request.query_params.get("limit"), "limit") or 50, 200)
         total = qs.count()
@@ -220,5 +223,5 @@ class MyStatsView(APIView):
     permission_classes = [IsTenantMember]
 
     def get(self, request):
-        start, end = parse_range(request.query_params)
+        start, end = parse_range(request.query_params, tz=tenant_tz(user=request.user))
         return Response(stats.agent_stats(actor=request.user, start=start, end=end))
