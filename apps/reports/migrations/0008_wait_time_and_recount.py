@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("conversations", "0003_attribute_branches"),
-        ('reports', '0006_drop_duplicate_keyword_alerts'),
+        ('reports', '0007_private_files'),
     ]
 
     operations = [
