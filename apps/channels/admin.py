@@ -209,26 +209,27 @@ class ChannelAdmin(TenantScopedAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            # The snippets name this server as the admin reaches it (behind the proxy's host).
+            obj.public_base = request.build_absolute_uri("/").rstrip("/")
+        return obj
+
     @admin.display(description=_("How to connect"))
     def integration(self, obj):
         if obj is None or obj.pk is None:
             return ""
+        base = getattr(obj, "public_base", "")
         if obj.kind == ChannelKind.WEB:
             script = static("channels/widget.js")
             return format_html(
-                '<code>&lt;script src="{}{}" data-channel="{}" async&gt;&lt;/script&gt;</code>',
-                "https://YOUR-KEFU-HOST",
-                script,
-                obj.key,
+                '<code>&lt;script src="{}{}" data-channel="{}" async&gt;&lt;/script&gt;</code>', base, script, obj.key
             )
         if obj.kind == ChannelKind.WECHAT:
-            return format_html(
-                "<code>https://YOUR-KEFU-HOST{}</code>", reverse("channels:wechat-callback", args=[obj.key])
-            )
+            return format_html("<code>{}{}</code>", base, reverse("channels:wechat-callback", args=[obj.key]))
         if obj.kind == ChannelKind.PARTNER:
-            return format_html(
-                "<code>POST https://YOUR-KEFU-HOST{}</code>", reverse("v1:partner-messages", args=[obj.key])
-            )
+            return format_html("<code>POST {}{}</code>", base, reverse("v1:partner-messages", args=[obj.key]))
         return ""
 
     def _set_enabled(self, request, queryset, enabled: bool):

@@ -20,6 +20,8 @@ def demo_channels(*, tenant, branches) -> None:
             branch=None,
             allowed_origins=["http://127.0.0.1:8000", "http://localhost:8000"],
             greeting="您好，我是演示快运在线客服，请问有什么可以帮您？",
+            # The bot answers first (F2), asks for what it needs (F55) and hands over to people.
+            bot_enabled=True,
             config={"prechat_fields": ["name", "phone"]},
         ),
         dict(
@@ -48,3 +50,5 @@ def demo_channels(*, tenant, branches) -> None:
     for spec in specs:
         key = spec.pop("key")
         Channel.objects.get_or_create(key=key, defaults={"tenant": tenant, **spec})
+    # Demo databases seeded before the bot answered first on the website get it now.
+    Channel.objects.filter(key=DEMO_WEB_KEY, tenant=tenant).update(bot_enabled=True)

@@ -40,15 +40,19 @@ class LoginView(auth_views.LoginView):
 
 
 def home(request: HttpRequest):
+    """Everyone starts at their role's section (apps.core.shell.landing_url)."""
     if not request.user.is_authenticated:
         return redirect("login")
-    if request.user.is_agent_role:
-        from django.urls import NoReverseMatch, reverse
+    from apps.core.shell import landing_url
 
-        try:
-            return redirect(reverse("workbench"))
-        except NoReverseMatch:
-            pass
-    if request.user.is_manager:
-        return redirect("manage:index")
+    url = landing_url(request.user)
+    if url != request.path:
+        return redirect(url)
     return render(request, "home.html")
+
+
+def favicon(request: HttpRequest):
+    """Browsers ask for /favicon.ico on every page whatever the page links."""
+    from django.templatetags.static import static
+
+    return redirect(static("favicon.ico"), permanent=True)

@@ -336,6 +336,7 @@ def monitor_snapshot(*, actor, branch_id: int | None = None, tz=None, now=None) 
     alerts = [
         {
             "conversation_id": h.conversation_id,
+            "customer": str(h.conversation.customer),
             "keyword": h.word,
             "severity": h.severity,
             "excerpt": h.excerpt,
@@ -343,7 +344,7 @@ def monitor_snapshot(*, actor, branch_id: int | None = None, tz=None, now=None) 
             "agent": h.conversation.assignee.name if h.conversation.assignee_id else "",
         }
         for h in KeywordAlert.objects.filter(conversation__in=convs)
-        .select_related("conversation", "conversation__assignee")
+        .select_related("conversation", "conversation__assignee", "conversation__customer")
         .order_by("-id")[:20]
     ]
     return {

@@ -7,6 +7,7 @@ from apps.reports import views
 app_name = "reports"
 
 urlpatterns = [
+    path("supervisor/", views.home_page, name="home"),
     path("supervisor/reports/", views.report_page, name="report"),
     path("supervisor/monitor/", views.monitor_page, name="monitor"),
     path("supervisor/history/", views.history_page_view, name="history"),

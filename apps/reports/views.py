@@ -97,14 +97,48 @@ def report_page(request):
     return render(request, "reports/report.html", ctx)
 
 
-# --- live monitor -----------------------------------------------------------------------------
+# --- overview and live monitor ------------------------------------------------------------------
+
+
+def monitor_labels() -> dict:
+    """Words the live pages' script shows (it has no translation catalogue of its own)."""
+    from django.urls import reverse
+
+    from apps.accounts.models import AgentStatus
+
+    return {
+        "history_url": reverse("reports:history"),
+        "status": {k: str(v) for k, v in AgentStatus.choices},
+        "state": {"open": _("live"), "connecting": _("connecting…"), "reconnecting": _("reconnecting…")},
+        "no_queue": _("No one is waiting."),
+        "no_agents": _("No agents in this scope."),
+        "no_alerts": _("No alerts."),
+        "conversation": _("Conversation"),
+        "wait_min": _("%(m)s min %(s)s s"),
+        "wait_sec": _("%(s)s s"),
+    }
+
+
+def _live_context(request) -> dict:
+    branches, _none = selectors.scope_branches(actor=request.user)
+    snapshot = selectors.monitor_snapshot(actor=request.user, tz=tenant_tz(request.user))
+    return {"branches": branches, "snapshot": snapshot, "labels": monitor_labels()}
+
+
+@manager_page
+def home_page(request):
+    """The supervisor centre's start page, where supervisors land: the live picture of their
+    subtree and the way to everything else."""
+    from apps.reports.models import FollowUpTask
+
+    ctx = _live_context(request)
+    ctx["open_followups"] = FollowUpTask.objects.visible_to(request.user).filter(status="open").count()
+    return render(request, "reports/home.html", ctx)
 
 
 @manager_page
 def monitor_page(request):
-    branches, _none = selectors.scope_branches(actor=request.user)
-    snapshot = selectors.monitor_snapshot(actor=request.user, tz=tenant_tz(request.user))
-    return render(request, "reports/monitor.html", {"branches": branches, "snapshot": snapshot})
+    return render(request, "reports/monitor.html", _live_context(request))
 
 
 # --- history and conversations ----------------------------------------------------------------

@@ -16,13 +16,11 @@ def seed_dispatch(*, tenant, branches) -> None:
     for order, (name, color) in enumerate(TAGS):
         ConversationTag.objects.get_or_create(tenant=tenant, name=name, defaults={"color": color, "sort_order": order})
     DispatchSettings.objects.get_or_create(tenant=tenant)
-    group = SkillGroup.objects.filter(tenant=tenant).first()
-    if group is not None and not RoutingRule.objects.filter(tenant=tenant).exists():
-        RoutingRule.objects.create(
+    # Complaints go to the complaints group, first in line.
+    group = SkillGroup.objects.filter(tenant=tenant, name="投诉处理").first()
+    if group is not None:
+        RoutingRule.objects.update_or_create(
             tenant=tenant,
             name="投诉转技能组",
-            keywords="投诉,complaint",
-            target_skill_group=group,
-            order=10,
-            priority=1,
+            defaults={"keywords": "投诉,complaint", "target_skill_group": group, "order": 10, "priority": 1},
         )

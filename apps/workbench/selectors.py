@@ -143,6 +143,43 @@ def history_list(
     )
 
 
+SEARCH_DAYS = 365
+SEARCH_LIMIT = 20
+
+
+def conversation_search(*, actor, query: str, limit: int = SEARCH_LIMIT) -> list:
+    """The workbench's search box: conversations this agent served whose customer (nickname,
+    phone) or messages match `query`, newest first. Message text goes through the full-text
+    backend of the history search (database or Elasticsearch)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    query = " ".join((query or "").split())[:100]
+    if len(query) < 2:
+        return []
+    from apps.reports.search import get_backend
+
+    cond = Q(customer__display_name__icontains=query) | Q(customer__phone__contains=query)
+    now = timezone.now()
+    ids = get_backend().search_conversation_ids(
+        tenant_id=actor.tenant_id,
+        text=query,
+        start=now - dt.timedelta(days=SEARCH_DAYS),
+        end=now + dt.timedelta(seconds=1),
+        limit=500,
+    )
+    if ids:
+        cond |= Q(pk__in=ids)
+    return list(
+        conversations_of_agent(actor=actor)
+        .filter(cond)
+        .select_related("customer", "channel")
+        .order_by("-created_at", "-id")
+        .distinct()[:limit]
+    )
+
+
 def transcript(*, actor, conversation_id: int, include_staff: bool = True) -> tuple:
     """F16: the whole conversation, messages in seq order."""
     from apps.messaging.models import Message
@@ -168,6 +205,58 @@ def _extract(pattern, texts) -> list[str]:
         for match in pattern.findall(text or ""):
             seen.setdefault(match.upper(), None)
     return list(seen)
+
+
+def _fact_label(key: str) -> str:
+    from django.utils.translation import gettext as _
+
+    return {
+        "phone": _("Phone"),
+        "email": _("Email"),
+        "waybill": _("Waybill"),
+        "address": _("Address"),
+        "name": _("Name"),
+        "order": _("Order"),
+        "phone_in_chat": _("Phone (from chat)"),
+    }.get(key, key)
+
+
+def panel_facts(*, customer, phones: list[str], waybills: list[str]) -> list[dict]:
+    """What is known about the customer, each value once with its label: the customer record,
+    what the bot captured (F55) and what the conversation's text shows. Attribute names the
+    tenant chose (from its own system) are their own labels."""
+    facts: list[dict] = []
+    seen: set[str] = set()
+
+    def add(key: str, value, label: str | None = None) -> None:
+        if value in (None, "", [], {}):
+            return
+        if isinstance(value, list):
+            for v in value:
+                add(key, v, label)
+            return
+        text = str(value).strip() if not isinstance(value, dict) else str(value)
+        norm = text.upper().replace(" ", "").replace("-", "")
+        if not text or norm in seen:
+            return
+        seen.add(norm)
+        facts.append({"key": key, "label": label or _fact_label(key), "value": value})
+
+    captured = customer.captured if isinstance(customer.captured, dict) else {}
+    attributes = customer.attributes if isinstance(customer.attributes, dict) else {}
+    add("phone", customer.phone)
+    add("email", customer.email)
+    add("name", captured.get("name"))
+    for key in ("phone", "waybill", "address", "order"):
+        add(key, captured.get(key))
+    add("phone", phones)
+    add("waybill", waybills)
+    for key, value in captured.items():
+        if key not in {"phone", "waybill", "address", "order", "name"}:
+            add(str(key), value)
+    for key, value in attributes.items():
+        add(str(key), value, label=str(key))
+    return facts
 
 
 def customer_panel(*, actor, conversation_id: int) -> dict:
@@ -208,6 +297,7 @@ def customer_panel(*, actor, conversation_id: int) -> dict:
             "name": getattr(conv.channel, "name", str(conv.channel)),
             "kind": getattr(conv.channel, "kind", ""),
         },
+        "facts": panel_facts(customer=customer, phones=phones, waybills=waybills),
         "phones_in_conversation": phones,
         "waybills": waybills,
         "captured": {str(k): v for k, v in captured.items()},

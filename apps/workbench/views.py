@@ -101,6 +101,8 @@ def _bootstrap(user: User) -> dict:
         "channels": {str(c.pk): c.name for c in Channel.objects.filter(tenant_id=user.tenant_id).only("pk", "name")},
         "statuses": [{"value": v, "label": str(label)} for v, label in AgentStatus.choices if v != AgentStatus.OFFLINE],
         "server_time": timezone.now().isoformat(),
+        # Days and times are the tenant's (the date separators, "today"), not the browser's.
+        "time_zone": timezone.get_current_timezone_name(),
     }
 
 

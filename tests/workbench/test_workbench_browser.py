@@ -194,3 +194,62 @@ def test_longest_waiting_customer_first_typing_read_state_and_image_upload(
     assert src.startswith(msg.payload["attachment"]["url"] + "?exp=")
     page.wait_for_function("() => document.querySelector('#wb-messages .wb-msg-agent img').naturalWidth === 40")
     shot(page, "workbench-image")
+
+
+def test_search_day_separators_emoji_and_the_shortcut_list(live_server_url, browser, fa, org_a):
+    import datetime as dt
+
+    agent = org_a.agent_sh
+    old = fa.conversation(agent=agent, name="王老板")
+    fa.visitor_says(old, "上周的包裹 SF9988776655 破损了")
+    fa.close(old)
+    live = fa.conversation(agent=agent, name="李女士")
+    earlier = fa.visitor_says(live, "前天问过一次")
+    Message.objects.filter(pk=earlier.pk).update(created_at=earlier.created_at - dt.timedelta(days=2))
+    fa.visitor_says(live, "今天再问一次")
+    other = fa.conversation(agent=org_a.agent_pd, name="别人的客户")  # not mine: never found
+    fa.visitor_says(other, "破损了怎么赔")
+
+    page = new_page(browser)
+    login(page, live_server_url, agent)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    # Day separators between the days of a conversation.
+    page.locator(f"#wb-mine .wb-item[data-id='{live.pk}']").click()
+    page.wait_for_function("document.querySelectorAll('#wb-messages .wb-msg-visitor').length === 2")
+    days = page.eval_on_selector_all("#wb-messages .wb-day", "ns => ns.map(n => n.textContent)")
+    assert len(days) == 2 and days[1] == "今天"
+
+    # Search by what was said finds my past conversation (its transcript opens), not a colleague's.
+    page.keyboard.press("Alt+k")
+    page.keyboard.type("破损")
+    page.wait_for_selector("#wb-search-results:not([hidden]) .wb-search-row")
+    rows = page.eval_on_selector_all("#wb-search-results .wb-search-row", "ns => ns.map(n => Number(n.dataset.id))")
+    assert rows == [old.pk]
+    with page.context.expect_page() as opened:
+        page.keyboard.press("Enter")
+    opened.value.wait_for_load_state()
+    assert opened.value.url.endswith(f"/workbench/history/{old.pk}/")
+    opened.value.close()
+    # By customer name: an open one of mine opens right here.
+    page.fill("#wb-search", "李女")
+    page.wait_for_selector(f"#wb-search-results .wb-search-row[data-id='{live.pk}']")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"location.hash === '#c{live.pk}'")
+
+    # The emoji picker inserts at the cursor.
+    page.fill("#wb-input", "好的")
+    page.click("#wb-emoji")
+    page.click("#wb-emoji-panel .wb-emoji-item[aria-label='🙏']")
+    assert page.input_value("#wb-input") == "好的🙏"
+    page.keyboard.press("Escape")
+
+    # "?" outside a text field lists the shortcuts.
+    page.click("#wb-messages")
+    page.keyboard.press("?")
+    page.wait_for_selector("#wb-dlg-keys[open]")
+    assert "快捷键" in page.text_content("#wb-dlg-keys h2")
+    shot(page, "workbench-shortcuts")
+    page.keyboard.press("Escape")
+    assert errors == []

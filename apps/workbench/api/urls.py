@@ -14,4 +14,5 @@ urlpatterns = [
     path("workbench/history/", views.HistoryView.as_view(), name="workbench-history"),
     path("workbench/history/<int:conversation_id>/", views.TranscriptView.as_view(), name="workbench-transcript"),
     path("workbench/stats/", views.MyStatsView.as_view(), name="workbench-stats"),
+    path("workbench/search/", views.ConversationSearchView.as_view(), name="workbench-search"),
 ]

@@ -217,6 +217,32 @@ class TranscriptView(APIView):
         return Response({"conversation": history_row(conv), "messages": [message_to_dict(m) for m in messages]})
 
 
+class ConversationSearchView(APIView):
+    """Workbench search: ?q= (at least 2 characters) over the customer's nickname and phone and
+    the messages of the conversations I served; at most 20, newest first."""
+
+    permission_classes = [IsTenantMember]
+
+    def get(self, request):
+        query = request.query_params.get("q", "")
+        rows = selectors.conversation_search(actor=request.user, query=query)
+        return Response(
+            {
+                "results": [
+                    {
+                        "id": c.pk,
+                        "status": c.status,
+                        "customer_name": str(c.customer),
+                        "channel_name": c.channel.name,
+                        "created_at": c.created_at.isoformat(),
+                        "last_message_preview": c.last_message_preview,
+                    }
+                    for c in rows
+                ]
+            }
+        )
+
+
 class MyStatsView(APIView):
     """F18–F20: my numbers for today or ?from=&to=."""
 

@@ -1,0 +1,46 @@
+/* Agent workbench: the entry module. Plain ES modules, no build step; each concern has its own
+ * file (state, lists, conversation, composer, replies, panel, actions, transfers, realtime,
+ * search, keyboard), and every incoming frame goes through realtime.js's map of handlers.
+ *
+ * Rules kept throughout: message content only ever reaches the page through textContent (never
+ * innerHTML); every conversation keeps its own state keyed by seq; after a drop the socket
+ * reconnects and each open conversation is caught up from its last seq. */
+import { initActions } from "./actions.js";
+import { initAlerts, setNotificationHandler } from "./alerts.js";
+import { initComposer } from "./composer.js";
+import { catchUp, initConversation, select } from "./conversation.js";
+import { initKeyboard } from "./keyboard.js";
+import { refreshMine, refreshQueue, renderMine, renderQueue, tick } from "./lists.js";
+import { initPanel } from "./panel.js";
+import { connect } from "./realtime.js";
+import { initReplies, loadReplies } from "./replies.js";
+import { initSearch } from "./search.js";
+import { boot, conv, state } from "./state.js";
+import { initStatus } from "./status.js";
+import { refreshTransfers } from "./transfers.js";
+
+initAlerts();
+setNotificationHandler(select);
+initStatus(refreshQueue);
+initConversation();
+initComposer();
+initReplies();
+initPanel();
+initActions();
+initSearch();
+initKeyboard();
+
+boot.conversations.forEach(function (d) { var c = conv(d.id, d); c.unread = d.unread || 0; });
+boot.queue.forEach(function (d) { state.queue.set(d.id, d); });
+renderMine(); renderQueue();
+loadReplies().catch(function () {});
+refreshTransfers();
+connect();
+var m = /^#c(\d+)$/.exec(location.hash);
+if (m && state.convs.has(Number(m[1]))) select(Number(m[1]));
+setInterval(tick, 1000);
+// Safety net against missed wake-ups: the database is the truth, re-read it now and then.
+setInterval(function () { refreshMine(catchUp); }, 15000);
+setInterval(function () { if (state.connected) { refreshQueue(); refreshTransfers(); } }, 30000);
+window.wbSelect = select;
+document.documentElement.dataset.wbReady = "1";
