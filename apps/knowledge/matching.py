@@ -4,28 +4,33 @@ Pure Python + numpy, no Django imports: the index is built from plain rows, so t
 and the tests can drive it directly.
 
 Every phrasing of an entry (the standard question and each similar question) is one BM25
-document. A text becomes three kinds of tokens:
+document, and the entry's answer is one more (scored at ANSWER_SHARE). A text is first rewritten
+from colloquial forms to standard ones (apps.knowledge.lexicon), then becomes four kinds of tokens:
 
-- words: jieba segmentation after a longest-match pass over the tenant's dictionary and
-  synonyms (so 快运, 到付, 单号 stay whole without touching jieba's global dictionary, which
-  other tenants share), synonyms folded to their canonical word;
+- words: jieba segmentation (rjieba, the Rust port: same dictionary and algorithm, ~30x faster)
+  after a longest-match pass over the tenant's dictionary and synonyms (so 快运, 到付, 单号 stay
+  whole without touching the global dictionary, which other tenants share), synonyms folded to
+  their canonical word;
 - ``c:`` character bigrams, the fallback when segmentation disagrees (typos, unknown words);
-- ``p:`` toneless pinyin bigrams, so a homophone typo (签手 for 签收, 快地 for 快递) still meets.
+- ``p:`` toneless pinyin bigrams, so a homophone typo (签手 for 签收, 清官 for 清关) still meets;
+- ``u:`` single content characters, lightly weighted (蟹 in 大闸蟹 and 活蟹).
 
-rank_bm25 gives the BM25 model (idf with its epsilon floor, document lengths, k1, b); the
-scores are then precomputed per posting so a query is a handful of numpy scatter-adds over an
+A question is expanded toward the knowledge base's own words: Cilin synonyms, related words and
+words of the same small class (同义词词林), and the words whose pinyin initials a typed
+abbreviation spells (qg -> 清关), each with a weight below the visitor's own words.
+
+BM25 scores are precomputed per posting so a query is a handful of numpy scatter-adds over an
 inverted index instead of a loop over every document, which keeps 10,000 entries well under
-the 50 ms suggestion budget. An entry's score is the best score of its phrasings.
+the 50 ms suggestion budget. An entry's score is the best score of its phrasings plus its answer's.
 
-Confidence is the idf-weighted share of the query's tokens found in the best phrasing (and of
-the phrasing's tokens found in the query), combined as an F-measure that weights the query
-side more; see bench/README.md for how it behaves on the labelled set.
+Confidence is the idf-weighted share of the query's tokens found in the best phrasing (or, at half
+weight, in the answer), and of the phrasing's tokens found in the query, combined as an F-measure
+that weights the query side more, scaled down when the runner-up is close; see bench/README.md.
 """
 
 from __future__ import annotations
 
-import logging
-import math
+import itertools
 import re
 import threading
 import unicodedata
@@ -33,12 +38,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import jieba
 import numpy as np
+import rjieba
 from pypinyin import Style, lazy_pinyin
-from rank_bm25 import BM25Okapi
 
-jieba.setLogLevel(logging.WARNING)
+from apps.knowledge.lexicon import cilin_codes, initials, rewrite_colloquial
 
 # Domain words of Chinese express freight, kept whole for every tenant (tenants add their own).
 DEFAULT_WORDS = [
@@ -266,7 +270,26 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 WORD_WEIGHT = 1.0
 CHAR_WEIGHT = 0.45
 PINYIN_WEIGHT = 0.35
-ANSWER_SHARE = 0.35
+# Single characters carry meaning in Chinese (蟹 in 大闸蟹 and 活蟹, 肉 in 猪肉 and 肉类): a light token.
+UNIGRAM_WEIGHT = 0.45
+FUNCTION_CHARS = frozenset(
+    "的了吗呢啊吧呀哦嗯么哈我你您们他她它是在有个这那就还也都和跟给能会要可以想把被让怎什么吗不没"
+)
+ANSWER_SHARE = 0.5
+# Query expansion: a Cilin synonym of a query word, split over the word's synonym groups, and a
+# knowledge-base word whose pinyin initials a typed abbreviation spells, split over the candidates.
+SYNONYM_WEIGHT = 0.5  # same Cilin "=" group: a synonym
+RELATED_WEIGHT = 0.3  # same Cilin "#" group: a word of the same kind (猪肉/牛肉)
+CLASS_WEIGHT = 0.2  # same small Cilin class (玫瑰/鲜花, 恒温/温度)
+ANSWER_CONFIDENCE = 0.5
+# The top answer's confidence is scaled down by up to MARGIN_PENALTY when its score is less than
+# MARGIN_FULL (as a share of its own score) above the runner-up's.
+MARGIN_PENALTY = 0.3
+# Single characters help ranking but say little about whether the question was understood.
+CONFIDENCE_SKIP = ("u:",)
+MARGIN_FULL = 0.4  # a question word found only in the answer explains this much of itself
+ABBREVIATION_WEIGHT = 0.8
+_LATIN = re.compile(r"^[a-z]{2,4}$")
 
 
 def _argmax_reduceat(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -303,8 +326,7 @@ def _ensure_jieba() -> None:
     with _jieba_lock:
         if not _jieba_ready:
             for w in DEFAULT_WORDS:
-                jieba.add_word(w, freq=20000)
-            jieba.initialize()
+                rjieba.add_word(w, 20000, None)
             _jieba_ready = True
 
 
@@ -357,14 +379,14 @@ class Segmenter:
                     break
             if hit:
                 if gap_start < i:
-                    out.extend(jieba.lcut_for_search(chunk[gap_start:i], HMM=True))
+                    out.extend(rjieba.cut_for_search(chunk[gap_start:i], True))
                 out.append(chunk[i : i + hit])
                 i += hit
                 gap_start = i
             else:
                 i += 1
         if gap_start < n:
-            out.extend(jieba.lcut_for_search(chunk[gap_start:n], HMM=True))
+            out.extend(rjieba.cut_for_search(chunk[gap_start:n], True))
         return out
 
     # Tokenising is most of an index build: remember texts already seen, so rebuilding after one
@@ -389,7 +411,7 @@ class Segmenter:
 
     def _words(self, text: str) -> list[str]:
         result: list[str] = []
-        for chunk in normalize(text).split():
+        for chunk in rewrite_colloquial(normalize(text)).split():
             for w in self._protect(chunk):
                 w = w.strip()
                 if not w or w in STOPWORDS:
@@ -399,7 +421,7 @@ class Segmenter:
 
     def _tokens(self, text: str) -> list[str]:
         words = self.words(text)
-        compact = "".join(normalize(text).split())
+        compact = "".join(rewrite_colloquial(normalize(text)).split())
         chars = [c for c in compact if c not in STOPWORDS]
         bigrams = ["c:" + chars[i] + chars[i + 1] for i in range(len(chars) - 1)]
         cjk = [c for c in chars if _CJK.match(c)]
@@ -407,12 +429,15 @@ class Segmenter:
         pin_bigrams = ["p:" + pins[i] + "_" + pins[i + 1] for i in range(len(pins) - 1)]
         if len(chars) == 1:
             bigrams = ["c:" + chars[0]]
-        return words + bigrams + pin_bigrams
+        unigrams = ["u:" + c for c in cjk if c not in FUNCTION_CHARS] if UNIGRAM_WEIGHT else []
+        return words + bigrams + pin_bigrams + unigrams
 
 
 def _type_weight(token: str) -> float:
     if token.startswith("c:"):
         return CHAR_WEIGHT
+    if token.startswith("u:"):
+        return UNIGRAM_WEIGHT
     if token.startswith("p:"):
         return PINYIN_WEIGHT
     return WORD_WEIGHT
@@ -446,7 +471,7 @@ class KbIndex:
     entries: list[EntryMeta]
     doc_entry: np.ndarray  # doc index -> entry index
     doc_text: list[str]
-    doc_tokens: list[frozenset]
+    doc_tokens: _TokenSets | list[frozenset]
     doc_weight: np.ndarray  # sum of idf*type weight of a doc's distinct tokens
     postings: dict[str, tuple[np.ndarray, np.ndarray]]
     answer_postings: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -454,6 +479,9 @@ class KbIndex:
     doc_ends: np.ndarray
     idf: dict[str, float]
     max_idf: float
+    answer_tokens: _TokenSets | list[frozenset] = field(default_factory=list)  # per entry
+    abbreviations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # pinyin initials -> words
+    related: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)  # Cilin neighbours
     build_seconds: float = 0.0
     _scope_masks: dict = field(default_factory=dict)
 
@@ -464,24 +492,45 @@ class KbIndex:
     def _token_idf(self, token: str) -> float:
         return self.idf.get(token, self.max_idf)
 
-    def _scores(self, postings: dict, q_tokens: set, n: int) -> np.ndarray | None:
+    def _known(self, token: str) -> bool:
+        return token in self.postings or token in self.answer_postings
+
+    def query_weights(self, text: str) -> dict[str, float]:
+        """The question's tokens (weight 1) and their expansions toward this knowledge base's words."""
+        tokens = self.segmenter.tokens(text)
+        weights = dict.fromkeys(tokens, 1.0)
+        for token in tokens:
+            if token[:2] in ("c:", "p:", "u:"):
+                continue
+            if _LATIN.match(token) and not self._known(token):
+                words = self.abbreviations.get(token, ())
+                for w in words:
+                    if w not in weights:
+                        weights[w] = ABBREVIATION_WEIGHT / len(words)
+                continue
+            for w, weight in self.related.get(token, ()):
+                if weights.get(w, 0.0) < weight:
+                    weights[w] = weight
+        return weights
+
+    def _scores(self, postings: dict, weights: dict[str, float], n: int) -> np.ndarray | None:
         scores = np.zeros(n, dtype=np.float32)
         hit = False
-        for t in q_tokens:
+        for t, w in weights.items():
             posting = postings.get(t)
             if posting is not None:
-                scores[posting[0]] += posting[1]
+                scores[posting[0]] += posting[1] * w if w != 1.0 else posting[1]
                 hit = True
         return scores if hit else None
 
     def search(self, text: str, *, k: int = 3, allow: Callable[[EntryMeta], bool] | None = None) -> list[Match]:
         if not self.entries or not len(self.doc_text):
             return []
-        q_tokens = set(self.segmenter.tokens(text))
-        if not q_tokens:
+        weights = self.query_weights(text)
+        if not weights:
             return []
-        doc_scores = self._scores(self.postings, q_tokens, len(self.doc_text))
-        answer_scores = self._scores(self.answer_postings, q_tokens, len(self.entries))
+        doc_scores = self._scores(self.postings, weights, len(self.doc_text))
+        answer_scores = self._scores(self.answer_postings, weights, len(self.entries))
         if doc_scores is None and answer_scores is None:
             return []
         # An entry scores as its best phrasing, plus a share of how well its answer fits.
@@ -493,8 +542,19 @@ class KbIndex:
             best_doc[self.doc_entry[self.doc_starts]] = best
         if answer_scores is not None:
             entry_scores += ANSWER_SHARE * answer_scores
-        q_weight = sum(_type_weight(t) * self._token_idf(t) for t in q_tokens)
+        q_weight = sum(
+            w * _type_weight(t) * self._token_idf(t)
+            for t, w in weights.items()
+            if (w == 1.0 or self._known(t)) and t[:2] not in CONFIDENCE_SKIP
+        )
         nonzero = int(np.count_nonzero(entry_scores))
+        # How far the best entry stands above the runner-up: a near tie is not a confident answer.
+        if nonzero >= 2:
+            top2 = np.partition(entry_scores, len(entry_scores) - 2)[-2:]
+            gap = float((top2[1] - top2[0]) / top2[1]) if top2[1] > 0 else 0.0
+        else:
+            gap = 1.0
+        certainty = 1.0 - MARGIN_PENALTY * max(0.0, 1.0 - gap / MARGIN_FULL)
         want = min(nonzero, max(k * 4, 16))
         results: list[Match] = []
         while want > 0:
@@ -518,7 +578,9 @@ class KbIndex:
                         question=meta.question,
                         matched_phrasing=self.doc_text[d] if d >= 0 else meta.question,
                         score=score,
-                        confidence=self._confidence(q_tokens, q_weight, d) if d >= 0 else 0.0,
+                        confidence=round(certainty * self._confidence(weights, q_weight, d, int(e_idx)), 4)
+                        if d >= 0
+                        else 0.0,
                         category=meta.category,
                     )
                 )
@@ -529,11 +591,21 @@ class KbIndex:
             want = min(nonzero, want * 4)
         return results
 
-    def _confidence(self, q_tokens: set, q_weight: float, doc: int) -> float:
-        shared = q_tokens & self.doc_tokens[doc]
-        shared_weight = sum(_type_weight(t) * self._token_idf(t) for t in shared)
+    def _confidence(self, weights: dict[str, float], q_weight: float, doc: int, entry: int) -> float:
+        doc_tokens = self.doc_tokens[doc]
+        answer_tokens = self.answer_tokens[entry] if self.answer_tokens else frozenset()
+        shared_weight = in_doc = 0.0
+        for t, w in weights.items():
+            if t[:2] in CONFIDENCE_SKIP:
+                continue
+            tw = w * _type_weight(t) * self._token_idf(t)
+            if t in doc_tokens:
+                shared_weight += tw
+                in_doc += _type_weight(t) * self._token_idf(t)
+            elif t in answer_tokens:
+                shared_weight += ANSWER_CONFIDENCE * tw
         recall = shared_weight / q_weight if q_weight else 0.0  # how much of the question is explained
-        precision = shared_weight / float(self.doc_weight[doc]) if self.doc_weight[doc] else 0.0
+        precision = in_doc / float(self.doc_weight[doc]) if self.doc_weight[doc] else 0.0
         if recall <= 0 or precision <= 0:
             return 0.0
         beta2 = 4.0  # F2: the question side counts more (FAQ phrasings carry extra words)
@@ -541,54 +613,109 @@ class KbIndex:
         return round(min(1.0, max(0.0, f)), 4)
 
 
+class _TokenSets:
+    """The distinct tokens of each document, made on first use (confidence needs a handful per query;
+    making all of them would be a million-set job at every build of a large knowledge base)."""
+
+    def __init__(self, corpus: list[list[str]]):
+        self._corpus = corpus
+        self._sets: dict[int, frozenset] = {}
+
+    def __len__(self) -> int:
+        return len(self._corpus)
+
+    def __getitem__(self, doc: int) -> frozenset:
+        found = self._sets.get(doc)
+        if found is None:
+            found = self._sets[doc] = frozenset(self._corpus[doc])
+        return found
+
+
+BM25_K1 = 1.5
+BM25_B = 0.75
+
+
 def _postings(
     corpus: list[list[str]], idf_source: list[list[str]] | None = None
-) -> tuple[dict, np.ndarray, list[frozenset], dict]:
-    """BM25 (rank_bm25's model) precomputed per posting: token -> (doc ids, score contributions).
+) -> tuple[dict, np.ndarray, _TokenSets, dict]:
+    """BM25 (Okapi, k1=1.5, b=0.75) precomputed per posting: token -> (doc ids, score contributions).
 
-    idf_source: the documents idf is counted over, when they differ from the scored ones.
+    idf_source: the documents idf is counted over, when they differ from the scored ones. Vectorised
+    over all (document, token) pairs with numpy: a 10,000-entry base has millions of them.
     """
-    bm25 = BM25Okapi(corpus)
-    # Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)), instead of rank_bm25's Okapi idf: that one goes
-    # negative for a word in more than half the documents, which breaks small knowledge bases.
-    source = idf_source if idf_source is not None else corpus
-    df: dict[str, int] = {}
-    for doc in source:
-        for token in set(doc):
-            df[token] = df.get(token, 0) + 1
-    n_docs = len(source)
-    bm25.idf = {t: math.log(1 + (n_docs - n + 0.5) / (n + 0.5)) for t, n in df.items()}
-    k1, b, avgdl = bm25.k1, bm25.b, bm25.avgdl
-    # Vectorised over all (document, token) pairs: a 10,000-entry base has millions of them.
     vocab: dict[str, int] = {}
-    tok_ids: list[int] = []
-    tfs: list[int] = []
-    counts: list[int] = []
-    doc_tokens: list[frozenset] = []
-    for freqs in bm25.doc_freqs:
-        for token in freqs:
-            tok_ids.append(vocab.setdefault(token, len(vocab)))
-        tfs.extend(freqs.values())
-        counts.append(len(freqs))
-        doc_tokens.append(frozenset(freqs))
+    ids = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in corpus]
+    source_ids = ids if idf_source is None else [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in idf_source]
     tokens = list(vocab)
-    idf_of = np.asarray([bm25.idf.get(t, 0.0) for t in tokens], dtype=np.float64)
-    weight_of = np.asarray([_type_weight(t) for t in tokens], dtype=np.float64) * idf_of
-    docs = np.repeat(np.arange(len(corpus), dtype=np.int32), counts)
-    tok = np.asarray(tok_ids, dtype=np.int64)
-    tf = np.asarray(tfs, dtype=np.float64)
-    dl = np.asarray(bm25.doc_len, dtype=np.float64)[docs]
-    contrib = weight_of[tok] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl))
-    doc_weight = np.bincount(docs, weights=weight_of[tok], minlength=len(corpus))
+    width = max(1, len(tokens))
+
+    def pairs(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        keys = np.repeat(np.arange(len(rows), dtype=np.int64), lengths) * width + flat
+        unique, counts = np.unique(keys, return_counts=True)
+        return unique // width, unique % width, counts
+
+    # Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)), instead of Okapi's: that one goes negative for
+    # a word in more than half the documents, which breaks small knowledge bases.
+    _src_docs, src_tok, _src_tf = pairs(source_ids)
+    df = np.bincount(src_tok, minlength=len(tokens)).astype(np.float64)
+    n_docs = len(source_ids)
+    idf_of = np.where(df > 0, np.log(1 + (n_docs - df + 0.5) / (df + 0.5)), 0.0)
+    docs, tok, tf_counts = pairs(ids)
+    tf = tf_counts.astype(np.float64)
+    doc_len = np.fromiter(map(len, corpus), dtype=np.float64, count=len(corpus))
+    avgdl = float(doc_len.mean()) if len(doc_len) else 1.0
+    weight_of = np.fromiter(map(_type_weight, tokens), dtype=np.float64, count=len(tokens)) * idf_of
+    dl = doc_len[docs]
+    contrib = weight_of[tok] * tf * (BM25_K1 + 1) / (tf + BM25_K1 * (1 - BM25_B + BM25_B * dl / avgdl))
+    # The weight a confidence is measured against leaves out the token kinds confidence ignores.
+    counted = np.fromiter((t[:2] not in CONFIDENCE_SKIP for t in tokens), dtype=np.float64, count=len(tokens))
+    doc_weight = np.bincount(docs, weights=(counted * weight_of)[tok], minlength=len(corpus))
     order = np.argsort(tok, kind="stable")
-    tok_sorted, docs_sorted, contrib_sorted = tok[order], docs[order], contrib[order].astype(np.float32)
+    tok_sorted, docs_sorted = tok[order], docs[order].astype(np.int32)
+    contrib_sorted = contrib[order].astype(np.float32)
     bounds = [0, *(np.flatnonzero(np.diff(tok_sorted)) + 1).tolist(), len(tok_sorted)]
     postings = {
         tokens[int(tok_sorted[start])]: (docs_sorted[start:end], contrib_sorted[start:end])
         for start, end in zip(bounds[:-1], bounds[1:], strict=True)
         if end > start
     }
-    return postings, doc_weight, doc_tokens, dict(bm25.idf)
+    idf = {t: float(v) for t, v, n in zip(tokens, idf_of, df, strict=True) if n > 0}
+    return postings, doc_weight, _TokenSets(corpus), idf
+
+
+def _related_words(vocabulary: set[str], segmenter: Segmenter) -> dict[str, tuple[tuple[str, float], ...]]:
+    """Cilin neighbours of every word Cilin knows, restricted to the words of this knowledge base.
+
+    Keyed by the (canonical) query word: a question word meets the knowledge base's synonyms (weight
+    SYNONYM_WEIGHT), words of the same kind (RELATED_WEIGHT) and of the same small class
+    (CLASS_WEIGHT), each split over the word's senses so a polysemous word spreads thin."""
+    codes = cilin_codes()
+    by_leaf: dict[str, set[str]] = {}
+    by_class: dict[str, set[str]] = {}
+    for word in vocabulary:
+        for code in codes.get(word, ()):
+            by_leaf.setdefault(code, set()).add(word)
+            by_class.setdefault(code[:5], set()).add(word)
+    related: dict[str, tuple[tuple[str, float], ...]] = {}
+    for word, word_codes in codes.items():
+        if len(word) < 2 and word not in vocabulary:
+            continue
+        key = segmenter.canonical.get(word, word)
+        senses = len(word_codes)
+        found: dict[str, float] = {}
+        for code in word_codes:
+            leaf_weight = SYNONYM_WEIGHT if code.endswith("=") else RELATED_WEIGHT
+            for target, weight in (
+                *((w, leaf_weight) for w in by_leaf.get(code, ())),
+                *((w, CLASS_WEIGHT) for w in by_class.get(code[:5], ())),
+            ):
+                if target != key and found.get(target, 0.0) < weight / senses:
+                    found[target] = weight / senses
+        if found:
+            related[key] = tuple(found.items())
+    return related
 
 
 def build_index(
@@ -613,7 +740,7 @@ def build_index(
     for meta, phrasings, answer in entries:
         e_idx = len(metas)
         metas.append(meta)
-        answers.append(segmenter.words(answer or "") or ["\x00"])
+        answers.append(segmenter.tokens(answer or "") or ["\x00"])
         first = len(corpus)
         seen: set[str] = set()
         for p in phrasings:
@@ -654,8 +781,13 @@ def build_index(
     for d, toks in enumerate(corpus):
         entry_docs[doc_entry[d]].extend(toks)
     postings, doc_weight, doc_tokens, idf = _postings(corpus, [sorted(set(t)) or ["\x00"] for t in entry_docs])
-    # Answers use words only: their bigrams would mostly add noise from long texts.
-    answer_postings = _postings(answers)[0]
+    answer_postings, _weights, answer_tokens, _idf = _postings(answers)
+    vocabulary = {t for t in (*postings, *answer_postings) if t[:2] not in ("c:", "p:", "u:")}
+    abbreviations: dict[str, list[str]] = {}
+    for word in vocabulary:
+        key = initials(word)
+        if key:
+            abbreviations.setdefault(key, []).append(word)
     return KbIndex(
         version=version,
         segmenter=segmenter,
@@ -670,5 +802,8 @@ def build_index(
         doc_ends=np.asarray(ends, dtype=np.int64),
         idf=idf,
         max_idf=max(idf.values()) if idf else 1.0,
+        answer_tokens=answer_tokens,
+        abbreviations={k: tuple(sorted(v)) for k, v in abbreviations.items() if len(v) <= 4},
+        related=_related_words(vocabulary, segmenter),
         build_seconds=time.perf_counter() - started,
     )

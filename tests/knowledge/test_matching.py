@@ -99,3 +99,65 @@ def test_index_is_rebuilt_when_an_entry_changes(kit):
     assert after.search("冷柜车能租吗", k=1)[0].entry_id == entry.pk
     faq_entry_update(entry=entry, is_enabled=False)
     assert all(m.entry_id != entry.pk for m in get_index(tenant_id).search("冷柜车能租吗", k=3))
+
+
+def _index(rows):
+    return build_index(
+        version=1, entries=[(EntryMeta(id=i, question=q), [q], a) for i, (q, a) in enumerate(rows, start=1)]
+    )
+
+
+@pytest.mark.smoke
+def test_colloquial_and_dialect_forms_read_as_the_standard_words():
+    seg = Segmenter()
+    assert "多少钱" in seg.words("寄到北京几多钱")
+    assert seg.words("包裹坏了咋整") == seg.words("包裹坏了怎么办")
+    assert seg.words("运费是啥") == seg.words("运费是什么")
+
+
+@pytest.mark.smoke
+def test_cilin_synonym_of_a_question_word_meets_the_knowledge_base_word():
+    index = _index([("寄件订单怎么撤销", "在订单页撤销。"), ("寄件怎么付款", "支持微信支付。")])
+    weights = index.query_weights("寄件能取消吗")
+    assert 0 < weights["撤销"] < 1  # an expansion, weighted below the words the visitor typed
+    assert index.search("寄件能取消吗", k=1)[0].entry_id == 1
+
+
+@pytest.mark.smoke
+def test_pinyin_abbreviation_reaches_the_word_it_spells():
+    index = _index([("清关要多久", "一般1至3个工作日。"), ("运费怎么付", "支持微信支付。")])
+    assert index.search("qg要几天", k=1)[0].entry_id == 1
+
+
+@pytest.mark.smoke
+def test_answer_text_finds_an_entry_whose_question_does_not_name_the_thing():
+    index = _index(
+        [
+            ("医药冷链能寄吗", "疫苗、胰岛素等需要处方，全程2至8℃温控。"),
+            ("母乳能寄吗", "储奶袋密封后冷冻寄送。"),
+            ("冷链怎么收费", "按重量和目的地计费。"),
+            ("鲜花能寄吗", "鲜花需保湿包装，选择次日达。"),
+        ]
+    )
+    assert index.search("胰岛素能寄不", k=1)[0].entry_id == 1
+
+
+@pytest.mark.smoke
+def test_development_set_keeps_its_figures():
+    """The cold-chain development set (one question + answer per entry) the engine was tuned on."""
+    import json
+
+    from .conftest import ROOT
+
+    data = ROOT / "bench" / "data" / "dev"
+    faq = json.loads((data / "faq_coldchain_zh.json").read_text(encoding="utf-8"))
+    questions = json.loads((data / "kb_questions_coldchain.json").read_text(encoding="utf-8"))["questions"]
+    index = build_index(
+        version=1,
+        entries=[(EntryMeta(id=i, question=f["question"]), [f["question"]], f["answer"]) for i, f in enumerate(faq)],
+    )
+    keys = [f["key"] for f in faq]
+    labelled = [(q, k) for q, k in questions if k]
+    top1 = sum([keys[m.entry_id] for m in index.search(q, k=1)] == [k] for q, k in labelled)
+    top3 = sum(k in [keys[m.entry_id] for m in index.search(q, k=3)] for q, k in labelled)
+    assert top1 / len(labelled) >= 0.70 and top3 / len(labelled) >= 0.90
