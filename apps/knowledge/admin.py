@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin_site import ReadOnlyScopedAdmin, SuperAdminOnly, TenantScopedAdmin, manage_site
 from apps.core.errors import ApplicationError
-from apps.knowledge import services
+from apps.knowledge import learning, services
 from apps.knowledge.models import (
     AlertKeyword,
     BotAnswer,
@@ -20,6 +20,7 @@ from apps.knowledge.models import (
     FaqEntry,
     KbTerm,
     KeywordAlert,
+    MissedQuestion,
     SuggestionUsage,
 )
 
@@ -46,40 +47,12 @@ class FaqEntryForm(forms.ModelForm):
 
     class Meta:
         model = FaqEntry
-        fields = [
-            "question",
-            "similar_questions",
-            "answer",
-            "links",
-            "images",
-            "category",
-            "ask_slots",
-            "branch",
-            "channel",
-            "is_enabled",
-            "valid_from",
-            "valid_to",
-        ]
+        fields = list(services.ENTRY_FIELDS)
 
     def clean(self):
         data = super().clean()
         try:
-            services._clean_entry(
-                {
-                    k: data.get(k)
-                    for k in (
-                        "question",
-                        "answer",
-                        "similar_questions",
-                        "links",
-                        "images",
-                        "ask_slots",
-                        "valid_from",
-                        "valid_to",
-                    )
-                    if k in data
-                }
-            )
+            services._clean_entry({k: data.get(k) for k in services.ENTRY_FIELDS if k in data})
         except ApplicationError as exc:
             for field, message in exc.extra.get("fields", {}).items():
                 self.add_error(field if field in self.fields else None, message)
@@ -114,7 +87,10 @@ class _BumpsIndex:
 
 
 @admin.register(FaqEntry, site=manage_site)
-class FaqEntryAdmin(_BumpsIndex, TenantScopedAdmin):
+class FaqEntryAdmin(TenantScopedAdmin):
+    """Saves, deletions and bulk actions go through the knowledge services (validation, audit and the
+    index rebuild live there, not in the admin)."""
+
     form = FaqEntryForm
     list_display = [
         "question",
@@ -132,6 +108,22 @@ class FaqEntryAdmin(_BumpsIndex, TenantScopedAdmin):
     search_fields = ["question", "answer"]
     actions = ["export_csv", "export_xlsx", "enable", "disable"]
     change_list_template = "knowledge/admin/faq_change_list.html"
+
+    def save_model(self, request, obj, form, change):
+        data = {k: form.cleaned_data[k] for k in services.ENTRY_FIELDS if k in form.cleaned_data}
+        if change:
+            services.faq_entry_update(entry=obj, actor=request.user, **data)
+            return
+        tenant_id = obj.tenant_id or request.user.tenant_id
+        entry = services.faq_entry_create(tenant_id=tenant_id, actor=request.user, **data)
+        obj.pk, obj.tenant_id = entry.pk, tenant_id
+
+    def delete_model(self, request, obj):
+        services.faq_entry_delete(entry=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for entry in queryset:
+            services.faq_entry_delete(entry=entry, actor=request.user)
 
     def get_urls(self):
         return [
@@ -182,15 +174,13 @@ class FaqEntryAdmin(_BumpsIndex, TenantScopedAdmin):
 
     @admin.action(description=_("Enable selected entries"))
     def enable(self, request, queryset):
-        for tenant_id in set(queryset.values_list("tenant_id", flat=True)):
-            queryset.filter(tenant_id=tenant_id).update(is_enabled=True)
-            self._bump(tenant_id)
+        for entry in queryset:
+            services.faq_entry_update(entry=entry, actor=request.user, is_enabled=True)
 
     @admin.action(description=_("Disable selected entries"))
     def disable(self, request, queryset):
-        for tenant_id in set(queryset.values_list("tenant_id", flat=True)):
-            queryset.filter(tenant_id=tenant_id).update(is_enabled=False)
-            self._bump(tenant_id)
+        for entry in queryset:
+            services.faq_entry_update(entry=entry, actor=request.user, is_enabled=False)
 
 
 @admin.register(KbTerm, site=manage_site)
@@ -261,3 +251,60 @@ class BotAnswerAdmin(ReadOnlyScopedAdmin):
 class SuggestionUsageAdmin(ReadOnlyScopedAdmin):
     list_display = ["created_at", "conversation", "entry", "agent", "action"]
     list_filter = ["action", "tenant"]
+
+
+@admin.register(MissedQuestion, site=manage_site)
+class MissedQuestionAdmin(TenantScopedAdmin):
+    """ "Questions the bot missed": clustered by the FAQ entry the agents' replies matched, counted,
+    each accepted as a similar phrasing with one click (apps.knowledge.learning)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:missed_id>/accept/", view(self.accept_view), name="knowledge_missedquestion_accept"),
+            path("<int:missed_id>/dismiss/", view(self.dismiss_view), name="knowledge_missedquestion_dismiss"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        if request.user.tenant_id:
+            learning.missed_replies_collect(tenant_id=request.user.tenant_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Questions the bot missed"),
+            "clusters": learning.missed_question_clusters(actor=request.user),
+            "entries": FaqEntry.objects.visible_to(request.user).filter(is_enabled=True).order_by("category", "id"),
+        }
+        return TemplateResponse(request, "knowledge/admin/missed_questions.html", context)
+
+    def _review(self, request, action):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("manage:knowledge_missedquestion_changelist"))
+        try:
+            action()
+        except ApplicationError as exc:
+            self.message_user(request, str(exc.message), messages.ERROR)
+        return HttpResponseRedirect(reverse("manage:knowledge_missedquestion_changelist"))
+
+    def accept_view(self, request, missed_id):
+        entry = request.POST.get("entry", "")
+        if not entry.isdigit():
+            self.message_user(request, _("Choose the FAQ entry to add the question to."), messages.ERROR)
+            return HttpResponseRedirect(reverse("manage:knowledge_missedquestion_changelist"))
+        return self._review(
+            request,
+            lambda: (
+                learning.missed_question_accept(actor=request.user, missed_id=missed_id, entry_id=int(entry)),
+                self.message_user(request, _("Added as a similar phrasing."), messages.SUCCESS),
+            ),
+        )
+
+    def dismiss_view(self, request, missed_id):
+        return self._review(request, lambda: learning.missed_question_dismiss(actor=request.user, missed_id=missed_id))

@@ -14,7 +14,6 @@ whose payload carries it back:
 
 from __future__ import annotations
 
-import inspect
 import logging
 import re
 from datetime import datetime
@@ -24,10 +23,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.conversations.models import Conversation, ConversationStatus
-from apps.conversations.serializers import conversation_to_dict
 from apps.conversations.services import conversation_event_record
 from apps.core.errors import ApplicationError
-from apps.knowledge.capture import SLOT_PROMPTS
+from apps.knowledge.capture import SLOT_PROMPTS, compile_patterns, extract_slots
+from apps.knowledge.learning import missed_question_record, missed_question_record_handoff
 from apps.knowledge.models import (
     BotAnswer,
     BotSettings,
@@ -38,9 +37,7 @@ from apps.knowledge.models import (
 )
 from apps.knowledge.providers import Answer, AskContext, provider_for
 from apps.knowledge.services import bot_settings_get, slots_capture
-from apps.messaging.groups import conversation_group, tenant_staff_group
 from apps.messaging.models import ContentType, Message, SenderKind
-from apps.messaging.publish import publish
 from apps.messaging.services import message_create
 from apps.tenants.time import zone
 
@@ -82,43 +79,12 @@ def _say(conversation: Conversation, *, body: str, key: str, payload: dict | Non
     )
 
 
-def _transition_to_human(*, conversation: Conversation, reason: str, detail: str = "", text: str = "") -> None:
-    """bot -> queued. Dispatch owns the transition (conversation_handoff_to_human) when it exists;
-    it may refuse (off hours, queue full, intake paused) with an ApplicationError."""
-    from apps.conversations import services as conversation_services
+def _transition_to_human(*, conversation: Conversation, reason: str, text: str = "") -> None:
+    """bot -> queued through dispatch, which may refuse (off hours, queue full, intake paused) with
+    an ApplicationError."""
+    from apps.conversations.services import conversation_handoff_to_human
 
-    handoff = getattr(conversation_services, "conversation_handoff_to_human", None)
-    if handoff is not None:
-        params = inspect.signature(handoff).parameters
-        kwargs = {"reason": reason, "actor": None}
-        if "conversation_id" in params:
-            kwargs["conversation_id"] = conversation.pk
-        else:
-            kwargs["conversation"] = conversation
-        if "text" in params:
-            kwargs["text"] = text
-        handoff(**kwargs)
-        return
-    now = timezone.now()
-    moved = Conversation.objects.filter(pk=conversation.pk, status=ConversationStatus.BOT).update(
-        status=ConversationStatus.QUEUED, queued_at=now
-    )
-    if not moved:
-        return
-    conversation.status = ConversationStatus.QUEUED
-    conversation.queued_at = now
-    conversation_event_record(
-        conversation=conversation,
-        kind="handoff",
-        from_status=ConversationStatus.BOT,
-        to_status=ConversationStatus.QUEUED,
-        reason=reason,
-        data={"detail": detail, "by": "bot"},
-    )
-    publish(
-        [conversation_group(conversation.tenant_id, conversation.pk), tenant_staff_group(conversation.tenant_id)],
-        {"type": "conversation.updated", "conversation": conversation_to_dict(conversation)},
-    )
+    conversation_handoff_to_human(conversation_id=conversation.pk, reason=reason, text=text, actor=None)
 
 
 def _known_slots(conversation: Conversation) -> set[str]:
@@ -139,8 +105,9 @@ def _tenant_tz(tenant_id: int) -> str:
 class _Turn:
     """One bot turn inside the conversation's row lock."""
 
-    def __init__(self, *, conversation, state, settings, key, record=None, customer=None, text=""):
+    def __init__(self, *, conversation, state, settings, key, record=None, customer=None, text="", message=None):
         self.text = text
+        self.message = message
         self.conversation = conversation
         self.state = state
         self.settings = settings
@@ -182,7 +149,7 @@ class _Turn:
             )
             return self.finish(reply, f"offhours:{reason}")
         try:
-            _transition_to_human(conversation=self.conversation, reason=reason, detail=detail, text=self.text)
+            _transition_to_human(conversation=self.conversation, reason=reason, text=self.text)
         except ApplicationError as exc:
             # Dispatch refused (off hours, queue full, intake paused): keep serving, take a message.
             state.taking_message = True
@@ -217,10 +184,11 @@ def _lock(conversation_id: int):
 
 
 def bot_reply(*, message_id: int) -> BotAnswer | None:
-    """Answer one visitor message while the conversation is with the bot."""
-    from apps.channels.models import Channel
-    from apps.customers.models import Customer
+    """Answer one visitor message while the conversation is with the bot.
 
+    The answer provider (the knowledge base, or a tenant's HTTP service) is asked *before* the
+    conversation row is locked: no network call is made while the lock is held. The turn itself —
+    rules, reply, state — runs inside the lock, once per visitor message."""
     existing = BotAnswer.objects.filter(question_message_id=message_id).first()
     if existing is not None:
         return existing
@@ -231,104 +199,175 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
     if message.content_type != ContentType.TEXT and not payload.get("kb_action"):
         return None  # an image or file is for the agent who takes over; the bot has nothing to match
     settings = bot_settings_get(tenant_id=message.tenant_id)
+    prepared = _prepare_answers(message=message, payload=payload, settings=settings)
     with transaction.atomic():
-        conversation, state = _lock(message.conversation_id)
-        if conversation.status != ConversationStatus.BOT:
-            return None
-        if BotAnswer.objects.filter(question_message_id=message_id).exists():
-            return BotAnswer.objects.get(question_message_id=message_id)
-        channel = Channel.objects.get(pk=conversation.channel_id)
-        if not channel.bot_enabled:
-            return None
-        customer = Customer.objects.get(pk=conversation.customer_id)
-        found = slots_capture(conversation=conversation, message=message, settings=settings)
-        record = BotAnswer.objects.create(
-            tenant_id=conversation.tenant_id,
-            conversation=conversation,
-            question_message=message,
-            provider=settings.provider,
+        turn = _start_turn(message=message, settings=settings)
+        if turn is None or isinstance(turn, BotAnswer):
+            return turn
+        return _run_turn(turn, message=message, payload=payload, prepared=prepared)
+
+
+def _prepare_answers(*, message: Message, payload: dict, settings: BotSettings) -> list[Answer] | None:
+    """The provider's answers for a plain question, asked before any lock. None when the message is
+    a button (the turn answers it from the database) or there is nothing to ask."""
+    from apps.channels.models import Channel
+
+    text = message.body or ""
+    if payload.get("kb_action") or not text.strip():
+        return None
+    channel = Channel.objects.filter(pk=message.conversation.channel_id).values_list("pk", "branch_id").first()
+    if channel is None:
+        return None
+    found = extract_slots(text, waybill_patterns=compile_patterns(settings.waybill_patterns))
+    context = AskContext(
+        tenant_id=message.tenant_id,
+        channel_id=channel[0],
+        branch_path=_branch_path(channel[1]),
+        conversation_id=message.conversation_id,
+    )
+    return provider_for(settings).answer(text=_without_slots(text, found), context=context, k=3)
+
+
+def _start_turn(*, message: Message, settings: BotSettings) -> _Turn | BotAnswer | None:
+    """Lock the conversation, check the bot still owns it, capture slots and open the turn's record."""
+    from apps.channels.models import Channel
+    from apps.customers.models import Customer
+
+    conversation, state = _lock(message.conversation_id)
+    if conversation.status != ConversationStatus.BOT:
+        return None
+    existing = BotAnswer.objects.filter(question_message_id=message.pk).first()
+    if existing is not None:
+        return existing
+    if not Channel.objects.filter(pk=conversation.channel_id, bot_enabled=True).exists():
+        return None
+    customer = Customer.objects.get(pk=conversation.customer_id)
+    slots_capture(conversation=conversation, message=message, settings=settings)
+    record = BotAnswer.objects.create(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        question_message=message,
+        provider=settings.provider,
+    )
+    return _Turn(
+        conversation=conversation,
+        state=state,
+        settings=settings,
+        key=f"bot-{message.pk}",
+        record=record,
+        customer=customer,
+        text=message.body or "",
+        message=message,
+    )
+
+
+def _run_turn(turn: _Turn, *, message: Message, payload: dict, prepared: list[Answer] | None) -> BotAnswer | None:
+    for step in (_take_message, _resume_handoff, _handoff_rules):
+        done = step(turn, payload)
+        if done is not None:
+            return done
+    if payload.get("kb_action") == "feedback":
+        return _feedback(turn, payload)
+    answers = _button_answer(turn, payload) or prepared or []
+    return _answer_or_fall_back(turn, answers)
+
+
+def _take_message(turn: _Turn, payload: dict) -> BotAnswer | None:
+    """Off hours, after the bot offered to take a message: this message is it."""
+    state = turn.state
+    if not state.taking_message:
+        return None
+    state.left_message = (state.left_message + "\n" + turn.text).strip()[:5000]
+    state.taking_message = False
+    reply = _say(
+        turn.conversation,
+        body=turn.settings.message_taken_text,
+        key=turn.key,
+        payload={"kb": {"outcome": "message_taken"}},
+    )
+    conversation_event_record(
+        conversation=turn.conversation,
+        kind="bot_message_taken",
+        reason="off_hours",
+        data={"message_id": turn.message.pk},
+    )
+    return turn.finish(reply, "message_taken")
+
+
+def _resume_handoff(turn: _Turn, payload: dict) -> BotAnswer | None:
+    """The bot asked for information before a handoff: whatever the visitor said, hand off now."""
+    reason = turn.state.awaiting_handoff_reason
+    if not reason:
+        return None
+    turn.state.awaiting_handoff_reason = ""
+    return turn.handoff(reason, allow_ask=False)
+
+
+def _handoff_rules(turn: _Turn, payload: dict) -> BotAnswer | None:
+    """The handoff button, words asking for a human, VIP customers, urgent words — in that order."""
+    settings, text = turn.settings, turn.text
+    if payload.get("kb_action") == "handoff":
+        missed_question_record_handoff(
+            conversation=turn.conversation, message=turn.message, reason=HandoffReason.REQUESTED, word=turn.text
         )
-        turn = _Turn(
-            conversation=conversation,
-            state=state,
-            settings=settings,
-            key=f"bot-{message.pk}",
-            record=record,
-            customer=customer,
-            text=message.body or "",
+        return turn.handoff(HandoffReason.REQUESTED, "button")
+    word = _contains_any(text, BotSettings.split_words(settings.handoff_words))
+    if word:
+        missed_question_record_handoff(
+            conversation=turn.conversation, message=turn.message, reason=HandoffReason.REQUESTED, word=word
         )
-        text = message.body or ""
-        payload = message.payload if isinstance(message.payload, dict) else {}
-        action = payload.get("kb_action")
-
-        if state.taking_message:
-            state.left_message = (state.left_message + "\n" + text).strip()[:5000]
-            state.taking_message = False
-            reply = _say(
-                conversation,
-                body=settings.message_taken_text,
-                key=turn.key,
-                payload={"kb": {"outcome": "message_taken"}},
-            )
-            conversation_event_record(
-                conversation=conversation, kind="bot_message_taken", reason="off_hours", data={"message_id": message.pk}
-            )
-            return turn.finish(reply, "message_taken")
-
-        if state.awaiting_handoff_reason:
-            reason = state.awaiting_handoff_reason
-            state.awaiting_handoff_reason = ""
-            return turn.handoff(reason, allow_ask=False)
-
-        if action == "handoff":
-            return turn.handoff(HandoffReason.REQUESTED, "button")
-        word = _contains_any(text, BotSettings.split_words(settings.handoff_words))
-        if word:
-            return turn.handoff(HandoffReason.REQUESTED, word)
-        if customer.is_vip and settings.vip_handoff:
-            return turn.handoff(HandoffReason.VIP, allow_ask=False)
-        word = _contains_any(text, BotSettings.split_words(settings.urgent_words))
-        if word:
-            return turn.handoff(HandoffReason.URGENT, word, allow_ask=False)
-
-        if action == "feedback":
-            return _feedback(turn, payload)
-
-        context = AskContext(
-            tenant_id=conversation.tenant_id,
-            channel_id=channel.pk,
-            branch_path=_branch_path(channel.branch_id),
-            conversation_id=conversation.pk,
+        return turn.handoff(HandoffReason.REQUESTED, word)
+    if turn.customer.is_vip and settings.vip_handoff:
+        return turn.handoff(HandoffReason.VIP, allow_ask=False)
+    word = _contains_any(text, BotSettings.split_words(settings.urgent_words))
+    if word:
+        missed_question_record_handoff(
+            conversation=turn.conversation, message=turn.message, reason=HandoffReason.URGENT
         )
-        answers: list[Answer] = []
-        if action == "ask" and isinstance(payload.get("entry_id"), int):
-            entry = FaqEntry.objects.filter(
-                tenant_id=conversation.tenant_id, pk=payload["entry_id"], is_enabled=True
-            ).first()
-            if entry is not None:
-                answers = [
-                    Answer(
-                        answer=entry.answer,
-                        confidence=1.0,
-                        question=entry.question,
-                        entry_id=entry.pk,
-                        links=entry.links,
-                        images=entry.images,
-                        ask_slots=entry.ask_slots,
-                    )
-                ]
-        if not answers and text.strip():
-            answers = provider_for(settings).answer(text=_without_slots(text, found), context=context, k=3)
-        best = answers[0] if answers else None
-        record.confidence = best.confidence if best else 0.0
-        record.provider = best.provider if best else settings.provider
-        if best is not None and best.confidence >= settings.confidence_threshold:
-            state.low_confidence_streak = 0
-            return _answer(turn, best, answers[1:])
-        state.low_confidence_streak += 1
-        if state.low_confidence_streak >= max(1, settings.max_low_confidence):
-            return turn.handoff(HandoffReason.LOW_CONFIDENCE, f"{record.confidence:.2f}")
-        return _fallback(turn, answers)
+        return turn.handoff(HandoffReason.URGENT, word, allow_ask=False)
+    return None
+
+
+def _button_answer(turn: _Turn, payload: dict) -> list[Answer]:
+    """A "did you mean" button names its FAQ entry: answer it with full confidence."""
+    entry_id = payload.get("entry_id")
+    if payload.get("kb_action") != "ask" or not isinstance(entry_id, int):
+        return []
+    entry = FaqEntry.objects.filter(tenant_id=turn.conversation.tenant_id, pk=entry_id, is_enabled=True).first()
+    if entry is None:
+        return []
+    return [
+        Answer(
+            answer=entry.answer,
+            confidence=1.0,
+            question=entry.question,
+            entry_id=entry.pk,
+            links=entry.links,
+            images=entry.images,
+            ask_slots=entry.ask_slots,
+        )
+    ]
+
+
+def _answer_or_fall_back(turn: _Turn, answers: list[Answer]) -> BotAnswer | None:
+    record, state, settings = turn.record, turn.state, turn.settings
+    best = answers[0] if answers else None
+    record.confidence = best.confidence if best else 0.0
+    record.provider = best.provider if best else settings.provider
+    if best is not None and best.confidence >= settings.confidence_threshold:
+        state.low_confidence_streak = 0
+        return _answer(turn, best, answers[1:])
+    missed_question_record(
+        conversation=turn.conversation,
+        message=turn.message,
+        reason=HandoffReason.LOW_CONFIDENCE,
+        confidence=record.confidence,
+        suggested_entry_id=best.entry_id if best else None,
+    )
+    state.low_confidence_streak += 1
+    if state.low_confidence_streak >= max(1, settings.max_low_confidence):
+        return turn.handoff(HandoffReason.LOW_CONFIDENCE, f"{record.confidence:.2f}")
+    return _fallback(turn, answers)
 
 
 def _without_slots(text: str, found: dict[str, list[str]]) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.db import transaction
 
 from apps.core import demo
-from apps.knowledge.index import alert_bump, index_bump
+from apps.knowledge.index import index_bump
 from apps.knowledge.models import AlertKeyword, FaqEntry, KbTerm, Severity, TermKind
 from apps.knowledge.services import bot_settings_get
 
@@ -72,4 +72,3 @@ def knowledge_demo(*, tenant, branches) -> None:
             settings.slots_before_handoff = ["phone"]
             settings.save(update_fields=["slots_before_handoff"])
         index_bump(tenant_id=tenant.pk)
-        alert_bump(tenant_id=tenant.pk)

@@ -32,11 +32,6 @@ def index_bump(*, tenant_id: int) -> None:
         KbIndexState.objects.get_or_create(tenant_id=tenant_id, defaults={"version": 1})
 
 
-def alert_bump(*, tenant_id: int) -> None:
-    if not KbIndexState.objects.filter(tenant_id=tenant_id).update(alert_version=F("alert_version") + 1):
-        KbIndexState.objects.get_or_create(tenant_id=tenant_id, defaults={"alert_version": 2})
-
-
 def _build(tenant_id: int, version: int) -> KbIndex:
     rows = (
         FaqEntry.objects.filter(tenant_id=tenant_id, is_enabled=True)

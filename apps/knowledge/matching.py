@@ -289,6 +289,8 @@ MARGIN_PENALTY = 0.3
 CONFIDENCE_SKIP = ("u:",)
 MARGIN_FULL = 0.4  # a question word found only in the answer explains this much of itself
 ABBREVIATION_WEIGHT = 0.8
+# An agent's reply counts as "the answer of entry X" when X's answer covers this share of its words.
+REPLY_MATCH_MIN = 0.3
 _LATIN = re.compile(r"^[a-z]{2,4}$")
 
 
@@ -482,6 +484,7 @@ class KbIndex:
     answer_tokens: _TokenSets | list[frozenset] = field(default_factory=list)  # per entry
     abbreviations: dict[str, tuple[str, ...]] = field(default_factory=dict)  # pinyin initials -> words
     related: dict[str, tuple[tuple[str, float], ...]] = field(default_factory=dict)  # Cilin neighbours
+    answer_idf: dict[str, float] = field(default_factory=dict)
     build_seconds: float = 0.0
     _scope_masks: dict = field(default_factory=dict)
 
@@ -590,6 +593,21 @@ class KbIndex:
                 break
             want = min(nonzero, want * 4)
         return results
+
+    def match_answer(self, text: str) -> tuple[int | None, float]:
+        """The entry whose answer an agent's reply says again, and the share of the reply's weight
+        (words and character bigrams) that answer covers, 0..1."""
+        tokens = {t for t in self.segmenter.tokens(text) if t[:2] not in ("p:", "u:")}
+        scores = self._scores(self.answer_postings, dict.fromkeys(tokens, 1.0), len(self.entries))
+        if scores is None or not self.answer_tokens:
+            return None, 0.0
+        best = int(np.argmax(scores))
+        total = sum(_type_weight(t) * self._answer_idf(t) for t in tokens)
+        shared = sum(_type_weight(t) * self._answer_idf(t) for t in tokens & self.answer_tokens[best])
+        return self.entries[best].id, round(shared / total, 4) if total else 0.0
+
+    def _answer_idf(self, token: str) -> float:
+        return self.answer_idf.get(token, self.max_idf)
 
     def _confidence(self, weights: dict[str, float], q_weight: float, doc: int, entry: int) -> float:
         doc_tokens = self.doc_tokens[doc]
@@ -781,7 +799,7 @@ def build_index(
     for d, toks in enumerate(corpus):
         entry_docs[doc_entry[d]].extend(toks)
     postings, doc_weight, doc_tokens, idf = _postings(corpus, [sorted(set(t)) or ["\x00"] for t in entry_docs])
-    answer_postings, _weights, answer_tokens, _idf = _postings(answers)
+    answer_postings, _weights, answer_tokens, answer_idf = _postings(answers)
     vocabulary = {t for t in (*postings, *answer_postings) if t[:2] not in ("c:", "p:", "u:")}
     abbreviations: dict[str, list[str]] = {}
     for word in vocabulary:
@@ -805,5 +823,6 @@ def build_index(
         answer_tokens=answer_tokens,
         abbreviations={k: tuple(sorted(v)) for k, v in abbreviations.items() if len(v) <= 4},
         related=_related_words(vocabulary, segmenter),
+        answer_idf=answer_idf,
         build_seconds=time.perf_counter() - started,
     )

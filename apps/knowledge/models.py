@@ -104,7 +104,6 @@ class KbIndexState(models.Model):
 
     tenant = models.OneToOneField("tenants.Tenant", on_delete=models.CASCADE, primary_key=True, related_name="+")
     version = models.PositiveBigIntegerField(default=1)
-    alert_version = models.PositiveBigIntegerField(default=1)
 
 
 class Provider(models.TextChoices):
@@ -312,3 +311,63 @@ class SuggestionUsage(TenantOwned):
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     action = models.CharField(max_length=10, choices=SuggestionAction.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class MissedStatus(models.TextChoices):
+    OPEN = "open", _("To review")
+    ACCEPTED = "accepted", _("Accepted as a phrasing")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class MissedQuestion(TenantOwned):
+    """A visitor question the bot could not answer with confidence (or that ended in a handoff), with
+    the agent's reply that followed and the FAQ entry that reply matches: the bot learns from agents
+    when a knowledge-base admin accepts the question as a phrasing of that entry."""
+
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+", verbose_name=_("conversation")
+    )
+    question_message = models.OneToOneField("messaging.Message", on_delete=models.CASCADE, related_name="+")
+    text = models.CharField(_("question"), max_length=200)
+    reason = models.CharField(_("why it was missed"), max_length=30)
+    confidence = models.FloatField(_("bot confidence"), default=0)
+    suggested_entry = models.ForeignKey(
+        FaqEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("bot's guess")
+    )
+    reply_message = models.ForeignKey(
+        "messaging.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reply_text = models.TextField(_("agent's reply"), blank=True)
+    reply_checked = models.BooleanField(default=False)
+    matched_entry = models.ForeignKey(
+        FaqEntry,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("FAQ the agent's reply matches"),
+    )
+    match_score = models.FloatField(default=0)
+    status = models.CharField(_("status"), max_length=10, choices=MissedStatus.choices, default=MissedStatus.OPEN)
+    accepted_entry = models.ForeignKey(
+        FaqEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("added to")
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+
+    subtree_field = "conversation__branch"
+    subtree_includes_unassigned = True
+
+    class Meta:
+        verbose_name = _("question the bot missed")
+        verbose_name_plural = _("questions the bot missed")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="missed_tenant_status_idx"),
+            models.Index(fields=["reply_checked"], name="missed_reply_checked_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text

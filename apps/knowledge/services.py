@@ -16,13 +16,12 @@ from django.utils.translation import gettext as _
 from apps.core.errors import ApplicationError
 from apps.core.services import audit_record
 from apps.knowledge.capture import compile_patterns, extract_slots
-from apps.knowledge.index import alert_bump, index_bump
+from apps.knowledge.index import index_bump
 from apps.knowledge.models import (
     AlertKeyword,
     BotSettings,
     CapturedSlot,
     FaqEntry,
-    KbTerm,
     SuggestionAction,
     SuggestionUsage,
 )
@@ -180,23 +179,6 @@ def kb_changed(*, tenant_id: int) -> None:
     index_bump(tenant_id=tenant_id)
 
 
-def alerts_changed(*, tenant_id: int) -> None:
-    alert_bump(tenant_id=tenant_id)
-
-
-def kb_term_create(*, tenant_id: int, kind: str, term: str, synonyms: str = "", actor=None) -> KbTerm:
-    term = term.strip()
-    if not term:
-        raise ApplicationError("invalid", _("The word is required."))
-    with transaction.atomic():
-        obj, _created = KbTerm.objects.update_or_create(
-            tenant_id=tenant_id, kind=kind, term=term, defaults={"synonyms": synonyms}
-        )
-        index_bump(tenant_id=tenant_id)
-        audit_record(actor=actor, action="kb.term.save", obj=obj)
-    return obj
-
-
 def alert_keyword_create(*, tenant_id: int, word: str, severity: str = "high", actor=None, **flags) -> AlertKeyword:
     word = word.strip()
     if not word:
@@ -205,7 +187,6 @@ def alert_keyword_create(*, tenant_id: int, word: str, severity: str = "high", a
         obj, _created = AlertKeyword.objects.update_or_create(
             tenant_id=tenant_id, word=word, defaults={"severity": severity, **flags}
         )
-        alert_bump(tenant_id=tenant_id)
         audit_record(actor=actor, action="kb.alert_keyword.save", obj=obj)
     return obj
 
