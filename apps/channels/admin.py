@@ -15,17 +15,29 @@ from apps.channels.models import Channel, ChannelKind, OutboundDelivery
 from apps.core.admin_site import ReadOnlyScopedAdmin, TenantScopedAdmin, manage_site
 from apps.core.errors import ApplicationError
 
-SECRET_FIELDS = {"app_secret", "api_secret"}
+# Never rendered back: leaving the field empty keeps the stored value.
+SECRET_FIELDS = {"app_secret", "api_secret", "secret", "token", "encoding_aes_key"}
+# Labels carry the platform consoles' own names (in the zh-Hans catalogue) so admins can match them.
 CONFIG_LABELS = {
-    "app_id": _("WeChat AppID"),
+    "app_id": _("WeChat AppID (official account or mini-program)"),
     "app_secret": _("WeChat AppSecret"),
-    "token": _("WeChat Token"),
-    "encoding_aes_key": _("WeChat EncodingAESKey (safe mode)"),
+    "token": _("Token (server configuration / message push / callback)"),
+    "encoding_aes_key": _("EncodingAESKey (safe mode)"),
     "original_id": _("WeChat original id (gh_...)"),
-    "api_base_url": _("WeChat API base URL (leave empty for api.weixin.qq.com)"),
+    "corp_id": _("WeCom CorpID (WeChat Customer Service)"),
+    "secret": _("WeChat Customer Service Secret"),
+    "open_kfid": _("Customer-service account ID (open_kfid, wk...)"),
+    "api_base_url": _("Platform API base URL (leave empty for WeChat's own)"),
     "api_key": _("Partner API key"),
     "api_secret": _("Partner API secret"),
     "webhook_url": _("Partner webhook URL"),
+}
+# Which settings each kind uses (the form shows all; the service checks the ones a kind needs).
+KIND_CONFIG_KEYS = {
+    ChannelKind.WECHAT: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
+    ChannelKind.MINIPROGRAM: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
+    ChannelKind.WECOM_KF: ["corp_id", "secret", "token", "encoding_aes_key", "open_kfid", "api_base_url"],
+    ChannelKind.PARTNER: ["api_key", "api_secret", "webhook_url"],
 }
 CONFIG_KEYS = list(CONFIG_LABELS)
 
@@ -57,6 +69,17 @@ class ChannelForm(forms.ModelForm):
         max_length=300,
         help_text=_("Comma-separated tags visitors can pick when rating; empty = the defaults."),
     )
+    cards_text = forms.CharField(
+        label=_("Mini-program cards"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Mini-program: cards agents can send, one per line as “title | page path”."),
+    )
+    card_thumb_upload = forms.ImageField(
+        label=_("Mini-program card cover"),
+        required=False,
+        help_text=_("Mini-program: the cover image of the cards (520 × 416 recommended, at most 2 MB)."),
+    )
     theme_color = forms.RegexField(
         label=_("Widget colour"),
         required=False,
@@ -86,6 +109,11 @@ class ChannelForm(forms.ModelForm):
         self.fields["offline_message"].initial = config.get("offline_message", "")
         self.fields["rating_tags"].initial = ", ".join(config.get("rating_tags", []))
         self.fields["theme_color"].initial = config.get("theme_color", "")
+        self.fields["cards_text"].initial = "\n".join(
+            f"{c.get('title', '')} | {c.get('pagepath', '')}" for c in config.get("cards") or []
+        )
+        if config.get("card_thumb"):
+            self.fields["card_thumb_upload"].help_text = _("A cover is set. Upload another to replace it.")
         if self.instance.pk:
             # The kind decides which hooks and callbacks apply; it is fixed once created.
             self.fields["kind"].disabled = True
@@ -95,6 +123,9 @@ class ChannelForm(forms.ModelForm):
         kind = cleaned.get("kind") or self.instance.kind
         config = dict(self.instance.config or {})
         for key in CONFIG_KEYS:
+            if key not in KIND_CONFIG_KEYS.get(kind, ()):
+                config.pop(key, None)  # another kind's credential: never stored
+                continue
             value = (cleaned.get(f"cfg_{key}") or "").strip()
             if key in SECRET_FIELDS and not value:
                 continue  # keep the stored secret
@@ -115,6 +146,18 @@ class ChannelForm(forms.ModelForm):
                 config[name] = value
             else:
                 config.pop(name, None)
+        try:
+            cards = services.parse_cards(cleaned.get("cards_text") or "")
+        except ApplicationError as exc:
+            self.add_error("cards_text", str(exc.message))
+            cards = []
+        if cards:
+            config["cards"] = cards
+        else:
+            config.pop("cards", None)
+        thumb = cleaned.get("card_thumb_upload")
+        if thumb is not None and thumb.size > 2 * 1024 * 1024:
+            self.add_error("card_thumb_upload", _("The cover image may be at most 2 MB."))
         origins = (cleaned.get("allowed_origins_text") or "").splitlines()
         user = self.request.user if self.request else None
         branch = cleaned.get("branch")
@@ -130,6 +173,18 @@ class ChannelForm(forms.ModelForm):
         self.instance.config = config
         self.instance.allowed_origins = origins
         return cleaned
+
+    def save(self, commit=True):
+        thumb = self.cleaned_data.get("card_thumb_upload")
+        if thumb is not None:
+            from uuid import uuid4
+
+            from django.core.files.storage import default_storage
+
+            ext = (thumb.name.rsplit(".", 1)[-1] if "." in thumb.name else "png").lower()[:5]
+            path = default_storage.save(f"channel-assets/{uuid4().hex}.{ext}", thumb)
+            self.instance.config = {**(self.instance.config or {}), "card_thumb": path}
+        return super().save(commit=commit)
 
 
 for _key in CONFIG_KEYS:
@@ -167,6 +222,7 @@ class ChannelAdmin(TenantScopedAdmin):
             (None, {"fields": base}),
             (_("Website widget"), {"fields": ["allowed_origins_text"]}),
             (_("Credentials"), {"fields": config_fields}),
+            (_("Mini-program"), {"fields": ["cards_text", "card_thumb_upload"]}),
         ]
         if obj is not None:
             fields = ["key", "integration"]
@@ -228,6 +284,10 @@ class ChannelAdmin(TenantScopedAdmin):
             )
         if obj.kind == ChannelKind.WECHAT:
             return format_html("<code>{}{}</code>", base, reverse("channels:wechat-callback", args=[obj.key]))
+        if obj.kind == ChannelKind.WECOM_KF:
+            return format_html("<code>{}{}</code>", base, reverse("channels:wecom-kf-callback", args=[obj.key]))
+        if obj.kind == ChannelKind.MINIPROGRAM:
+            return format_html("<code>{}{}</code>", base, reverse("channels:miniprogram-callback", args=[obj.key]))
         if obj.kind == ChannelKind.PARTNER:
             return format_html("<code>POST {}{}</code>", base, reverse("v1:partner-messages", args=[obj.key]))
         return ""

@@ -9,4 +9,11 @@ class ChannelsAppConfig(AppConfig):
     verbose_name = _("Channels")
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from apps.channels import demo, receivers  # noqa: F401 - registrations
+        from apps.channels.schedule import BEAT_SCHEDULE
+
+        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
+        if isinstance(schedule, dict):
+            schedule.update(BEAT_SCHEDULE)

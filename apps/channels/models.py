@@ -38,6 +38,8 @@ def new_channel_key() -> str:
 class ChannelKind(models.TextChoices):
     WEB = "web", _("Website / H5 widget")
     WECHAT = "wechat", _("WeChat official account")
+    WECOM_KF = "wecom_kf", _("WeChat Customer Service (WeCom)")
+    MINIPROGRAM = "miniprogram", _("WeChat mini-program")
     APP = "app", _("Mobile app")
     PARTNER = "partner", _("Partner platform API")
 
@@ -126,6 +128,8 @@ class InboundMessage(TenantOwned):
         verbose_name = _("inbound message")
         verbose_name_plural = _("inbound messages")
         constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="inbound_unique_per_channel")]
+        # The sweep looks for rows left pending.
+        indexes = [models.Index(fields=["status", "created_at"], name="inbound_status_created")]
 
 
 class DeliveryStatus(models.TextChoices):
@@ -157,3 +161,25 @@ class OutboundDelivery(TenantOwned):
     class Meta:
         verbose_name = _("outbound delivery")
         verbose_name_plural = _("outbound deliveries")
+
+
+class SyncCursor(TenantOwned):
+    """How far we have read a platform that is pulled rather than pushed (WeChat Customer
+    Service's kf/sync_msg): one row per channel, persisted so a restart resumes where it stopped.
+
+    Advancing it is a compare-and-swap on `version` in the same transaction that stores the pulled
+    messages, so two pulls that overlap can neither move it backwards nor skip a page.
+    """
+
+    channel = models.OneToOneField(Channel, on_delete=models.CASCADE, related_name="sync_cursor")
+    cursor = models.CharField(max_length=128, blank=True)
+    version = models.PositiveBigIntegerField(default=0)
+    messages_taken = models.PositiveBigIntegerField(default=0)
+    pulled_at = models.DateTimeField(null=True, blank=True)
+
+    subtree_field = "channel__branch"
+    subtree_includes_unassigned = True
+
+    class Meta:
+        verbose_name = _("sync cursor")
+        verbose_name_plural = _("sync cursors")

@@ -5,6 +5,7 @@ from django.dispatch import receiver
 
 from apps.channels import services
 from apps.channels.models import Channel
+from apps.conversations import hooks as conversation_hooks
 from apps.messaging import hooks
 
 
@@ -18,3 +19,8 @@ def deliver_to_external_channel(*, conversation, message) -> None:
 def forget_cached_kind(sender, instance, **kwargs) -> None:
     # Only invalidates the process-local memo of channel kinds (a saved id may be a new row).
     services.forget_channel_kind(instance.pk)
+
+
+@conversation_hooks.on_conversation_closed
+def end_platform_session(*, conversation) -> None:
+    services.platform_session_end_enqueue(conversation=conversation)

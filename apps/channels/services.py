@@ -20,11 +20,18 @@ from apps.customers.models import Customer, CustomerIdentity
 
 logger = logging.getLogger(__name__)
 
-WECHAT_REPLY_WINDOW = timedelta(hours=48)
 # Who may be heard outside: people and the bot. System notices stay in our own UI.
 OUTBOUND_SENDER_KINDS = {"agent", "supervisor", "salesperson", "bot"}
 OUTBOUND_CONTENT_TYPES = {"text", "image", "file"}
-EXTERNAL_KINDS = {ChannelKind.WECHAT, ChannelKind.PARTNER}
+EXTERNAL_KINDS = {ChannelKind.WECHAT, ChannelKind.MINIPROGRAM, ChannelKind.WECOM_KF, ChannelKind.PARTNER}
+# Identity kinds of the customer behind each platform's user id (openids are per app).
+IDENTITY_KINDS = {
+    ChannelKind.WECHAT: "wechat",
+    ChannelKind.MINIPROGRAM: "miniprogram",
+    ChannelKind.WECOM_KF: "wecom_kf",
+    ChannelKind.PARTNER: "partner",
+    ChannelKind.APP: "app",
+}
 
 # --- management -------------------------------------------------------------------------------
 
@@ -51,6 +58,24 @@ def channel_validate(*, kind: str, config: dict, allowed_origins: list[str]) -> 
                 raise ApplicationError("missing_setting", _("A WeChat channel needs its %(name)s.") % {"name": name})
         aes = config.get("encoding_aes_key") or ""
         if aes and len(aes) != 43:
+            raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
+    elif kind == ChannelKind.MINIPROGRAM:
+        for name in ("app_id", "app_secret", "token"):
+            if not config.get(name):
+                raise ApplicationError(
+                    "missing_setting", _("A mini-program channel needs its %(name)s.") % {"name": name}
+                )
+        aes = config.get("encoding_aes_key") or ""
+        if aes and len(aes) != 43:
+            raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
+    elif kind == ChannelKind.WECOM_KF:
+        for name in ("corp_id", "secret", "token", "encoding_aes_key", "open_kfid"):
+            if not config.get(name):
+                raise ApplicationError(
+                    "missing_setting",
+                    _("A WeChat Customer Service channel needs its %(name)s.") % {"name": name},
+                )
+        if len(config["encoding_aes_key"]) != 43:
             raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
     elif kind == ChannelKind.PARTNER:
         for name in ("api_key", "api_secret"):
@@ -102,6 +127,57 @@ def channel_set_enabled(*, channel: Channel, enabled: bool, actor) -> Channel:
         channel.is_enabled = enabled
         audit_record(actor=actor, action="channel.enable" if enabled else "channel.disable", obj=channel)
     return channel
+
+
+def channel_cards(channel: Channel) -> list[dict]:
+    """A mini-program channel's card presets: [{"title", "pagepath"}], as agents pick them."""
+    cards = (channel.config or {}).get("cards") if channel.kind == ChannelKind.MINIPROGRAM else None
+    return [c for c in cards or [] if isinstance(c, dict) and c.get("title") and c.get("pagepath")]
+
+
+def parse_cards(text: str) -> list[dict]:
+    """Card presets from the back office: one per line, "title | page path"."""
+    cards = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        title, sep, pagepath = line.replace("｜", "|").partition("|")
+        title, pagepath = title.strip(), pagepath.strip()
+        if not sep or not title or not pagepath:
+            raise ApplicationError(
+                "invalid_setting", _("Write each card as “title | page path”, e.g. 查物流 | pages/track/index?no=")
+            )
+        if len(title) > 64 or len(pagepath) > 256:
+            raise ApplicationError("invalid_setting", _("A card title is at most 64 characters, its page path 256."))
+        cards.append({"title": title, "pagepath": pagepath})
+    if len(cards) > 20:
+        raise ApplicationError("invalid_setting", _("At most 20 cards."))
+    return cards
+
+
+def miniprogram_card_send(*, actor, conversation_id: int, card_index: int, client_msg_id: str | None = None):
+    """An agent sends one of the channel's mini-program cards (小程序卡片) to the customer."""
+    from apps.messaging.selectors import conversation_get_for_actor
+    from apps.messaging.services import message_create, staff_sender_kind
+
+    conversation = conversation_get_for_actor(actor=actor, conversation_id=conversation_id)
+    channel = Channel.objects.get(pk=conversation.channel_id)
+    if channel.kind != ChannelKind.MINIPROGRAM:
+        raise ApplicationError("not_supported", _("Mini-program cards can only be sent in mini-program conversations."))
+    cards = channel_cards(channel)
+    if not 0 <= card_index < len(cards):
+        raise ApplicationError("invalid_card", _("Unknown card."))
+    if not channel.cfg("card_thumb"):
+        raise ApplicationError("card_thumb_missing", _("Upload the card cover image in the channel settings first."))
+    card = cards[card_index]
+    return message_create(
+        conversation_id=conversation.pk,
+        sender_kind=staff_sender_kind(actor),
+        sender_user=actor,
+        body=card["title"],
+        payload={"miniprogrampage": {"title": card["title"], "pagepath": card["pagepath"]}},
+        client_msg_id=client_msg_id or None,
+    )
 
 
 # --- customers from outside platforms -----------------------------------------------------------
@@ -197,9 +273,7 @@ def inbound_record(
 
 
 def _identity_kind(channel: Channel) -> str:
-    return {ChannelKind.WECHAT: "wechat", ChannelKind.PARTNER: "partner", ChannelKind.APP: "app"}.get(
-        channel.kind, "external"
-    )
+    return IDENTITY_KINDS.get(channel.kind, "external")
 
 
 def _wechat_content(inbound: InboundMessage) -> tuple[str, str, dict] | None:
@@ -258,19 +332,40 @@ def _partner_content(inbound: InboundMessage) -> tuple[str, str, dict] | None:
 WECHAT_MEDIA_KINDS = {"image", "video", "shortvideo", "file"}
 
 
+def _media_request(inbound: InboundMessage):
+    """(media_id, download callable) for a delivery that carries platform media, else None."""
+    channel = inbound.channel
+    if channel.kind in (ChannelKind.WECHAT, ChannelKind.MINIPROGRAM):
+        media_id = inbound.payload.get("media_id")
+        kinds = WECHAT_MEDIA_KINDS if channel.kind == ChannelKind.WECHAT else {"image"}
+        if inbound.kind not in kinds or not media_id:
+            return None
+        from apps.channels.wechat import client_for
+
+        return media_id, lambda: client_for(channel).media.download(media_id)
+    if channel.kind == ChannelKind.WECOM_KF:
+        from apps.channels import wecom, wecom_services
+
+        body = inbound.payload.get("body") or {}
+        media_id = body.get("media_id") if isinstance(body, dict) else None
+        if inbound.kind not in wecom_services.MEDIA_KINDS or not media_id:
+            return None
+        return media_id, lambda: wecom.client_for(channel).kf.media_download(media_id)
+    return None
+
+
 def _wechat_media_fetch(inbound: InboundMessage) -> dict | None:
-    """Download the media of a WeChat delivery (outside any transaction: a network call).
+    """Download the media of a WeChat-family delivery (outside any transaction: a network call).
     Returns {"data": bytes, "name": str} or {"video_url": str} or {"error": str}; None when the
     delivery carries no media to fetch."""
-    media_id = inbound.payload.get("media_id")
-    if inbound.channel.kind != ChannelKind.WECHAT or inbound.kind not in WECHAT_MEDIA_KINDS or not media_id:
+    request = _media_request(inbound)
+    if request is None:
         return None
+    media_id, download = request
     from wechatpy.exceptions import WeChatException
 
-    from apps.channels.wechat import client_for
-
     try:
-        result = client_for(inbound.channel).media.download(media_id)
+        result = download()
     except WeChatException as exc:
         logger.warning("wechat media %s of inbound %s: %s", media_id, inbound.pk, exc)
         return {"error": f"wechat_{getattr(exc, 'errcode', 'error')}"}
@@ -282,7 +377,7 @@ def _wechat_media_fetch(inbound: InboundMessage) -> dict | None:
         return {"video_url": url} if url else {"error": "wechat_no_media"}
     disposition = result.headers.get("Content-Disposition", "")
     name = disposition.split("filename=")[-1].strip('"; ') if "filename=" in disposition else ""
-    return {"data": result.content, "name": name or f"{inbound.kind}-{media_id[:16]}"}
+    return {"data": result.content, "name": name or f"{inbound.kind}-{str(media_id)[:16]}"}
 
 
 def _with_media(*, conversation, media: dict, content_type: str, payload: dict) -> tuple[str, dict]:
@@ -303,8 +398,74 @@ def _with_media(*, conversation, media: dict, content_type: str, payload: dict) 
     return content_type, {**payload, **stored}
 
 
+INBOUND_STALE_AFTER = timedelta(minutes=2)
+
+
+def inbound_sweep(*, limit: int = 500) -> int:
+    """Process deliveries left pending for longer than a task normally takes."""
+    from apps.channels import tasks
+
+    stale = timezone.now() - INBOUND_STALE_AFTER
+    ids = list(
+        InboundMessage.objects.filter(status=InboundStatus.PENDING, created_at__lt=stale)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for inbound_id in ids:
+        tasks.process_inbound.delay(inbound_id)
+    return len(ids)
+
+
+DEFAULT_NAMES = {
+    ChannelKind.WECHAT: _("WeChat user %(tail)s"),
+    ChannelKind.MINIPROGRAM: _("Mini-program user %(tail)s"),
+    ChannelKind.WECOM_KF: _("WeChat user %(tail)s"),
+}
+
+
+def _content(inbound: InboundMessage, conversation_for):
+    """The conversation message a delivery becomes (a wecom_services.Content), or None.
+    `conversation_for()` opens (or finds) the conversation when the content needs it."""
+    from apps.channels import miniprogram, wecom_services
+
+    kind = inbound.channel.kind
+    if kind == ChannelKind.WECOM_KF:
+        return wecom_services.inbound_content(inbound, conversation_for())
+    builder = {ChannelKind.WECHAT: _wechat_content, ChannelKind.MINIPROGRAM: miniprogram.inbound_content}.get(
+        kind, _partner_content
+    )
+    content = builder(inbound)
+    return None if content is None else wecom_services.Content(*content)
+
+
+def _inbound_event(inbound: InboundMessage, customer: Customer) -> str | None:
+    """Platform events that write no conversation message: the status to record, or None when
+    the delivery is an ordinary message."""
+    if inbound.kind in ("event:subscribe", "event:unsubscribe"):
+        subscribed = inbound.kind == "event:subscribe"
+        Customer.objects.filter(pk=customer.pk).update(
+            attributes={**customer.attributes, "wechat_subscribed": subscribed}
+        )
+        return InboundStatus.DONE
+    if inbound.channel.kind == ChannelKind.WECOM_KF and inbound.kind.startswith("event:"):
+        from apps.channels import wecom_services
+
+        return wecom_services.inbound_event(inbound, customer)
+    if inbound.channel.kind == ChannelKind.MINIPROGRAM and inbound.kind == "event:user_enter_tempsession":
+        session_from = inbound.payload.get("session_from") or ""
+        if session_from:
+            Customer.objects.filter(pk=customer.pk).update(
+                attributes={**customer.attributes, "miniprogram_session_from": session_from}
+            )
+        return InboundStatus.DONE
+    return None
+
+
 def inbound_process(*, inbound_id: int) -> InboundMessage:
-    """Turn a stored delivery into a conversation message. Safe to run any number of times."""
+    """Turn a stored delivery into a conversation message. Safe to run any number of times.
+
+    The returned row has `processed_now` True when this call processed it, and
+    `conversation_created` True when it also opened the conversation."""
     from apps.conversations.services import conversation_start
     from apps.messaging.services import message_create
 
@@ -315,42 +476,50 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
     media = _wechat_media_fetch(pending) if pending is not None else None
     with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
         inbound = InboundMessage.objects.select_for_update().select_related("channel").get(pk=inbound_id)
+        inbound.conversation_created = False
+        inbound.processed_now = False
         if inbound.status != InboundStatus.PENDING:
             return inbound
+        inbound.processed_now = True
         channel = inbound.channel
         name = inbound.payload.get("user_name") or ""
-        if not name and channel.kind == ChannelKind.WECHAT:
-            name = gettext("WeChat user %(tail)s") % {"tail": inbound.sender_id[-4:]}
+        if not name and channel.kind in DEFAULT_NAMES:
+            name = str(DEFAULT_NAMES[channel.kind]) % {"tail": inbound.sender_id[-4:]}
         customer = customer_for_identity(
             tenant_id=channel.tenant_id, kind=_identity_kind(channel), value=inbound.sender_id, display_name=name
         )
         inbound.processed_at = timezone.now()
-        if inbound.kind in ("event:subscribe", "event:unsubscribe"):
-            subscribed = inbound.kind == "event:subscribe"
-            Customer.objects.filter(pk=customer.pk).update(
-                attributes={**customer.attributes, "wechat_subscribed": subscribed}
-            )
-            inbound.status = InboundStatus.DONE
+        event_status = _inbound_event(inbound, customer)
+        if event_status is not None:
+            inbound.status = event_status
             inbound.save(update_fields=["status", "processed_at"])
             return inbound
-        content = _wechat_content(inbound) if channel.kind == ChannelKind.WECHAT else _partner_content(inbound)
-        if content is None:
-            inbound.status = InboundStatus.IGNORED
-            inbound.save(update_fields=["status", "processed_at"])
-            return inbound
-        content_type, body, payload = content
+        opened: list = []
+
+        def conversation_for():
+            if not opened:
+                opened.append(conversation_start(channel=channel, customer=customer))
+            return opened[0]
+
         try:
-            conversation = conversation_start(channel=channel, customer=customer)
+            content = _content(inbound, conversation_for)
+            if content is None:
+                inbound.status = InboundStatus.IGNORED
+                inbound.save(update_fields=["status", "processed_at"])
+                return inbound
+            conversation = conversation_for()
+            content_type, payload = content.content_type, content.payload
             if media is not None:
                 content_type, payload = _with_media(
                     conversation=conversation, media=media, content_type=content_type, payload=payload
                 )
             message = message_create(
                 conversation_id=conversation.pk,
-                sender_kind="visitor",
-                body=body,
+                sender_kind=content.sender_kind,
+                body=content.body,
                 content_type=content_type,
                 payload=payload,
+                visibility=content.visibility,
                 client_msg_id=f"in:{inbound.pk}",
             )
         except ApplicationError as exc:
@@ -358,10 +527,12 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
             inbound.error = f"{exc.code}: {exc.message}"[:200]
             inbound.save(update_fields=["status", "error", "processed_at"])
             return inbound
-        Customer.objects.filter(pk=customer.pk).update(last_seen_at=timezone.now())
+        if content.sender_kind == "visitor":
+            Customer.objects.filter(pk=customer.pk).update(last_seen_at=timezone.now())
         inbound.status = InboundStatus.DONE
         inbound.conversation = conversation
         inbound.message = message
+        inbound.conversation_created = bool(getattr(conversation, "created_now", False))
         inbound.save(update_fields=["status", "conversation", "message", "processed_at"])
         return inbound
 
@@ -402,11 +573,21 @@ def outbound_enqueue_for_message(*, conversation, message) -> OutboundDelivery |
     return delivery
 
 
+def platform_session_end_enqueue(*, conversation) -> None:
+    """conversations hook: a closed WeChat Customer Service conversation ends its WeCom session."""
+    if _channel_kind(conversation.channel_id) != ChannelKind.WECOM_KF:
+        return
+    from apps.channels import tasks
+
+    transaction.on_commit(lambda: tasks.wecom_session_end.delay(conversation.pk))
+
+
 class RetryableDeliveryError(Exception):
     pass
 
 
-def _staff_notice(*, conversation_id: int, body: str, code: str) -> None:
+def staff_notice(*, conversation_id: int, body: str, code: str) -> None:
+    """A system line only staff see (why a reply did not go out, what the platform did)."""
     from apps.messaging.services import message_create
 
     message_create(
@@ -418,6 +599,33 @@ def _staff_notice(*, conversation_id: int, body: str, code: str) -> None:
         visibility="staff",
         allow_closed=True,
     )
+
+
+def reply_limit_notice(*, conversation_id: int, code: str) -> None:
+    """Tell the agent the platform's reply window is closed ("reply_window_closed") or its
+    per-message quota used up ("reply_quota_used")."""
+    if code == "reply_quota_used":
+        body = gettext(
+            "Not delivered: WeChat accepts at most 5 replies after each customer message. "
+            "The customer has to write again first."
+        )
+    else:
+        code = "wechat_window_closed"
+        body = gettext(
+            "Not delivered: WeChat only allows replies within 48 hours of the customer's last "
+            "message. The customer has to write again first."
+        )
+    staff_notice(conversation_id=conversation_id, code=code, body=body)
+
+
+def attachment_of(message):
+    """The stored attachment an image/file message refers to, or None."""
+    from apps.messaging.models import Attachment
+
+    attachment_id = ((message.payload or {}).get("attachment") or {}).get("id")
+    if not attachment_id:
+        return None
+    return Attachment.objects.filter(pk=attachment_id, tenant_id=message.tenant_id).first()
 
 
 def _absolute(url: str) -> str:
@@ -440,8 +648,29 @@ def media_url(message) -> str:
     return _absolute(message.payload.get("url", "") or "")
 
 
+# WeChat's answers when the reply window is closed (45015) or its quota used (45047).
+WECHAT_WINDOW_ERRORS = {45015: "reply_window_closed", 45047: "reply_quota_used"}
+
+
+def _card_thumb_media_id(client, channel: Channel) -> str:
+    """The channel's mini-program card cover uploaded as temporary media (kept 3 days by WeChat:
+    cached for 2 and a half)."""
+    from django.core.files.storage import default_storage
+
+    path = channel.cfg("card_thumb")
+    key = f"kf:card-thumb:{channel.pk}:{path}"
+    media_id = cache.get(key)
+    if media_id:
+        return media_id
+    with default_storage.open(path, "rb") as fh:
+        media = client.media.upload("image", (path.rsplit("/", 1)[-1], fh))
+    cache.set(key, media["media_id"], timeout=int(2.5 * 24 * 3600))
+    return media["media_id"]
+
+
 def _deliver_wechat(delivery: OutboundDelivery) -> str:
-    """Send through the customer-service message API. Returns the final status."""
+    """Official accounts and mini-programs: the customer-service message API through wechatpy.
+    Returns the final status."""
     from wechatpy.exceptions import WeChatClientException
 
     from apps.channels import wechat
@@ -450,20 +679,8 @@ def _deliver_wechat(delivery: OutboundDelivery) -> str:
     message = delivery.message
     conversation = message.conversation
     channel = delivery.channel
-    last_visitor = conversation.last_visitor_message_at
-    if last_visitor is None or timezone.now() - last_visitor > WECHAT_REPLY_WINDOW:
-        _staff_notice(
-            conversation_id=conversation.pk,
-            code="wechat_window_closed",
-            body=gettext(
-                "Not delivered: WeChat only allows replies within 48 hours of the customer's last "
-                "message. The customer has to write again first."
-            ),
-        )
-        delivery.last_error = "48h window closed"
-        return DeliveryStatus.SKIPPED
     openid = (
-        CustomerIdentity.objects.filter(customer_id=conversation.customer_id, kind="wechat")
+        CustomerIdentity.objects.filter(customer_id=conversation.customer_id, kind=_identity_kind(channel))
         .values_list("value", flat=True)
         .first()
     )
@@ -472,35 +689,51 @@ def _deliver_wechat(delivery: OutboundDelivery) -> str:
         return DeliveryStatus.FAILED
     client = wechat.client_for(channel)
     try:
-        attachment_id = (message.payload.get("attachment") or {}).get("id")
-        if message.content_type == "image" and attachment_id:
-            from apps.messaging.models import Attachment
-
-            attachment = Attachment.objects.get(pk=attachment_id, tenant_id=delivery.tenant_id)
+        attachment = attachment_of(message)
+        card = (message.payload or {}).get("miniprogrampage")
+        if message.content_type == "image" and attachment is not None:
             with attachment.file.open("rb") as fh:
                 media = client.media.upload("image", (attachment.original_name or "image.jpg", fh))
             client.message.send_image(openid, media["media_id"])
+        elif isinstance(card, dict) and channel.kind == ChannelKind.MINIPROGRAM and channel.cfg("card_thumb"):
+            client.message.send_mini_program_page(
+                openid,
+                {
+                    "title": str(card.get("title") or message.body)[:64],
+                    "pagepath": str(card.get("pagepath") or ""),
+                    "thumb_media_id": _card_thumb_media_id(client, channel),
+                },
+            )
         else:
             text = message.body
             if message.content_type != "text":
                 text = (text + " " + media_url(message)).strip() or gettext("[Attachment]")
             client.message.send_text(openid, text)
     except WeChatClientException as exc:
-        if exc.errcode == 45015:  # "response out of time limit": WeChat's own view of the window
-            _staff_notice(
-                conversation_id=conversation.pk,
-                code="wechat_window_closed",
-                body=gettext(
-                    "Not delivered: WeChat only allows replies within 48 hours of the customer's "
-                    "last message. The customer has to write again first."
-                ),
-            )
-            delivery.last_error = "45015 out of time limit"
+        if exc.errcode in WECHAT_WINDOW_ERRORS:  # WeChat's own view of the window and quota
+            reply_limit_notice(conversation_id=conversation.pk, code=WECHAT_WINDOW_ERRORS[exc.errcode])
+            delivery.last_error = f"{exc.errcode} {WECHAT_WINDOW_ERRORS[exc.errcode]}"
             return DeliveryStatus.SKIPPED
         raise RetryableDeliveryError(f"wechat error {exc.errcode}: {exc.errmsg}")
     except Exception as exc:  # noqa: BLE001 - network failures are retried
         raise RetryableDeliveryError(f"wechat request failed: {exc!r}")
     return DeliveryStatus.SUCCEEDED
+
+
+def _deliver_platform(delivery: OutboundDelivery) -> str:
+    """WeChat-family platforms: check the reply window and quota first, then send."""
+    from apps.channels import limits, wecom_services
+
+    kind = delivery.channel.kind
+    refused = limits.may_send(conversation=delivery.message.conversation, kind=kind, delivery_id=delivery.pk)
+    if refused is not None:
+        code = "reply_quota_used" if refused == "quota" else "reply_window_closed"
+        reply_limit_notice(conversation_id=delivery.message.conversation_id, code=code)
+        delivery.last_error = "reply quota used" if refused == "quota" else "48h window closed"
+        return DeliveryStatus.SKIPPED
+    if kind == ChannelKind.WECOM_KF:
+        return wecom_services.deliver(delivery)
+    return _deliver_wechat(delivery)
 
 
 def _deliver_partner(delivery: OutboundDelivery) -> str:
@@ -529,10 +762,10 @@ def outbound_deliver(*, delivery_id: int) -> OutboundDelivery:
         with translation.override(settings.LANGUAGE_CODE):
             delivery.attempts += 1
             try:
-                if delivery.channel.kind == ChannelKind.WECHAT:
-                    status = _deliver_wechat(delivery)
-                else:
+                if delivery.channel.kind == ChannelKind.PARTNER:
                     status = _deliver_partner(delivery)
+                else:
+                    status = _deliver_platform(delivery)
             except RetryableDeliveryError as exc:
                 delivery.last_error = str(exc)[:300]
                 OutboundDelivery.objects.filter(pk=delivery.pk).update(
@@ -557,7 +790,7 @@ def outbound_give_up(*, delivery_id: int) -> OutboundDelivery:
             return delivery
         delivery.status = DeliveryStatus.FAILED
         delivery.save(update_fields=["status"])
-        _staff_notice(
+        staff_notice(
             conversation_id=delivery.message.conversation_id,
             code="delivery_failed",
             body=gettext(

@@ -11,7 +11,12 @@ MAX_DELIVERY_RETRIES = 6
 
 @shared_task(acks_late=True)
 def process_inbound(inbound_id: int) -> None:
-    services.inbound_process(inbound_id=inbound_id)
+    from apps.channels import wecom_services
+    from apps.channels.models import ChannelKind
+
+    inbound = services.inbound_process(inbound_id=inbound_id)
+    if inbound.channel.kind == ChannelKind.WECOM_KF:
+        wecom_services.after_process(inbound)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES)
@@ -28,3 +33,33 @@ def deliver_outbound(self, delivery_id: int) -> None:
             return
         # 5 s, 10 s, 20 s ... capped at 10 minutes.
         raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries))
+
+
+@shared_task(acks_late=True)
+def wecom_pull(channel_id: int) -> int:
+    from apps.channels import wecom_services
+
+    return wecom_services.pull(channel_id=channel_id)
+
+
+@shared_task(acks_late=True)
+def wecom_session_end(conversation_id: int) -> None:
+    from apps.channels import wecom_services
+
+    wecom_services.session_end(conversation_id=conversation_id)
+
+
+@shared_task(acks_late=True)
+def wecom_pull_all() -> None:
+    """Safety net: read every WeChat Customer Service channel even if a callback was lost."""
+    from apps.channels.models import Channel, ChannelKind
+
+    for channel_id in Channel.objects.filter(kind=ChannelKind.WECOM_KF, is_enabled=True).values_list("pk", flat=True):
+        wecom_pull.delay(channel_id)
+
+
+@shared_task(acks_late=True)
+def inbound_sweep() -> int:
+    """Deliveries stored but never processed (a lost task, a worker killed mid-way) are processed
+    again; inbound_process is idempotent."""
+    return services.inbound_sweep()

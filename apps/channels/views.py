@@ -14,7 +14,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 
-from apps.channels import services, wechat, widget
+from apps.channels import miniprogram, services, wechat, wecom, wecom_services, widget
 from apps.channels.models import Channel, ChannelKind
 from apps.core.errors import ApplicationError
 from apps.core.ratelimit import public_rate
@@ -142,6 +142,128 @@ def _passive_text_reply(*, channel: Channel, msg, text: str, nonce: str, safe_mo
             timestamp=str(int(time.time())),
         )
     return HttpResponse(xml, content_type="application/xml")
+
+
+def _signed_channel(key: str, kind: str) -> Channel:
+    channel = Channel.objects.filter(key=key, kind=kind, is_enabled=True).first()
+    if channel is None:
+        raise ApplicationError("not_found", _("Not found."), status=404)
+    return channel
+
+
+def _check_request(request: HttpRequest, channel: Channel, *, signature: str, encrypt: str | None) -> None:
+    """Signature (constant time), timestamp window, one use per nonce."""
+    q = request.GET
+    timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+    wechat.check_timestamp(timestamp)
+    if not wechat.signature_valid(
+        token=channel.cfg("token"), timestamp=timestamp, nonce=nonce, signature=signature, encrypt=encrypt
+    ):
+        raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
+    wechat.claim_nonce(channel_id=channel.pk, timestamp=timestamp, nonce=nonce)
+
+
+def _body(request: HttpRequest) -> bytes:
+    body = request.body
+    if len(body) > wechat.MAX_BODY_BYTES:
+        raise wechat.WeChatRejected("wechat_too_large", _("The request body is too large."), status=413)
+    return body
+
+
+@csrf_exempt
+def wecom_kf_callback(request: HttpRequest, key: str) -> HttpResponse:
+    """WeChat Customer Service's callback URL (微信客服 → API → 回调配置).
+
+    GET verifies the URL (echostr is encrypted: we answer with its plaintext); POST says
+    "account X has news" and carries a Token for kf/sync_msg. The messages themselves are pulled
+    by a task. Everything is signed with msg_signature and encrypted for our CorpID.
+    """
+    try:
+        channel = _signed_channel(key, ChannelKind.WECOM_KF)
+        q = request.GET
+        aes_key, corp_id = channel.cfg("encoding_aes_key"), channel.cfg("corp_id")
+        if request.method == "GET":
+            echostr = q.get("echostr", "")
+            _check_request(request, channel, signature=q.get("msg_signature", ""), encrypt=echostr)
+            plain = wecom.decrypt(encoding_aes_key=aes_key, corp_id=corp_id, encrypt=echostr)
+            return HttpResponse(plain, content_type="text/plain")
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        envelope = wechat.parse_xml_dict(_body(request))
+        encrypted = envelope.get("Encrypt") or ""
+        if not isinstance(encrypted, str) or not encrypted:
+            raise wechat.WeChatRejected("wechat_bad_xml", _("The XML body could not be parsed."))
+        _check_request(request, channel, signature=q.get("msg_signature", ""), encrypt=encrypted)
+        event = wechat.parse_xml_dict(wecom.decrypt(encoding_aes_key=aes_key, corp_id=corp_id, encrypt=encrypted))
+        if event.get("ToUserName") not in (None, corp_id):
+            raise wechat.WeChatRejected(
+                "wechat_wrong_account", _("The message is addressed to another account."), status=403
+            )
+        if str(event.get("Event") or "").lower() == "kf_msg_or_event":
+            target = wecom_services.channel_for_account(channel=channel, open_kfid=str(event.get("OpenKfId") or ""))
+            if target is not None:
+                wecom_services.pull_request(channel_id=target.pk, token=str(event.get("Token") or ""))
+            else:
+                logger.info("wecom callback %s: no channel for account %s", key, event.get("OpenKfId"))
+    except ApplicationError as exc:
+        logger.info("wecom callback %s refused: %s", key, exc.code)
+        return _error(exc)
+    # WeCom expects an answer within 5 s; an empty 200 means "received, nothing to reply".
+    return HttpResponse("", content_type="text/plain")
+
+
+@csrf_exempt
+def miniprogram_callback(request: HttpRequest, key: str) -> HttpResponse:
+    """A mini-program's message-push URL (开发管理 → 开发设置 → 消息推送): plain, compatible or
+    safe mode, XML or JSON."""
+    try:
+        channel = _signed_channel(key, ChannelKind.MINIPROGRAM)
+        q = request.GET
+        if request.method == "GET":
+            _check_request(request, channel, signature=q.get("signature", ""), encrypt=None)
+            return HttpResponse(q.get("echostr", ""), content_type="text/plain")
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        body = _body(request)
+        _check_request(request, channel, signature=q.get("signature", ""), encrypt=None)
+        aes_key = channel.cfg("encoding_aes_key")
+        if aes_key:
+            if q.get("encrypt_type", "").lower() != "aes":
+                raise wechat.WeChatRejected(
+                    "wechat_plain_refused", _("This account only accepts safe-mode messages."), status=403
+                )
+            encrypted = miniprogram.envelope(body).get("Encrypt") or ""
+            if not isinstance(encrypted, str) or not encrypted:
+                raise wechat.WeChatRejected("wechat_bad_xml", _("The message body could not be parsed."))
+            if not wechat.signature_valid(
+                token=channel.cfg("token"),
+                timestamp=q.get("timestamp", ""),
+                nonce=q.get("nonce", ""),
+                signature=q.get("msg_signature", ""),
+                encrypt=encrypted,
+            ):
+                raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
+            text = wechat.decrypt(encoding_aes_key=aes_key, app_id=channel.cfg("app_id"), encrypt=encrypted)
+        else:
+            text = body.decode("utf-8", errors="strict") if body else ""
+        msg = miniprogram.parse(text)
+        if msg is None or not msg.source:
+            raise wechat.WeChatRejected("wechat_bad_xml", _("The message body could not be parsed."))
+        original_id = channel.cfg("original_id")
+        if original_id and msg.target != original_id:
+            raise wechat.WeChatRejected(
+                "wechat_wrong_account", _("The message is addressed to another account."), status=403
+            )
+        external_id, kind, payload = miniprogram.inbound_fields(msg)
+        services.inbound_record(
+            channel=channel, external_id=external_id, sender_id=msg.source, kind=kind, payload=payload
+        )
+    except UnicodeDecodeError:
+        return _error(wechat.WeChatRejected("wechat_bad_xml", _("The message body could not be parsed.")))
+    except ApplicationError as exc:
+        logger.info("mini-program callback %s refused: %s", key, exc.code)
+        return _error(exc)
+    return HttpResponse("success", content_type="text/plain")
 
 
 # --- the visitor widget ----------------------------------------------------------------------

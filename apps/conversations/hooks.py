@@ -90,3 +90,18 @@ def extra_agent_visibility(fn: Callable) -> Callable:
 
 def agent_visibility_qs(user) -> list:
     return [fn(user) for fn in _agent_visibility]
+
+
+_closed: list[Callable] = []
+
+
+def on_conversation_closed(fn: Callable) -> Callable:
+    """`fn(conversation)`: a conversation closed. Runs inside the closing transaction; listeners
+    defer network work to on_commit (e.g. ending the session on the customer's platform)."""
+    _closed.append(fn)
+    return fn
+
+
+def run_conversation_closed(*, conversation) -> None:
+    for fn in _closed:
+        fn(conversation=conversation)

@@ -446,6 +446,7 @@ def conversation_close(
             if conversation.assignee_id:
                 targets.append(groups.agent_group(conversation.tenant_id, conversation.assignee_id))
             publish(targets, {"type": "conversation.closed", "conversation_id": conversation.pk, "reason": reason})
+            hooks.run_conversation_closed(conversation=conversation)
             if previous == ConversationStatus.QUEUED:
                 _publish_queue_changed(conversation.tenant_id)
             if had_load:

@@ -32,6 +32,8 @@ class IdentityKind(models.TextChoices):
     ANONYMOUS = "anonymous", _("Anonymous browser id")
     EXTERNAL = "external", _("Signed customer id (tenant's own user)")
     WECHAT = "wechat", _("WeChat openid")
+    MINIPROGRAM = "miniprogram", _("Mini-program openid")
+    WECOM_KF = "wecom_kf", _("WeChat Customer Service external user id")
     APP = "app", _("App user id")
     PARTNER = "partner", _("Partner platform user")
     PHONE = "phone", _("Phone")

@@ -261,6 +261,8 @@ def panel_facts(*, customer, phones: list[str], waybills: list[str]) -> list[dic
 
 def customer_panel(*, actor, conversation_id: int) -> dict:
     """Everything the right column shows about the customer of one conversation."""
+    from apps.channels.limits import reply_window
+    from apps.channels.services import channel_cards
     from apps.conversations.models import Conversation
     from apps.messaging.models import Message
 
@@ -298,6 +300,9 @@ def customer_panel(*, actor, conversation_id: int) -> dict:
             "kind": getattr(conv.channel, "kind", ""),
         },
         "facts": panel_facts(customer=customer, phones=phones, waybills=waybills),
+        # WeChat-family platforms: how long and how many more replies the customer's platform takes.
+        "reply_window": reply_window(conv),
+        "cards": channel_cards(conv.channel),
         "phones_in_conversation": phones,
         "waybills": waybills,
         "captured": {str(k): v for k, v in captured.items()},

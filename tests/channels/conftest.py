@@ -21,6 +21,7 @@ from apps.channels.models import ChannelKind
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 APP_ID = "wx1234567890abcdef"
+MINI_APP_ID = "wxmini0123456789a"  # a mini-program on the same local WeChat server
 TOKEN = "test-token-2026"
 ORIGINAL_ID = "gh_test00000001"
 
@@ -116,6 +117,7 @@ class Recorder:
         self.valid_tokens: set[str] = set()
         self.fail_next: list[int] = []  # HTTP status codes to answer the next requests with
         self.media: dict[str, object] = {}  # media_id -> (content type, file name, bytes) or a JSON dict
+        self.send_errors: list[int] = []  # WeChat errcodes for the next customer-service sends
         self.lock = threading.Lock()
 
 
@@ -141,7 +143,9 @@ def _make_handler(rec: Recorder):
                     token = f"ACCESS_TOKEN_{rec.tokens_issued}"
                     rec.valid_tokens.add(token)
                 rec.requests.append({"path": parts.path, "query": query})
-                if query.get("appid") != [APP_ID] or query.get("grant_type") != ["client_credential"]:
+                if query.get("appid") not in ([APP_ID], [MINI_APP_ID]) or query.get("grant_type") != [
+                    "client_credential"
+                ]:
                     return self._json(200, {"errcode": 40013, "errmsg": "invalid appid"})
                 return self._json(200, {"access_token": token, "expires_in": 7200})
             if parts.path.endswith("/cgi-bin/media/get"):
@@ -190,6 +194,22 @@ def _make_handler(rec: Recorder):
                 token = (query.get("access_token") or [""])[0]
                 if token not in rec.valid_tokens:
                     return self._json(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
+                with rec.lock:
+                    errcode = rec.send_errors.pop(0) if rec.send_errors else 0
+                if errcode:
+                    return self._json(200, {"errcode": errcode, "errmsg": "refused"})
+                data = entry["json"] or {}
+                msgtype = data.get("msgtype")
+                required = {
+                    "text": ["content"],
+                    "image": ["media_id"],
+                    "link": ["title", "description", "url", "thumb_url"],
+                    "miniprogrampage": ["title", "pagepath", "thumb_media_id"],
+                    "msgmenu": ["list"],
+                }.get(msgtype)
+                body = data.get(msgtype) if isinstance(data.get(msgtype), dict) else {}
+                if not data.get("touser") or required is None or any(not body.get(k) for k in required):
+                    return self._json(200, {"errcode": 40008, "errmsg": "invalid message type"})
                 return self._json(200, {"errcode": 0, "errmsg": "ok"})
             return self._json(200, {"ok": True})
 
@@ -249,4 +269,49 @@ def partner_channel(org_a, fake_remote):
         kind=ChannelKind.PARTNER,
         branch=org_a.sh,
         config={"api_key": "cn-key", "api_secret": "cn-secret", "webhook_url": f"{base}/kefu-webhook"},
+    )
+
+
+# --- WeChat Customer Service (WeCom kf) -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _wecom_server():
+    from .wecom_server import WeComServer
+
+    server = WeComServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wecom(_wecom_server):
+    """The platform, with no history: (server, state)."""
+    _wecom_server.reset()
+    return _wecom_server
+
+
+def wecom_config(base_url: str, **overrides) -> dict:
+    from .wecom_server import CORP_ID, KF_AES_KEY, KF_SECRET, KF_TOKEN, OPEN_KFID
+
+    return {
+        "corp_id": CORP_ID,
+        "secret": KF_SECRET,
+        "token": KF_TOKEN,
+        "encoding_aes_key": KF_AES_KEY,
+        "open_kfid": OPEN_KFID,
+        "api_base_url": base_url,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def wecom_channel(org_a, wecom):
+    return services.channel_create(
+        tenant=org_a.tenant,
+        actor=org_a.admin,
+        name="微信客服",
+        kind=ChannelKind.WECOM_KF,
+        branch=org_a.sh,
+        config=wecom_config(wecom.base_url),
     )

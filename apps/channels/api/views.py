@@ -267,3 +267,29 @@ class WidgetProfileView(_VisitorView):
             tenant_id=request.user.tenant_id, customer_id=request.user.customer_id, **serializer.validated_data
         )
         return Response({"customer_id": customer.pk, "name": customer.display_name})
+
+
+class MiniProgramCardInput(serializers.Serializer):
+    card = serializers.IntegerField(min_value=0, max_value=100)
+    client_msg_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class MiniProgramCardView(APIView):
+    """POST: send one of the channel's mini-program cards in a mini-program conversation."""
+
+    @extend_schema(request=MiniProgramCardInput, responses={201: dict, 200: dict}, tags=["messaging"])
+    def post(self, request, conversation_id: int):
+        from apps.messaging.serializers import message_to_dict
+
+        data = MiniProgramCardInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.miniprogram_card_send(
+            actor=request.user,
+            conversation_id=conversation_id,
+            card_index=data.validated_data["card"],
+            client_msg_id=data.validated_data["client_msg_id"] or None,
+        )
+        return Response(
+            {"message": message_to_dict(message), "duplicate": not message.created_now},
+            status=status.HTTP_201_CREATED if message.created_now else status.HTTP_200_OK,
+        )
