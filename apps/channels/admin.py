@@ -177,12 +177,14 @@ class ChannelForm(forms.ModelForm):
     def save(self, commit=True):
         thumb = self.cleaned_data.get("card_thumb_upload")
         if thumb is not None:
-            from uuid import uuid4
+            import os
 
             from django.core.files.storage import default_storage
 
-            ext = (thumb.name.rsplit(".", 1)[-1] if "." in thumb.name else "png").lower()[:5]
-            path = default_storage.save(f"channel-assets/{uuid4().hex}.{ext}", thumb)
+            from apps.core.files import private_name
+
+            # Private like attachments: only ever uploaded to WeChat, never served.
+            path = default_storage.save(private_name("channel-assets", os.path.splitext(thumb.name)[1]), thumb)
             self.instance.config = {**(self.instance.config or {}), "card_thumb": path}
         return super().save(commit=commit)
 
@@ -201,7 +203,7 @@ class ChannelAdmin(TenantScopedAdmin):
     list_filter = ["kind", "is_enabled", "tenant"]
     search_fields = ["name", "key"]
     readonly_fields = ["key", "integration"]
-    actions = ["enable_channels", "disable_channels"]
+    actions = ["enable_channels", "disable_channels", "list_wecom_accounts"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
@@ -308,6 +310,31 @@ class ChannelAdmin(TenantScopedAdmin):
     @admin.action(description=_("Disable selected channels"))
     def disable_channels(self, request, queryset):
         self._set_enabled(request, queryset, False)
+
+    @admin.action(description=_("Show the WeChat Customer Service accounts of the selected channels"))
+    def list_wecom_accounts(self, request, queryset):
+        """Asks WeCom (kf/account/list) which accounts the Secret may manage, with their open_kfid:
+        the ID WeCom's console does not show."""
+        for channel in queryset.filter(kind=ChannelKind.WECOM_KF):
+            try:
+                accounts = services.wecom_accounts(channel=channel)
+            except ApplicationError as exc:
+                self.message_user(request, f"{channel.name}: {exc.message}", messages.ERROR)
+                continue
+            if not accounts:
+                self.message_user(request, _("%(channel)s: no accounts.") % {"channel": channel.name}, messages.WARNING)
+            for account in accounts:
+                self.message_user(
+                    request,
+                    _("%(channel)s: %(name)s — open_kfid %(id)s%(mark)s")
+                    % {
+                        "channel": channel.name,
+                        "name": account["name"],
+                        "id": account["open_kfid"],
+                        "mark": _(" (this channel)") if account["open_kfid"] == channel.cfg("open_kfid") else "",
+                    },
+                    messages.INFO,
+                )
 
 
 @admin.register(OutboundDelivery, site=manage_site)

@@ -180,6 +180,25 @@ def miniprogram_card_send(*, actor, conversation_id: int, card_index: int, clien
     )
 
 
+def wecom_accounts(*, channel: Channel) -> list[dict]:
+    """The WeChat Customer Service accounts the channel's Secret may manage: [{"open_kfid", "name"}]."""
+    from apps.channels import wecom
+
+    try:
+        result = wecom.client_for(channel).kf.account_list()
+    except Exception as exc:  # noqa: BLE001 - shown to the admin as a message
+        code = getattr(exc, "errcode", None)
+        raise ApplicationError(
+            "wecom_unreachable",
+            _("WeCom did not answer (%(error)s). Check the CorpID and Secret.") % {"error": code or type(exc).__name__},
+        )
+    return [
+        {"open_kfid": str(a.get("open_kfid") or ""), "name": str(a.get("name") or "")}
+        for a in result.get("account_list") or []
+        if isinstance(a, dict) and a.get("open_kfid")
+    ]
+
+
 # --- customers from outside platforms -----------------------------------------------------------
 
 

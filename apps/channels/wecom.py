@@ -84,6 +84,10 @@ class WeChatKfAPI(BaseWeChatAPI):
             data={"external_userid_list": list(external_userids), "need_enter_session_context": 0},
         )
 
+    def account_list(self, *, offset: int = 0, limit: int = 100) -> dict:
+        """The corp's customer-service accounts (to find each one's open_kfid)."""
+        return self._post("kf/account/list", data={"offset": offset, "limit": limit})
+
     def media_download(self, media_id: str):
         """media/get: a requests Response with the bytes (or a dict when WeCom answers JSON)."""
         return self._get("media/get", params={"media_id": media_id})

@@ -232,6 +232,7 @@ def _make_handler(st: _Current):
                 "kf/service_state/get": self._state_get,
                 "kf/service_state/trans": self._state_trans,
                 "kf/customer/batchget": self._batchget,
+                "kf/account/list": self._account_list,
             }.get(path)
             if handler is None:
                 return self._json({"errcode": 404, "errmsg": "not found"}, status=404)
@@ -302,6 +303,15 @@ def _make_handler(st: _Current):
                     return self._error(95014, "servicer_userid required")
                 st.states[key] = target
             return self._json({"errcode": 0, "errmsg": "ok", "msg_code": f"MSG_CODE_{target}"})
+
+        def _account_list(self, data):
+            if not isinstance(data.get("limit", 100), int) or not 1 <= data.get("limit", 100) <= 100:
+                return self._error(40058, "invalid limit")
+            accounts = [
+                {"open_kfid": OPEN_KFID, "name": "顺丰上海客服", "avatar": "", "manage_privilege": True},
+                {"open_kfid": "wkAJ2GCAAAtest0002", "name": "顺丰广州客服", "avatar": "", "manage_privilege": True},
+            ]
+            return self._json({"errcode": 0, "errmsg": "ok", "account_list": accounts})
 
         def _batchget(self, data):
             ids = data.get("external_userid_list")
