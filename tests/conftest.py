@@ -68,5 +68,8 @@ def _fresh_cache():
     process's keys (its KEY_PREFIX): cache.clear() would FLUSHDB a Redis others share."""
     from django.core.cache import cache
 
+    from apps.knowledge.alerts import forget_keywords
+
     cache.delete_pattern("*")
+    forget_keywords()  # process-local copies: ids are reused when a test's rows roll back
     yield

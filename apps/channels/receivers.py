@@ -9,9 +9,12 @@ from apps.conversations import hooks as conversation_hooks
 from apps.messaging import hooks
 
 
-@hooks.on_message_created
-def deliver_to_external_channel(*, conversation, message) -> None:
-    services.outbound_enqueue_for_message(conversation=conversation, message=message)
+@hooks.on_messages_written
+def deliver_to_external_channel(*, messages) -> None:
+    # An outbox row, written with the message (no query for a web-channel message: the channel
+    # kind is memoised), so a reply is never committed without its delivery.
+    for message in messages:
+        services.outbound_enqueue_for_message(conversation=message.conversation, message=message)
 
 
 @receiver(post_save, sender=Channel)

@@ -3,6 +3,7 @@ conversation once per keyword and wake the supervisors whose subtree holds it (a
 
 from __future__ import annotations
 
+import time
 import unicodedata
 
 from django.db import IntegrityError, transaction
@@ -54,23 +55,71 @@ def _excerpt(text: str, word: str, width: int = 40) -> str:
     return text[start : at + len(word) + width][:200]
 
 
-def keyword_alerts_scan(*, conversation, message) -> list[KeywordAlert]:
-    """Runs inside the sending transaction (conversation row locked): cheap when nothing matches."""
-    if message.sender_kind == SenderKind.VISITOR:
-        watch = Q(watch_visitor=True)
-    elif message.sender_kind in STAFF_KINDS:
-        watch = Q(watch_staff=True)
+KEYWORDS_TTL = 30.0  # seconds a process trusts its copy of a tenant's keywords
+_keywords: dict[int, tuple[float, list[tuple[int, str, bool, bool]]]] = {}
+
+
+def forget_keywords(tenant_id: int | None = None) -> None:
+    """Drop this process's copy (a keyword was saved here; other processes wait out the TTL)."""
+    if tenant_id is None:
+        _keywords.clear()
     else:
+        _keywords.pop(tenant_id, None)
+
+
+def _tenant_keywords(tenant_id: int) -> list[tuple[int, str, bool, bool]]:
+    now = time.monotonic()
+    cached = _keywords.get(tenant_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    rows = [
+        (pk, unicodedata.normalize("NFKC", word).lower(), visitor, staff)
+        for pk, word, visitor, staff in AlertKeyword.objects.filter(tenant_id=tenant_id, is_enabled=True)
+        .order_by("id")
+        .values_list("pk", "word", "watch_visitor", "watch_staff")
+        if word
+    ]
+    _keywords[tenant_id] = (now + KEYWORDS_TTL, rows)
+    return rows
+
+
+def keyword_alerts_match(*, tenant_id: int, sender_kind: str, body: str) -> list[int]:
+    """Ids of the tenant's enabled keywords in a message, from memory: runs on every message
+    after commit, so it makes no query while the tenant's list is cached."""
+    if sender_kind == SenderKind.VISITOR:
+        column = 2
+    elif sender_kind in STAFF_KINDS:
+        column = 3
+    else:
+        return []
+    if not body or not body.strip():
+        return []
+    keywords = _tenant_keywords(tenant_id)
+    if not keywords:
+        return []
+    lowered = unicodedata.normalize("NFKC", body).lower()
+    return [k[0] for k in keywords if k[column] and k[1] in lowered]
+
+
+def keyword_alerts_scan(*, conversation, message) -> list[KeywordAlert]:
+    """Flag a conversation for the keywords in one message (Celery, after the message
+    committed: see receivers). Safe to run twice: an alert fires once per conversation per
+    keyword (unique row)."""
+    ids = keyword_alerts_match(tenant_id=conversation.tenant_id, sender_kind=message.sender_kind, body=message.body)
+    if not ids:
         return []
     text = unicodedata.normalize("NFKC", message.body or "")
     if not text.strip():
         return []
-    lowered = text.lower()
-    keywords = [
-        k
-        for k in AlertKeyword.objects.filter(watch, tenant_id=conversation.tenant_id, is_enabled=True)
-        if k.word and k.word.lower() in lowered
-    ]
+    with transaction.atomic():
+        # The flags are read and written under the conversation's row lock (a short one: no
+        # network call, the wake-ups are published on commit).
+        conversation = type(conversation).objects.select_for_update().get(pk=conversation.pk)
+        return _flag(conversation, message, text, ids)
+
+
+def _flag(conversation, message, text: str, ids: list[int]) -> list[KeywordAlert]:
+    keywords = list(AlertKeyword.objects.filter(pk__in=ids, tenant_id=conversation.tenant_id, is_enabled=True))
     if not keywords:
         return []
     already = set(
@@ -117,3 +166,14 @@ def keyword_alerts_scan(*, conversation, message) -> list[KeywordAlert]:
                 groups, {"type": "alert.keyword", "conversation_id": conversation.pk, "alert": alert_to_dict(alert)}
             )
     return created
+
+
+def keyword_alerts_for_messages(*, message_ids: list[int]) -> int:
+    """The Celery side of the send path's scan: flag each message's conversation. Returns the
+    number of alerts created."""
+    from apps.messaging.models import Message
+
+    n = 0
+    for message in Message.objects.filter(pk__in=message_ids).select_related("conversation").order_by("pk"):
+        n += len(keyword_alerts_scan(conversation=message.conversation, message=message))
+    return n

@@ -19,3 +19,10 @@ def bot_greet_task(conversation_id: int) -> int | None:
 
     message = bot_greet(conversation_id=conversation_id)
     return message.pk if message is not None else None
+
+
+@shared_task(acks_late=True)
+def keyword_alerts_task(message_ids: list[int]) -> int:
+    from apps.knowledge.alerts import keyword_alerts_for_messages
+
+    return keyword_alerts_for_messages(message_ids=list(message_ids))

@@ -29,6 +29,7 @@ from apps.messaging.groups import agent_group, conversation_group, customer_grou
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
 from apps.messaging.serializers import message_to_dict
 from apps.messaging.visitor import visitor_token_load
+from apps.messaging.writer import get_writer
 
 logger = logging.getLogger(__name__)
 
@@ -176,14 +177,21 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         if visibility != Visibility.ALL and self.role != "agent":
             raise ApplicationError("forbidden", _("Only staff can write internal notes."), status=403)
         attachment_id = frame.get("attachment_id")
+        content_type, payload = ContentType.TEXT, None
         if attachment_id is not None:
             _frame_int(frame, "attachment_id")
-        message = await db(self._send_sync)(
-            conversation=conversation,
-            body=body,
-            client_msg_id=client_msg_id,
-            visibility=visibility,
-            attachment_id=attachment_id,
+            content_type, payload = await db(self._attachment_fields)(conversation, attachment_id)
+        # Group commit: this send shares one transaction with the others waiting now.
+        message = await get_writer().submit(
+            services.SendRequest(
+                conversation_id=conversation.pk,
+                body=body,
+                client_msg_id=client_msg_id,
+                content_type=content_type,
+                payload=payload,
+                visibility=visibility,
+                **self.sender(),
+            )
         )
         ack = {
             "type": "ack",
@@ -198,21 +206,10 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
             ack["ref"] = ref
         await self.send_frame(ack)
 
-    def _send_sync(self, *, conversation, body, client_msg_id, visibility, attachment_id) -> Message:
-        content_type, payload = ContentType.TEXT, None
-        if attachment_id is not None:
-            from apps.messaging.attachments import attachment_message_fields
+    def _attachment_fields(self, conversation, attachment_id: int) -> tuple[str, dict]:
+        from apps.messaging.attachments import attachment_message_fields
 
-            content_type, payload = attachment_message_fields(conversation=conversation, attachment_id=attachment_id)
-        return services.message_create(
-            conversation_id=conversation.pk,
-            body=body,
-            client_msg_id=client_msg_id,
-            content_type=content_type,
-            payload=payload,
-            visibility=visibility,
-            **self.sender(),
-        )
+        return attachment_message_fields(conversation=conversation, attachment_id=attachment_id)
 
     async def frame_subscribe(self, frame, ref):
         conversation = await self.conversation(frame.get("conversation_id"), fresh=True)

@@ -1,21 +1,41 @@
 """Extension points on message creation, so messaging never imports the domains above it.
 
-`on_message_created` callbacks run inside the sending transaction with the conversation row
-locked (keep them cheap: mark first response, enqueue work with transaction.on_commit).
+Two kinds, so nothing slow ever runs while a conversation row is locked:
+
+- `on_messages_written(messages)` runs inside the sending transaction, rows locked, once per
+  batch. Only for writes that must commit with the message or not at all (an outbox row: the
+  outbound delivery of a WeChat reply). It must cost nothing for a message that needs no such
+  row (decide from memory, not from a query).
+- `on_messages_committed(messages)` runs after the commit (transaction.on_commit), once per
+  batch: enqueue work (one Celery task for the whole batch where possible), never wait on the
+  network. Keyword alerts, the search index, the bot, offline push and dispatch listen here.
+
+Each message has its (locked, updated) `conversation` attached.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-_message_created: list[Callable] = []
+_written: list[Callable] = []
+_committed: list[Callable] = []
 
 
-def on_message_created(fn: Callable) -> Callable:
-    _message_created.append(fn)
+def on_messages_written(fn: Callable) -> Callable:
+    _written.append(fn)
     return fn
 
 
-def run_message_created(*, conversation, message) -> None:
-    for fn in _message_created:
-        fn(conversation=conversation, message=message)
+def on_messages_committed(fn: Callable) -> Callable:
+    _committed.append(fn)
+    return fn
+
+
+def run_messages_written(messages: list) -> None:
+    for fn in _written:
+        fn(messages=messages)
+
+
+def run_messages_committed(messages: list) -> None:
+    for fn in _committed:
+        fn(messages=messages)

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from apps.messaging import hooks, push
 
 
-@hooks.on_message_created
-def _plan_offline_push(*, conversation, message) -> None:
-    if not push.tenant_has_webhook(conversation.tenant_id):
-        return
-    from apps.messaging.tasks import push_for_message
+@hooks.on_messages_committed
+def _plan_offline_push(*, messages) -> None:
+    ids = [m.pk for m in messages if push.tenant_has_webhook(m.tenant_id)]
+    if ids:
+        from apps.messaging.tasks import push_for_messages
 
-    message_id = message.pk
-    transaction.on_commit(lambda: push_for_message.delay(message_id))
+        push_for_messages.delay(ids)

@@ -3,10 +3,16 @@ only after commit."""
 
 from __future__ import annotations
 
+import copy
+import logging
+from dataclasses import dataclass
+
 from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.conversations.locking import retry_on_deadlock
 from apps.conversations.models import Conversation
 from apps.core.errors import ApplicationError
 from apps.messaging import hooks
@@ -14,6 +20,8 @@ from apps.messaging.groups import conversation_group
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
 from apps.messaging.publish import publish
 from apps.messaging.serializers import message_to_dict
+
+logger = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 5000
 STAFF_KINDS = {SenderKind.AGENT, SenderKind.SUPERVISOR, SenderKind.SALESPERSON}
@@ -25,6 +33,33 @@ def _preview(content_type: str, body: str) -> str:
     if content_type == ContentType.FILE:
         return "[文件]"
     return body[:200]
+
+
+@dataclass
+class SendRequest:
+    """One message to write (the arguments of `message_create`)."""
+
+    conversation_id: int
+    sender_kind: str
+    body: str = ""
+    content_type: str = ContentType.TEXT
+    payload: dict | None = None
+    client_msg_id: str | None = None
+    sender_user: object = None
+    visibility: str = Visibility.ALL
+    allow_closed: bool = False
+
+
+def _validate(request: SendRequest) -> ApplicationError | None:
+    if len(request.body) > MAX_BODY_CHARS:
+        return ApplicationError(
+            "message_too_long", _("A message can be at most %(n)d characters.") % {"n": MAX_BODY_CHARS}
+        )
+    if request.content_type == ContentType.TEXT and not request.body.strip():
+        return ApplicationError("empty_message", _("The message is empty."))
+    if request.client_msg_id is not None and not (1 <= len(request.client_msg_id) <= 64):
+        return ApplicationError("invalid_client_msg_id", _("client_msg_id must be 1 to 64 characters."))
+    return None
 
 
 def message_create(
@@ -41,69 +76,179 @@ def message_create(
 ) -> Message:
     """Create a message, or return the one already created with the same client_msg_id.
 
-    The returned message has `created_now` True only when this call wrote it.
+    The returned message has `created_now` True only when this call wrote it. One message is
+    a batch of one: see `messages_create`.
     """
-    if len(body) > MAX_BODY_CHARS:
-        raise ApplicationError(
-            "message_too_long", _("A message can be at most %(n)d characters.") % {"n": MAX_BODY_CHARS}
-        )
-    if content_type == ContentType.TEXT and not body.strip():
-        raise ApplicationError("empty_message", _("The message is empty."))
-    if client_msg_id is not None and not (1 <= len(client_msg_id) <= 64):
-        raise ApplicationError("invalid_client_msg_id", _("client_msg_id must be 1 to 64 characters."))
+    request = SendRequest(
+        conversation_id=conversation_id,
+        sender_kind=sender_kind,
+        body=body,
+        content_type=content_type,
+        payload=payload,
+        client_msg_id=client_msg_id,
+        sender_user=sender_user,
+        visibility=visibility,
+        allow_closed=allow_closed,
+    )
+    result = messages_create(requests=[request])[0]
+    if isinstance(result, ApplicationError):
+        raise result
+    return result
+
+
+def messages_create(*, requests: list[SendRequest]) -> list[Message | ApplicationError]:
+    """Write many messages, of one or many conversations, in one transaction (group commit).
+
+    Under the conversation row locks (taken in id order, so two batches never deadlock on each
+    other) only the messages' own writes happen, in a constant number of statements whatever the
+    batch size: lock, idempotency probe, one multi-row INSERT, one UPDATE of the conversations.
+    Messages of one conversation get consecutive seqs in request order. Listeners run after the
+    commit (`hooks.on_messages_committed`), except outbox rows (`hooks.on_messages_written`).
+
+    Returns, per request and in order, the Message (`created_now` False when its client_msg_id
+    was already written) or the ApplicationError that refused it; one refused request does not
+    affect the others.
+    """
+    results: list[Message | ApplicationError | None] = [_validate(r) for r in requests]
+    todo = [i for i, r in enumerate(results) if r is None]
+    if not todo:
+        return results
     try:
-        with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-            if client_msg_id:
-                existing = Message.objects.filter(conversation_id=conversation.pk, client_msg_id=client_msg_id).first()
-                if existing is not None:
-                    existing.created_now = False
-                    return existing
-            if not conversation.is_open and not allow_closed:
-                raise ApplicationError("conversation_closed", _("This conversation has ended."), status=409)
-            now = timezone.now()
-            seq = conversation.last_seq + 1
-            message = Message.objects.create(
+        written = retry_on_deadlock(lambda: _write_batch([requests[i] for i in todo]))
+    except IntegrityError:
+        # Two sends of one client_msg_id raced past the probe on different connections: the
+        # row lock makes this nearly impossible, the unique constraint makes it harmless.
+        if len(todo) > 1:
+            for i in todo:
+                results[i] = messages_create(requests=[requests[i]])[0]
+            return results
+        request = requests[todo[0]]
+        existing = (
+            Message.objects.filter(conversation_id=request.conversation_id, client_msg_id=request.client_msg_id)
+            .select_related("conversation")
+            .first()
+            if request.client_msg_id
+            else None
+        )
+        if existing is None:
+            raise
+        existing.created_now = False
+        written = [existing]
+    for i, result in zip(todo, written, strict=True):
+        results[i] = result
+    return results
+
+
+def _write_batch(requests: list[SendRequest]) -> list[Message | ApplicationError]:
+    with transaction.atomic():
+        conversation_ids = sorted({r.conversation_id for r in requests})
+        locked = Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk")
+        conversations = {c.pk: c for c in locked}
+        wanted = {(r.conversation_id, r.client_msg_id) for r in requests if r.client_msg_id}
+        existing: dict[tuple[int, str], Message] = {}
+        if wanted:
+            probe = Message.objects.filter(
+                conversation_id__in={c for c, _m in wanted}, client_msg_id__in={m for _c, m in wanted}
+            )
+            for message in probe:
+                if (message.conversation_id, message.client_msg_id) in wanted:
+                    existing[(message.conversation_id, message.client_msg_id)] = message
+        now = timezone.now()
+        out: list[Message | ApplicationError] = []
+        created: list[Message] = []
+        updates: dict[int, dict] = {}
+        for request in requests:
+            conversation = conversations.get(request.conversation_id)
+            if conversation is None:
+                out.append(ApplicationError("not_found", _("Conversation not found."), status=404))
+                continue
+            key = (conversation.pk, request.client_msg_id)
+            if request.client_msg_id and key in existing:
+                out.append(existing[key])  # a copy marked not-created is made below
+                continue
+            if not conversation.is_open and not request.allow_closed:
+                out.append(ApplicationError("conversation_closed", _("This conversation has ended."), status=409))
+                continue
+            conversation.last_seq += 1
+            message = Message(
                 tenant_id=conversation.tenant_id,
                 conversation=conversation,
-                seq=seq,
-                client_msg_id=client_msg_id or None,
-                sender_kind=sender_kind,
-                sender_user=sender_user,
-                content_type=content_type,
-                body=body,
-                payload=payload or {},
-                visibility=visibility,
+                seq=conversation.last_seq,
+                client_msg_id=request.client_msg_id or None,
+                sender_kind=request.sender_kind,
+                sender_user=request.sender_user,
+                content_type=request.content_type,
+                body=request.body,
+                payload=request.payload or {},
+                visibility=request.visibility,
             )
-            update = {"last_seq": seq}
-            if visibility == Visibility.ALL:
+            if request.client_msg_id:
+                existing[key] = message  # the same id twice in one batch is written once
+            created.append(message)
+            out.append(message)
+            update = updates.setdefault(conversation.pk, {})
+            update["last_seq"] = conversation.last_seq
+            if request.visibility == Visibility.ALL:
                 update["last_message_at"] = now
-                update["last_message_preview"] = _preview(content_type, body)
-                if sender_kind == SenderKind.VISITOR:
+                update["last_message_preview"] = _preview(request.content_type, request.body)
+                if request.sender_kind == SenderKind.VISITOR:
                     update["last_visitor_message_at"] = now
-                elif sender_kind in STAFF_KINDS:
+                elif request.sender_kind in STAFF_KINDS:
                     update["last_agent_message_at"] = now
                     if conversation.first_response_at is None and conversation.assigned_at is not None:
                         update["first_response_at"] = now
-            Conversation.objects.filter(pk=conversation.pk).update(**update)
             for field, value in update.items():
                 setattr(conversation, field, value)
-            hooks.run_message_created(conversation=conversation, message=message)
+        if created:
+            Message.objects.bulk_create(created)
+        new_ids = {id(m) for m in created}
+        seen: set[int] = set()
+        for i, result in enumerate(out):
+            if isinstance(result, Message):
+                if id(result) in new_ids and id(result) not in seen:
+                    seen.add(id(result))
+                    result.created_now = True
+                else:  # written earlier, or earlier in this batch
+                    result = out[i] = copy.copy(result)
+                    result.created_now = False
+                result.conversation = conversations[result.conversation_id]
+        if not created:
+            return out
+        _update_conversations(updates)
+        hooks.run_messages_written(created)
+        for message in created:
+            conversation = message.conversation
             publish(
                 conversation_group(conversation.tenant_id, conversation.pk),
                 {"type": "message.created", "conversation_id": conversation.pk, "message": message_to_dict(message)},
             )
-            message.created_now = True
-            return message
-    except IntegrityError:
-        # Two sends of one client_msg_id raced past the check on different connections: the
-        # row lock makes this nearly impossible, the unique constraint makes it harmless.
-        if client_msg_id:
-            existing = Message.objects.filter(conversation_id=conversation_id, client_msg_id=client_msg_id).first()
-            if existing is not None:
-                existing.created_now = False
-                return existing
-        raise
+        transaction.on_commit(lambda: _after_commit(created))
+        return out
+
+
+def _after_commit(messages: list[Message]) -> None:
+    try:
+        hooks.run_messages_committed(messages)
+    except Exception:  # noqa: BLE001 - the messages are committed; a listener's failure is logged
+        logger.exception("on_messages_committed listener failed for %d messages", len(messages))
+
+
+def _update_conversations(updates: dict[int, dict]) -> None:
+    """One UPDATE for every conversation of the batch (CASE per column when there are several)."""
+    if len(updates) == 1:
+        ((pk, fields),) = updates.items()
+        Conversation.objects.filter(pk=pk).update(**fields)
+        return
+    columns: dict[str, list] = {}
+    for pk, fields in updates.items():
+        for field, value in fields.items():
+            columns.setdefault(field, []).append(When(pk=pk, then=Value(value)))
+    Conversation.objects.filter(pk__in=list(updates)).update(
+        **{
+            field: Case(*whens, default=F(field), output_field=Conversation._meta.get_field(field))
+            for field, whens in columns.items()
+        }
+    )
 
 
 def read_mark(*, conversation: Conversation, seq: int, reader_kind: str, user=None) -> int:

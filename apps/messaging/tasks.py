@@ -15,6 +15,14 @@ def push_for_message(message_id: int) -> None:
         push_send.delay(delivery_id)
 
 
+@shared_task(ignore_result=True)
+def push_for_messages(message_ids: list[int]) -> None:
+    """A batch of messages written in one transaction (the send path's group commit)."""
+    for message_id in message_ids:
+        for delivery_id in push.push_plan(message_id=message_id):
+            push_send.delay(delivery_id)
+
+
 @shared_task(bind=True, ignore_result=True, max_retries=MAX_RETRIES)
 def push_send(self, delivery_id: int) -> None:
     try:

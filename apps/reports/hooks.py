@@ -3,8 +3,6 @@ messages are indexed for full-text search after commit."""
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts import hooks as account_hooks
@@ -28,18 +26,12 @@ def record_status_change(*, agent, previous: str, status: str, actor, reason: st
     )
 
 
-@message_hooks.on_message_created
-def index_message_for_search(*, conversation, message) -> None:
-    """Full-text index. Database backend: the terms are written in the message's transaction.
-    Elasticsearch: a Celery task is enqueued after the message commits."""
-    if not getattr(settings, "ELASTICSEARCH_URL", ""):
-        from apps.reports.search.db import index_message
+@message_hooks.on_messages_committed
+def index_messages_for_search(*, messages) -> None:
+    """Full-text index (database or Elasticsearch backend): one Celery task per committed batch,
+    off the send path; the task is idempotent (INSERT IGNORE / same document id)."""
+    ids = [m.pk for m in messages if m.content_type == "text" and m.body]
+    if ids:
+        from apps.reports.tasks import index_messages_task
 
-        index_message(conversation=conversation, message=message)  # text only, checked there
-        return
-    if message.content_type != "text":
-        return
-    from apps.reports.tasks import index_messages_task
-
-    message_id = message.pk
-    transaction.on_commit(lambda: index_messages_task.delay([message_id]))
+        index_messages_task.delay(ids)

@@ -461,12 +461,12 @@ def on_capacity_changed(*, agent) -> None:
     transaction.on_commit(lambda: dispatch_for_agent(agent_id=agent_id))
 
 
-def on_message_created(*, conversation, message) -> None:
+def on_messages_committed(*, messages) -> None:
     # A message holding the row lock can make a dispatcher skip a queued conversation; try it
-    # again once the message is committed.
-    if conversation.status == ConversationStatus.QUEUED:
-        conversation_id = conversation.pk
-        transaction.on_commit(lambda: dispatch_conversation(conversation_id=conversation_id))
+    # again now that the message is committed.
+    queued = {m.conversation_id for m in messages if m.conversation.status == ConversationStatus.QUEUED}
+    for conversation_id in sorted(queued):
+        dispatch_conversation(conversation_id=conversation_id)
 
 
 # --- presence -------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 @pytest.fixture
 def only_messaging_hooks(monkeypatch):
     # Other layers (dispatch, bot) register their own hooks and own their query budgets.
-    monkeypatch.setattr(hooks, "_message_created", [receivers._plan_offline_push])
+    monkeypatch.setattr(hooks, "_written", [])
+    monkeypatch.setattr(hooks, "_committed", [receivers._plan_offline_push])
     push._tenant_cache.clear()
 
 
@@ -46,3 +47,85 @@ def test_send_without_client_id_skips_the_probe(im_a, django_assert_num_queries,
     message_create(conversation_id=conv.pk, sender_kind="visitor", body="warm")
     with django_assert_num_queries(5):
         message_create(conversation_id=conv.pk, sender_kind="bot", body="hi")
+
+
+def _request(conversation, n, **kw):
+    from apps.messaging.services import SendRequest
+
+    return SendRequest(
+        conversation_id=conversation.pk, sender_kind="visitor", body=f"m{n}", client_msg_id=f"c{n}", **kw
+    )
+
+
+def test_a_batch_over_many_conversations_costs_the_statements_of_one_message(
+    im_a, django_assert_num_queries, only_messaging_hooks
+):
+    from apps.conversations.models import Conversation
+    from apps.messaging.services import messages_create
+
+    convs = [im_a.conversation()[0] for _ in range(5)]
+    message_create(conversation_id=convs[0].pk, sender_kind="visitor", body="warm the tenant push cache")
+    # interleaved: conversation k gets requests k, k+5, k+10 -> seqs in request order
+    requests = [_request(convs[i % 5], i) for i in range(15)]
+    # SAVEPOINT, SELECT ... FOR UPDATE (all five), probe, one INSERT, one UPDATE, RELEASE
+    with django_assert_num_queries(6):
+        results = messages_create(requests=requests)
+    assert all(m.created_now for m in results)
+    for k, conv in enumerate(convs):
+        mine = [m for m in results if m.conversation_id == conv.pk]
+        first = 2 if k == 0 else 1
+        assert [(m.seq, m.body) for m in mine] == [(first + j, f"m{k + 5 * j}") for j in range(3)]
+        conv = Conversation.objects.get(pk=conv.pk)
+        assert conv.last_seq == first + 2 and conv.last_message_preview == f"m{k + 10}"
+        assert list(Message.objects.filter(conversation=conv).values_list("seq", flat=True)) == list(
+            range(1, first + 3)
+        )
+
+
+def test_a_batch_refuses_only_its_bad_requests(im_a, only_messaging_hooks):
+    from apps.conversations.models import Conversation
+    from apps.core.errors import ApplicationError
+    from apps.messaging.services import SendRequest, messages_create
+
+    open_conv, closed = im_a.conversation()[0], im_a.conversation()[0]
+    Conversation.objects.filter(pk=closed.pk).update(status="closed")
+    results = messages_create(
+        requests=[
+            _request(open_conv, 1),
+            _request(closed, 2),
+            SendRequest(conversation_id=open_conv.pk, sender_kind="visitor", body="   "),
+            SendRequest(conversation_id=closed.pk + open_conv.pk + 1000, sender_kind="visitor", body="nobody"),
+            _request(open_conv, 3),
+        ]
+    )
+    codes = [r.code if isinstance(r, ApplicationError) else r.seq for r in results]
+    assert codes == [1, "conversation_closed", "empty_message", "not_found", 2]
+    assert Message.objects.filter(conversation=closed).count() == 0
+
+
+def test_a_client_msg_id_repeated_in_a_batch_or_across_batches_is_written_once(im_a, only_messaging_hooks):
+    from apps.messaging.services import messages_create
+
+    conv = im_a.conversation()[0]
+    first = messages_create(requests=[_request(conv, 1), _request(conv, 1), _request(conv, 2)])
+    assert [(m.seq, m.created_now) for m in first] == [(1, True), (1, False), (2, True)]
+    assert first[0].pk == first[1].pk
+    again = messages_create(requests=[_request(conv, 2), _request(conv, 3)])
+    assert [(m.pk, m.seq, m.created_now) for m in again] == [(first[2].pk, 2, False), (again[1].pk, 3, True)]
+    assert Message.objects.filter(conversation=conv).count() == 3
+
+
+def test_listeners_run_after_the_commit_once_per_batch(im_a, monkeypatch, django_capture_on_commit_callbacks):
+    from apps.messaging.services import messages_create
+
+    written, committed = [], []
+    monkeypatch.setattr(hooks, "_written", [lambda messages: written.append([m.seq for m in messages])])
+    monkeypatch.setattr(hooks, "_committed", [lambda messages: committed.append([m.body for m in messages])])
+    conv_a, conv_b = im_a.conversation()[0], im_a.conversation()[0]
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        messages_create(requests=[_request(conv_a, 1), _request(conv_b, 2), _request(conv_a, 3)])
+    assert written == [[1, 1, 2]]  # inside the transaction: outbox rows only
+    assert committed == []  # nothing else until the commit
+    for callback in pending:
+        callback()
+    assert committed == [["m1", "m2", "m3"]]

@@ -372,3 +372,31 @@ async def test_a_lost_wake_up_is_caught_up_by_the_next_heartbeat(im_a):
     assert (caught_up["type"], caught_up["message"]["body"]) == ("message.created", "lost?")
     assert (await recv(visitor))["type"] == "pong"
     await visitor.disconnect()
+
+
+async def test_concurrent_sends_share_transactions_and_keep_each_conversations_order(im_a):
+    from apps.messaging.writer import get_writer
+
+    pairs = []
+    for _ in range(6):
+        conv, _customer, token = await sync_to_async(im_a.conversation)()
+        pairs.append((conv, await visitor_ws(token)))
+    agent = await agent_ws(im_a.org.agent_sh)
+    for conv, _ws in pairs:
+        await subscribe(agent, conv.pk, 0)
+    writer = get_writer()
+    batches0, messages0 = writer.batches, writer.messages
+    for i in range(4):
+        for conv, ws in pairs:  # every socket's next send is in flight at once
+            await send(ws, type="send", conversation_id=conv.pk, client_msg_id=f"x{i}", body=f"b{i}")
+        for _conv, ws in pairs:
+            ack, _before = await recv_until(ws, "ack")
+            assert ack["seq"] == i + 1 and not ack["duplicate"]
+    assert writer.messages - messages0 == 24
+    assert writer.batches - batches0 < 24  # sends that arrive together are committed together
+    frames = [f for f in await drain(agent, 0.5) if f["type"] == "message.created"]
+    for conv, _ws in pairs:
+        assert [f["message"]["body"] for f in frames if f["conversation_id"] == conv.pk] == ["b0", "b1", "b2", "b3"]
+    for _conv, ws in pairs:
+        await ws.disconnect()
+    await agent.disconnect()

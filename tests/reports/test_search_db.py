@@ -96,13 +96,19 @@ def test_database_search_never_crosses_tenants(history, history_b):
     assert _ids(org.admin, text="发票") == {mine.pk}
 
 
-def test_sent_messages_are_searchable_at_once_and_reindex_rebuilds_the_same_rows(history):
+def test_sent_messages_are_searchable_once_committed_and_reindex_rebuilds_the_same_rows(
+    history, django_capture_on_commit_callbacks
+):
     org = history.org
     conv = history.served(at=T0, agent=org.agent_sh)
     from apps.conversations.models import Conversation
 
     Conversation.objects.filter(pk=conv.pk).update(status="active")
-    message_create(conversation_id=conv.pk, sender_kind="visitor", body="包裹 SF1234 丢了", client_msg_id="m1")
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        message_create(conversation_id=conv.pk, sender_kind="visitor", body="包裹 SF1234 丢了", client_msg_id="m1")
+    assert _search(org.tenant, "sf1234") == []  # indexed after the commit, off the send path
+    for callback in pending:
+        callback()
     message_create(conversation_id=conv.pk, sender_kind="visitor", body="包裹 SF1234 丢了", client_msg_id="m1")
     assert _search(org.tenant, "sf1234") == [conv.pk]
     assert _search(org.tenant, "包裹") == [conv.pk]

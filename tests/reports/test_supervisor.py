@@ -238,14 +238,15 @@ def test_merge_and_split_customers_across_channels(history, history_b):
         customer_centre.customer_split(actor=org.admin, merge_id=merge.pk)
 
 
-def test_alert_keywords_flag_conversations_for_the_monitor(history):
+def test_alert_keywords_flag_conversations_for_the_monitor(history, django_capture_on_commit_callbacks):
     from apps.knowledge.models import KeywordAlert
     from apps.knowledge.services import alert_keyword_create
 
     org = history.org
     alert_keyword_create(tenant_id=history.tenant.pk, word="投诉", severity="high")
-    conv = _active(history, org.agent_sh, body="我要投诉你们！")
-    _active(history, org.agent_sh, body="谢谢")
+    with django_capture_on_commit_callbacks(execute=True):  # alerts are flagged after the send commits
+        conv = _active(history, org.agent_sh, body="我要投诉你们！")
+        _active(history, org.agent_sh, body="谢谢")
     assert list(KeywordAlert.objects.values_list("conversation_id", "word")) == [(conv.pk, "投诉")]
     from apps.reports.selectors import monitor_snapshot
 

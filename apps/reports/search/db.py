@@ -1,8 +1,9 @@
 """The embedded default: an inverted index in the database (`SearchTerm`), any SQL backend.
 
 Indexing: each text message's terms (`terms.py`: Chinese bigrams, whole Latin words) are added
-for its conversation in the message's own transaction (`index_message`), so the index never
-misses a committed message and costs one INSERT on the send path; `reindex_all` rebuilds it.
+for its conversation by a Celery task after the message commits, one INSERT IGNORE per batch of
+messages the send path committed together (`index_messages`; running it twice changes nothing);
+`reindex_all` rebuilds it.
 
 Query: the tenant's conversations that contain every term of the text, newest first, read off
 the primary key (tenant, term, conversation start, conversation):
@@ -37,31 +38,37 @@ CONFIRM_CHUNK = 500
 
 
 def index_message(*, conversation, message) -> int:
-    """Add one message's terms (idempotent: existing rows are kept). One statement, built by hand:
-    it runs inside every text send, where bulk_create's per-object work showed in profiles."""
-    if message.content_type != INDEXED_CONTENT_TYPE or not message.body:
-        return 0
-    terms = text_terms(message.body)
-    if not terms:
+    """Add one message's terms (idempotent: existing rows are kept), in one statement."""
+    return _insert_terms([(conversation, message)])
+
+
+def _insert_terms(pairs: list[tuple]) -> int:
+    """One hand-built INSERT IGNORE for the terms of many messages (bulk_create's per-object work
+    showed in profiles); rows already there are kept."""
+    rows: dict[tuple, tuple] = {}
+    for conversation, message in pairs:
+        if message.content_type != INDEXED_CONTENT_TYPE or not message.body:
+            continue
+        created_at = SearchTerm._meta.get_field("created_at").get_db_prep_value(
+            conversation.created_at, connection, prepared=False
+        )
+        for term in text_terms(message.body):
+            rows.setdefault((conversation.pk, term), (conversation.tenant_id, term, created_at, conversation.pk))
+    if not rows:
         return 0
     ops = connection.ops
-    created_at = SearchTerm._meta.get_field("created_at").get_db_prep_value(
-        conversation.created_at, connection, prepared=False
-    )
     columns = ", ".join(ops.quote_name(c) for c in ("tenant_id", "term", "created_at", "conversation_id"))
     sql = "{} {} ({}) VALUES {}{}".format(
         ops.insert_statement(on_conflict=OnConflict.IGNORE),
         ops.quote_name(SearchTerm._meta.db_table),
         columns,
-        ", ".join(["(%s, %s, %s, %s)"] * len(terms)),
+        ", ".join(["(%s, %s, %s, %s)"] * len(rows)),
         " " + suffix if (suffix := ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], [])) else "",
     )
-    params: list = []
-    for term in terms:
-        params += (conversation.tenant_id, term, created_at, conversation.pk)
+    params: list = [value for row in rows.values() for value in row]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    return len(terms)
+    return len(rows)
 
 
 class DatabaseBackend:
@@ -146,14 +153,11 @@ class DatabaseBackend:
         return list(qs.order_by().values_list("conversation_id", flat=True).distinct()[:limit])
 
     def index_messages(self, *, message_ids: list[int]) -> int:
-        n = 0
+        """The send path's batch (a Celery task after commit): one statement for all of them."""
         messages = Message.objects.filter(pk__in=message_ids, content_type=INDEXED_CONTENT_TYPE).select_related(
             "conversation"
         )
-        with transaction.atomic():
-            for message in messages:
-                n += index_message(conversation=message.conversation, message=message)
-        return n
+        return _insert_terms([(m.conversation, m) for m in messages])
 
     def reindex_all(self, *, tenant_id: int | None = None, batch: int = 2000) -> int:
         """Rebuild from the messages: the tenant's rows (or all) are replaced, batch by batch."""
