@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import Q
 from django.utils.translation import gettext as _
@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from apps.conversations.models import Conversation
 from apps.core.errors import ApplicationError, NotFound
 from apps.reports.selectors import require_manager
+from apps.tenants.time import day_range, local_today
 
 PAGE_SIZE = 50
 MAX_DAYS = 400
@@ -72,17 +73,18 @@ def history_filter_parse(data) -> HistoryFilter:
     return f
 
 
-def _range(f: HistoryFilter, tz) -> tuple[datetime, datetime]:
-    today = datetime.now(tz).date()
+def history_range(f: HistoryFilter, tz) -> tuple[datetime, datetime]:
+    today = local_today(tz)
     d_to = date.fromisoformat(f.date_to) if f.date_to else today
     d_from = date.fromisoformat(f.date_from) if f.date_from else d_to - timedelta(days=30)
     if d_from > d_to:
         raise ApplicationError("invalid_range", _("The start date is after the end date."))
     if (d_to - d_from).days > MAX_DAYS:
         raise ApplicationError("range_too_long", _("The range is too long for this view."))
-    start = datetime.combine(d_from, time.min, tzinfo=tz).astimezone(UTC)
-    end = datetime.combine(d_to + timedelta(days=1), time.min, tzinfo=tz).astimezone(UTC)
-    return start, end
+    try:
+        return day_range(tz, d_from, d_to)
+    except OverflowError as exc:  # to=9999-12-31
+        raise ApplicationError("invalid_date", _("Dates must look like 2026-01-31.")) from exc
 
 
 def history_queryset(*, actor, f: HistoryFilter, tz, search_limit: int | None = None):
@@ -91,7 +93,7 @@ def history_queryset(*, actor, f: HistoryFilter, tz, search_limit: int | None = 
     A text filter keeps the newest `search_limit` matching conversations (the screens: 2000;
     exports ask for more)."""
     require_manager_or_agent(actor)
-    start, end = _range(f, tz)
+    start, end = history_range(f, tz)
     qs = Conversation.objects.visible_to(actor).filter(created_at__gte=start, created_at__lt=end)
     if not actor.is_manager:
         # Agents ("my history") see the conversations they served.

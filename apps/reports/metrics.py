@@ -373,3 +373,50 @@ def hms(seconds) -> str:
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}"
+
+
+# --- columns: what each report table shows, the same on the page, in exports and in the API ----
+
+COUNT, PERCENT, DURATION = "count", "percent", "duration"
+
+
+def report_columns(dimension: str) -> list[tuple[str, object, str]]:
+    """(figure key, label, kind) of the report table for a dimension."""
+    if dimension == "agent":
+        cols = [
+            ("agent_offered", _("Offers to agent"), COUNT),
+            ("agent_accepted", _("Taken"), COUNT),
+            ("agent_connect_rate", _("Connect rate"), PERCENT),
+        ]
+    else:
+        cols = [
+            ("offered", _("Offered"), COUNT),
+            ("accepted", _("Accepted"), COUNT),
+            ("connect_rate", _("Connect rate"), PERCENT),
+            ("abandoned", _("Abandoned"), COUNT),
+        ]
+    cols += [
+        ("wait_avg", _("Queue wait"), DURATION),
+        ("frt_avg", _("First response"), DURATION),
+        ("aht_avg", _("Handling time"), DURATION),
+    ]
+    if dimension != "tag":
+        cols.append(("messages", _("Messages"), COUNT))
+    cols += [("ratings", _("Ratings"), COUNT), ("satisfaction", _("Satisfaction"), PERCENT)]
+    if dimension in ("agent", "branch"):
+        cols += [
+            ("logged_in_s", _("Logged-in time"), DURATION),
+            ("online_s", _("Idle (online) time"), DURATION),
+            ("busy_s", _("Busy time"), DURATION),
+            ("away_s", _("Away time"), DURATION),
+        ]
+    return cols
+
+
+def display(value, kind: str) -> str:
+    """A figure as people read it, the same on every screen and in every export."""
+    if kind == PERCENT:
+        return pct(value)
+    if kind == DURATION:
+        return hms(value)
+    return count(value)

@@ -166,10 +166,18 @@ class ExportStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class ExportKind(models.TextChoices):
+    HISTORY = "history", _("Conversation history")
+    REPORT = "report", _("Report")
+
+
 class ExportJob(TenantOwned):
-    """F17/F33: one export of a history filter, written by Celery in chunks."""
+    """F17/F33: one export of a history filter or of a report, written by Celery in chunks."""
 
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=ExportKind.choices, default=ExportKind.HISTORY)
+    # The requester's language when they asked: headers and values are written in it.
+    language = models.CharField(max_length=10, blank=True)
     format = models.CharField(max_length=5, choices=ExportFormat.choices, default=ExportFormat.CSV)
     filters = models.JSONField(default=dict, blank=True)
     include_transcript = models.BooleanField(default=False)

@@ -321,16 +321,16 @@ def monitor_snapshot(*, actor, branch_id: int | None = None, tz=None, now=None) 
         agents_by_status[a["status"]] = agents_by_status.get(a["status"], 0) + 1
     today = {}
     if tz is not None:
-        local = now.astimezone(tz)
-        rng = parse_range(tz=tz, date_from=local.date().isoformat(), date_to=local.date().isoformat(), grain=Grain.HOUR)
+        # Today's figures of the scope: the branch report's total for the tenant's today (the
+        # same definitions and the same rows as the report page), with their display text.
+        local = now.astimezone(tz).date().isoformat()
+        rng = parse_range(tz=tz, date_from=local, date_to=local, grain=Grain.HOUR)
         total = report_table(actor=actor, dimension="branch", rng=rng, branch_id=branch_id)["total"]
-        today = {
-            "offered": int(total["offered"]),
-            "accepted": int(total["accepted"]),
-            "connect_rate": total["connect_rate"],
-            "ratings": int(total["ratings"]),
-            "satisfaction": total["satisfaction"],
-        }
+        columns = metrics.report_columns("branch")
+        today = {k: total[k] for k, _label, _kind in columns}
+        today.update({k: total[k] for k in ("offered", "accepted", "abandoned", "ratings")})
+        today["date"] = local
+        today["display"] = {k: metrics.display(total[k], kind) for k, _label, kind in columns}
     # Keyword alerts are the knowledge base's (F53: one list of words per tenant, configured once,
     # raised once per conversation and keyword); the monitor shows those of open conversations.
     alerts = [

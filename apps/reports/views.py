@@ -70,6 +70,8 @@ def report_page(request):
     ctx.update(
         rng=rng,
         table=table,
+        columns=metrics.report_columns(dimension),
+        tz_name=str(rng.tz),
         kpis=kpis,
         date_from=rng.start.astimezone(rng.tz).date().isoformat(),
         date_to=(
@@ -86,7 +88,11 @@ def report_page(request):
         ),
         time_chart=charts.bar_chart(
             series,
-            [("frt_avg", _("First response (s)"), "#8250df"), ("aht_avg", _("Handling time (s)"), "#bf8700")],
+            [
+                ("wait_avg", _("Queue wait (s)"), "#1f6feb"),
+                ("frt_avg", _("First response (s)"), "#8250df"),
+                ("aht_avg", _("Handling time (s)"), "#bf8700"),
+            ],
             title=_("Response times"),
         ),
         satisfaction_chart=charts.distribution_chart(
@@ -235,6 +241,7 @@ def exports_page(request):
                 filters=request.POST.dict(),
                 format=request.POST.get("format") or "csv",
                 include_transcript=request.POST.get("include_transcript") == "1",
+                kind=request.POST.get("kind") or "history",
             )
         except ApplicationError as exc:
             from django.contrib import messages as flash

@@ -6,4 +6,5 @@ urlpatterns = [
     path("exports/", views.ExportListCreateView.as_view(), name="export-list"),
     path("exports/<int:pk>/", views.ExportDetailView.as_view(), name="export-detail"),
     path("exports/<int:pk>/download/", views.ExportDownloadView.as_view(), name="export-download"),
+    path("reports/", views.ReportView.as_view(), name="report"),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rest_framework import status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -14,7 +16,8 @@ from apps.reports.models import ExportJob
 
 
 class ExportListCreateView(APIView):
-    """GET: my recent exports. POST {format: csv|xlsx, include_transcript, filters: {history filter}}."""
+    """GET: my recent exports. POST {kind: history|report, format: csv|xlsx, include_transcript,
+    filters: {history filter} or {from, to, grain, dimension, branch}}."""
 
     permission_classes = [IsAuthenticated, IsTenantMember]
 
@@ -32,6 +35,7 @@ class ExportListCreateView(APIView):
             filters=filters,
             format=data.get("format") or "csv",
             include_transcript=bool(data.get("include_transcript")),
+            kind=data.get("kind") or "history",
         )
         job.refresh_from_db()
         return Response(exports.export_to_dict(job), status=status.HTTP_201_CREATED)
@@ -54,3 +58,38 @@ class ExportDownloadView(APIView):
         response = private_file_response(field, filename=name, as_attachment=True)
         response["Cache-Control"] = "private, no-store"
         return response
+
+
+class ReportView(APIView):
+    """GET ?from=&to=&grain=d|h&dimension=agent|branch|channel|tag&branch=: the report table of
+    the page, every figure by apps.reports.metrics (durations in seconds, rates in percent), with
+    the columns the page and the exports show."""
+
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    def get(self, request):
+        from apps.reports import metrics
+        from apps.tenants.time import tenant_tz
+
+        filters = exports.report_filter_parse(request.query_params)
+        tz = tenant_tz(user=request.user)
+        table, rng = exports.report_for(request.user, filters, tz)
+        figures = [*metrics.COUNTERS, *metrics.derived({}).keys()]
+
+        def render(row):
+            return {k: row[k] for k in figures}
+
+        return Response(
+            {
+                "from": rng.start.astimezone(tz).date().isoformat(),
+                "to": (rng.end.astimezone(tz) - timedelta(days=1)).date().isoformat(),
+                "time_zone": str(tz),
+                "dimension": table["dimension"],
+                "columns": [
+                    {"key": k, "label": str(label), "kind": kind}
+                    for k, label, kind in metrics.report_columns(table["dimension"])
+                ],
+                "rows": [{"id": r["id"], "name": r["name"], **render(r)} for r in table["rows"]],
+                "total": render(table["total"]),
+            }
+        )

@@ -20,3 +20,8 @@ def pct(value):
 @register.filter
 def count(value):
     return metrics.count(value)
+
+
+@register.simple_tag
+def figure(row, key, kind):
+    return metrics.display(row.get(key), kind)

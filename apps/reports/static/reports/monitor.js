@@ -10,7 +10,6 @@ var live = document.getElementById("live-state");
 function setText(selector, value) {
   document.querySelectorAll(selector).forEach(function (n) { n.textContent = value; });
 }
-function pct(v) { return v === null || v === undefined ? "-" : v + "%"; }
 function fmtWait(s) {
   s = Math.max(0, Math.floor(s || 0));
   var m = Math.floor(s / 60), r = s % 60;
@@ -38,10 +37,10 @@ function cell(tr, text, opts) {
 
 function render(s) {
   ["bot", "queued", "active", "transfer_pending"].forEach(function (k) { setText("[data-count=" + k + "]", String(s.conversations[k] || 0)); });
-  var t = s.today || {};
-  setText("[data-today=connect_rate]", pct(t.connect_rate));
-  setText("[data-today=satisfaction]", pct(t.satisfaction));
-  setText("[data-today=offered]", String(t.offered || 0));
+  // Today's figures arrive formatted by the server (apps.reports.metrics): the same text as the
+  // report page, with no second definition of a figure or of its format here.
+  var shown = (s.today && s.today.display) || {};
+  document.querySelectorAll("[data-today]").forEach(function (n) { n.textContent = shown[n.dataset.today] || "-"; });
   var by = s.agents_by_status || {};
   var serving = (by.online || 0) + (by.busy || 0);
   setText("[data-agents=serving]", String(serving) + " / " + String(s.agents.length));
