@@ -90,7 +90,7 @@ class Month:
         for a in on:
             self.status(a, "online")
         self.later(60)
-        for k in range(rnd.randint(3, 5)):
+        for k in range(rnd.randint(2, 4)):
             self.at(base + timedelta(hours=9 + 2 * k, minutes=rnd.randint(0, 59), seconds=rnd.randint(0, 59)))
             self.conversation(on)
         if rnd.random() < 0.5:
@@ -207,8 +207,15 @@ def brute_force(tenant, start, end, now):
     def put(branch, agent, key, value=1):
         cells[(branch, agent)][key] += value
 
+    all_events, all_msgs = defaultdict(list), defaultdict(list)
+    for e in ConversationEvent.objects.filter(tenant=tenant).order_by("created_at", "id"):
+        all_events[e.conversation_id].append(e)
+    visible = Message.objects.filter(tenant=tenant, visibility="all", sender_kind__in=staff | {"visitor"})
+    for m in visible.order_by("created_at", "seq"):
+        all_msgs[m.conversation_id].append(m)
+    all_ratings = {r.conversation_id: r for r in Rating.objects.filter(tenant=tenant)}
     for c in Conversation.objects.filter(tenant=tenant):
-        evs = list(ConversationEvent.objects.filter(conversation=c).order_by("created_at", "id"))
+        evs = all_events[c.pk]
         # Branch after each event: its own, else the next event's that has one.
         branch_after = []
         for i, e in enumerate(evs):
@@ -220,11 +227,7 @@ def brute_force(tenant, start, end, now):
             return held[-1] if held else (branch_after[0] if branch_after else 0)
 
         inside = lambda ts: start <= ts < end  # noqa: E731
-        msgs = list(
-            Message.objects.filter(conversation=c, visibility="all", sender_kind__in=staff | {"visitor"}).order_by(
-                "created_at", "seq"
-            )
-        )
+        msgs = all_msgs[c.pk]
         last_agent, queued_at, first_accept = 0, None, None
         takes = []  # (ts, agent, branch)
         closes = []
@@ -274,7 +277,7 @@ def brute_force(tenant, start, end, now):
                 agent = (m.sender_user_id or 0) if m.sender_kind in staff else 0
                 put(branch_at(m.created_at), agent, "messages")
                 put(branch_at(m.created_at), agent, "messages_agent" if agent else "messages_visitor")
-        r = Rating.objects.filter(conversation=c).first()
+        r = all_ratings.get(c.pk)
         if r is not None and inside(r.created_at):
             put(branch_at(r.created_at), r.agent_id or last_agent, "ratings")
             put(branch_at(r.created_at), r.agent_id or last_agent, f"score_{r.score}")
@@ -459,7 +462,7 @@ def _check(org, client, api_client, month, now):
 def _every_case_happened(org):
     """The generator really produced each case the figures must survive."""
     events = ConversationEvent.objects.filter(tenant=org.tenant)
-    assert Conversation.objects.filter(tenant=org.tenant).count() >= 100
+    assert Conversation.objects.filter(tenant=org.tenant).count() >= 75
     assert events.filter(kind="handoff").count() >= 5
     assert events.filter(kind="requeued").count() >= 3
     assert events.filter(kind="closed", from_status="queued").count() >= 3
@@ -474,10 +477,14 @@ def _every_case_happened(org):
     ratings = Rating.objects.filter(tenant=org.tenant).select_related("conversation")
     assert ratings.count() >= 20
     assert any(r.created_at - r.conversation.closed_at > timedelta(hours=12) for r in ratings)  # late ratings
-    late = 0
-    for cid in Conversation.objects.filter(tenant=org.tenant).values_list("pk", flat=True):
-        stamps = list(Message.objects.filter(conversation_id=cid).order_by("seq").values_list("created_at", flat=True))
-        late += any(b < a for a, b in zip(stamps, stamps[1:], strict=False))
+    stamps = defaultdict(list)
+    for cid, ts in (
+        Message.objects.filter(tenant=org.tenant)
+        .order_by("conversation_id", "seq")
+        .values_list("conversation_id", "created_at")
+    ):
+        stamps[cid].append(ts)
+    late = sum(any(b < a for a, b in zip(t, t[1:], strict=False)) for t in stamps.values())
     assert late >= 3  # messages stamped before ones written earlier
 
 

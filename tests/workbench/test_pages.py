@@ -1,7 +1,10 @@
 import json
 import re
+import zoneinfo
+from datetime import datetime
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from apps.accounts.models import AgentStatus
@@ -87,7 +90,17 @@ def test_transcript_shows_html_and_script_as_text(client, fa, org_a):
     assert XSS_NAME not in listing and "&lt;script&gt;alert(&quot;name&quot;)&lt;/script&gt;" in listing
 
 
-def test_history_page_filters_by_nickname_channel_satisfaction_and_date(client, fa, org_a):
+# Just before and after midnight in Shanghai, and in 16:00-24:00 UTC (the UTC date is not the tenant's).
+INSTANTS = ["2026-03-09T15:58:00+00:00", "2026-03-09T16:02:00+00:00", "2026-03-09T20:30:00+00:00"]
+
+
+@pytest.mark.parametrize("instant", INSTANTS)
+def test_history_page_filters_by_nickname_channel_satisfaction_and_date(client, fa, org_a, instant):
+    with time_machine.travel(datetime.fromisoformat(instant), tick=False):
+        _history_page_filters(client, fa, org_a)
+
+
+def _history_page_filters(client, fa, org_a):
     agent = org_a.agent_sh
     a = fa.close(fa.conversation(agent=agent, name="王小明"))
     b = fa.close(fa.conversation(agent=agent, name="李雷", channel=fa.app_channel))
@@ -105,7 +118,7 @@ def test_history_page_filters_by_nickname_channel_satisfaction_and_date(client, 
     assert ids(channel=fa.app_channel.pk) == [b.pk]
     assert ids(satisfaction="5") == [b.pk]
     assert ids(satisfaction="none") == [a.pk]
-    today = timezone.localdate().isoformat()
+    today = timezone.now().astimezone(zoneinfo.ZoneInfo(org_a.tenant.timezone)).date().isoformat()
     assert ids(**{"from": today, "to": today}) == sorted([a.pk, b.pk])
     assert ids(**{"from": "2020-01-01", "to": "2020-01-02"}) == []
     resp = client.get("/workbench/history/", {"from": "yesterday"})
