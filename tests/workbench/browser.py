@@ -37,8 +37,9 @@ def browser():
 PAGES: list = []  # (page, log) of the running test, dumped when it fails
 
 
-def new_page(browser):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 860})
+def new_page(browser, timezone_id: str | None = None):
+    extra = {"timezone_id": timezone_id} if timezone_id else {}
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 860}, **extra)
     context.add_init_script(INIT_SCRIPT)
     page = context.new_page()
     page.set_default_timeout(25_000)  # a loaded CI box; live paths usually take < 1 s

@@ -17,8 +17,10 @@ import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
 import { boot, conv, state } from "./state.js";
 import { initStatus } from "./status.js";
+import { showZoneNote } from "./time.js";
 import { refreshTransfers } from "./transfers.js";
 
+showZoneNote();
 initAlerts();
 setNotificationHandler(select);
 initStatus(refreshQueue);

@@ -27,3 +27,24 @@ export function fmtDateTime(iso) {
   if (!iso) return "";
   return new Date(iso).toLocaleString(lang, { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", timeZone: zone });
 }
+
+/** The browser's own zone when its clock reads differently from the tenant's (else ""). */
+export function browserZoneIfDifferent() {
+  if (!zone) return "";
+  var local = "";
+  try { local = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { return ""; }
+  var at = new Date(now());
+  var opts = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  var theirs = at.toLocaleString("en-CA", Object.assign({ timeZone: zone }, opts));
+  var mine = at.toLocaleString("en-CA", opts);
+  return theirs === mine ? "" : (local || "?");
+}
+
+/** Says which zone the times are in, where the browser's differs (#wb-zone, filled from its template). */
+export function showZoneNote() {
+  var note = document.getElementById("wb-zone");
+  var local = browserZoneIfDifferent();
+  if (!note || !local) return;
+  note.textContent = note.dataset.template.replace("%(tz)s", zone).replace("%(local)s", local);
+  note.hidden = false;
+}
