@@ -184,3 +184,26 @@ def test_branch_supervisor_sees_the_work_the_moment_it_happens(d, clock, client)
     # The beat then stores the same figures.
     rollups.rollup_refresh()
     assert selectors.monitor_snapshot(actor=org.sup_east, tz=SH)["today"]["accepted"] == 1
+
+
+@pytest.mark.parametrize(
+    "instant",
+    ["2026-05-11T15:59:50+00:00", "2026-05-11T16:00:10+00:00", "2026-05-11T19:00:00+00:00"],
+    ids=["before-midnight-shanghai", "after-midnight-shanghai", "utc-evening"],
+)
+def test_todays_figures_are_the_tenants_today_at_any_instant(org_a, instant):
+    now = datetime.fromisoformat(instant)
+    with time_machine.travel(now - timedelta(seconds=30), tick=False) as clock:
+        d = Dispatch(org_a)
+        rollups.rollup_refresh()
+        agent = d.agent(org_a.sh)
+        conv = d.start()  # 30 s ago
+        assert conv.assignee_id == agent.pk
+        clock.move_to(now)
+        snap = selectors.monitor_snapshot(actor=org_a.sup_east, tz=SH)["today"]
+        started_today = (now - timedelta(seconds=30)).astimezone(SH).date() == now.astimezone(SH).date()
+        assert snap["date"] == now.astimezone(SH).date().isoformat()
+        assert (snap["offered"], snap["accepted"]) == ((1, 1) if started_today else (0, 0))
+        day = (now - timedelta(seconds=30)).astimezone(SH).date().isoformat()
+        rng = selectors.parse_range(tz=SH, date_from=day, date_to=day, grain="h")
+        assert selectors.report_table(actor=org_a.sup_east, dimension="branch", rng=rng)["total"]["offered"] == 1

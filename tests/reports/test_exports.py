@@ -128,3 +128,25 @@ def test_report_export_refuses_agents_and_bad_input(history):
     with pytest.raises(ApplicationError) as far:
         exports.export_create(actor=org.admin, filters={"to": "9999-12-31"}, format="csv", kind="report")
     assert far.value.status_code == 400
+
+
+def test_report_api_gives_the_page_columns_and_refuses_agents_and_bad_dates(history, api_client):
+    from tests.conftest import PASSWORD
+
+    org = history.org
+    _transferred(history)
+    api_client.login(username=org.sup_east.username, password=PASSWORD)
+    resp = api_client.get("/api/v1/reports/", {"from": "2026-03-02", "to": "2026-03-02", "dimension": "agent"})
+    assert resp.status_code == 200, resp.content
+    data = resp.json()
+    assert data["time_zone"] == "Asia/Shanghai" and data["from"] == data["to"] == "2026-03-02"
+    assert [c["key"] for c in data["columns"]][:3] == ["agent_offered", "agent_accepted", "agent_connect_rate"]
+    rows = {r["name"]: r for r in data["rows"]}
+    assert rows["agent_sh"]["frt_avg"] == 14.0 and rows["agent_pd"]["aht_avg"] == 100.0
+    assert data["total"]["wait_avg"] == 30.0
+    bad = api_client.get("/api/v1/reports/", {"to": "9999-12-31"})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_date"
+    assert api_client.get("/api/v1/reports/", {"dimension": "x"}).status_code == 400
+    api_client.logout()
+    api_client.login(username=org.agent_sh.username, password=PASSWORD)
+    assert api_client.get("/api/v1/reports/").status_code == 403
