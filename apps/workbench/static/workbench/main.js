@@ -12,6 +12,7 @@ import { catchUp, initConversation, select } from "./conversation.js";
 import { initKeyboard } from "./keyboard.js";
 import { refreshMine, refreshQueue, renderMine, renderQueue, tick } from "./lists.js";
 import { initPanel } from "./panel.js";
+import "./platform.js"; // WeChat reply windows and mini-program cards in the customer panel
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
