@@ -21,7 +21,7 @@ def _pull(channel_id):
     return wecom_services.pull(channel_id=channel_id)
 
 
-def test_workbench_shows_the_reply_window_and_counts_replies_down(live_server_url, browser, fa, org_a, wecom):
+def test_workbench_shows_the_reply_window_and_counts_replies_down(live_server_url, browser, fa, org_a, wecom):  # noqa: F811
     channel = channel_services.channel_create(
         tenant=org_a.tenant,
         actor=org_a.admin,
@@ -41,8 +41,6 @@ def test_workbench_shows_the_reply_window_and_counts_replies_down(live_server_ur
     assert "剩余 5 条" in window.text_content() and window.get_attribute("data-open") == "1"
     page.fill("#wb-input", "您好，正在为您查询")
     page.keyboard.press("Enter")
-    page.wait_for_function(
-        "document.querySelector('#wb-customer .wb-reply-window').textContent.includes('剩余 4 条')"
-    )
+    page.wait_for_function("document.querySelector('#wb-customer .wb-reply-window').textContent.includes('剩余 4 条')")
     wait_until(lambda: OutboundDelivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 1)
     assert wecom.state.sent[-1]["text"] == {"content": "您好，正在为您查询"}
