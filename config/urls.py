@@ -9,7 +9,17 @@ from apps.core.admin_site import manage_site
 from apps.tenants.api.views import PublicCompanyInfoView
 
 # Each domain app owns apps/<app>/api/urls.py (REST, under /api/v1/) and apps/<app>/urls.py (pages).
-DOMAIN_APPS = ["customers", "conversations", "messaging", "channels", "routing", "knowledge", "workbench", "reports"]
+DOMAIN_APPS = [
+    "customers",
+    "conversations",
+    "messaging",
+    "channels",
+    "routing",
+    "knowledge",
+    "workbench",
+    "reports",
+    "visitors",
+]
 
 api_v1 = [
     path("", include("apps.accounts.api.urls")),

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.channels import services
 from apps.channels.models import Channel, ChannelKind, OutboundDelivery
+from apps.channels.widget import VisitorTracking
 from apps.core.admin_site import ReadOnlyScopedAdmin, TenantScopedAdmin, manage_site
 from apps.core.errors import ApplicationError
 
@@ -80,6 +81,16 @@ class ChannelForm(forms.ModelForm):
         required=False,
         help_text=_("Mini-program: the cover image of the cards (520 × 416 recommended, at most 2 MB)."),
     )
+    visitor_tracking = forms.ChoiceField(
+        label=_("Visitor context"),
+        required=False,
+        choices=VisitorTracking.choices,
+        initial=VisitorTracking.ON,
+        help_text=_(
+            "Website: whether the widget reports the pages visitors view (shown live to agents and "
+            "supervisors). Browsers that send Do Not Track or Global Privacy Control are never tracked."
+        ),
+    )
     theme_color = forms.RegexField(
         label=_("Widget colour"),
         required=False,
@@ -109,6 +120,7 @@ class ChannelForm(forms.ModelForm):
         self.fields["offline_message"].initial = config.get("offline_message", "")
         self.fields["rating_tags"].initial = ", ".join(config.get("rating_tags", []))
         self.fields["theme_color"].initial = config.get("theme_color", "")
+        self.fields["visitor_tracking"].initial = config.get("visitor_tracking", VisitorTracking.ON)
         self.fields["cards_text"].initial = "\n".join(
             f"{c.get('title', '')} | {c.get('pagepath', '')}" for c in config.get("cards") or []
         )
@@ -140,7 +152,11 @@ class ChannelForm(forms.ModelForm):
                 t.strip()[:30] for t in (cleaned.get("rating_tags") or "").replace("，", ",").split(",") if t.strip()
             ][:10],
             "theme_color": cleaned.get("theme_color") or "",
+            # "on" is the default and not stored; only web channels track.
+            "visitor_tracking": cleaned.get("visitor_tracking") if kind == ChannelKind.WEB else "",
         }
+        if widget_settings["visitor_tracking"] == VisitorTracking.ON:
+            widget_settings["visitor_tracking"] = ""
         for name, value in widget_settings.items():
             if value:
                 config[name] = value
@@ -222,7 +238,19 @@ class ChannelAdmin(TenantScopedAdmin):
             base.insert(0, "tenant")
         sets = [
             (None, {"fields": base}),
-            (_("Website widget"), {"fields": ["allowed_origins_text"]}),
+            (
+                _("Website widget"),
+                {
+                    "fields": [
+                        "allowed_origins_text",
+                        "prechat_fields",
+                        "offline_message",
+                        "rating_tags",
+                        "theme_color",
+                        "visitor_tracking",
+                    ]
+                },
+            ),
             (_("Credentials"), {"fields": config_fields}),
             (_("Mini-program"), {"fields": ["cards_text", "card_thumb_upload"]}),
         ]

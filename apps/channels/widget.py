@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import models
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.channels.models import Channel, ChannelKind
 from apps.core.errors import ApplicationError
+
+
+class VisitorTracking(models.TextChoices):
+    """A web channel's visitor-context setting (config["visitor_tracking"]): whether the widget
+    reports the pages a visitor views (apps.visitors)."""
+
+    ON = "on", gettext_lazy("On (unless the browser asks not to be tracked)")
+    CONSENT = "consent", gettext_lazy("Only after the visitor consents (the site calls KefuWidget.consent(true))")
+    OFF = "off", gettext_lazy("Off")
+
+
+def tracking_mode(channel: Channel) -> str:
+    mode = channel.cfg("visitor_tracking") or VisitorTracking.ON
+    return mode if mode in VisitorTracking.values else VisitorTracking.ON
+
 
 DEFAULT_RATING_TAGS = ["回复及时", "态度友好", "问题已解决", "专业耐心", "等待太久", "没解决问题"]
 PRECHAT_FIELDS = {"name", "phone", "email", "subject"}
@@ -58,6 +75,7 @@ def widget_config(channel: Channel) -> dict:
         "offline_message": off_hours_message(channel),
         "rating_tags": [str(t)[:30] for t in tags][:10],
         "theme_color": (channel.config or {}).get("theme_color") or "#1f6feb",
+        "visitor_tracking": tracking_mode(channel),
         "label": _("Online service"),
     }
 

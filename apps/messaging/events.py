@@ -23,6 +23,9 @@ EVENTS: dict[str, set[str]] = {
     "conversation.rated": {"conversation_id", "score", "agent_id"},
     "queue.changed": {"queue_length"},
     "agent.status": {"agent_id", "status", "active_chats", "max_chats"},
+    # browsing visitors (apps.visitors)
+    "visitor.page": {"visit"},
+    "visitor.left": {"visit"},
     # knowledge base / bot (apps.knowledge)
     "alert.keyword": {"conversation_id", "alert"},
 }

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "apps.knowledge",
     "apps.workbench",
     "apps.reports",
+    "apps.visitors",
 ]
 
 MIDDLEWARE = [

@@ -548,6 +548,8 @@ function startSession() {
     state.token = s.token;
     state.visitorId = s.visitor_id;
     storageSet(storeKey, s.visitor_id);
+    // The pages this browser viewed on the site (the loader's visitor context) are this customer's.
+    if (state.visitKey) api("POST", "/api/v1/visitors/link/", { visitor: state.visitKey }).catch(function () {});
     if (!state.conv && s.conversations && s.conversations.length) {
       var open = s.conversations[s.conversations.length - 1];
       state.conv = newConv(open.id, open.status);
@@ -584,6 +586,7 @@ window.addEventListener("message", function (ev) {
   var d = ev.data || {};
   if (d.kefu === "init") {
     if (d.identity && d.identity.user_id) state.identity = d.identity;
+    if (typeof d.visitor === "string") state.visitKey = d.visitor;
     if (!state.booted) { state.booted = true; boot(); }
   } else if (d.kefu === "visible") {
     state.visible = !!d.value;

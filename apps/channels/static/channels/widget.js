@@ -5,6 +5,11 @@
  * Optional, for a signed-in customer (signature computed by your server, see docs/channels.md):
  *   data-customer-id, data-customer-timestamp, data-customer-signature, data-customer-name, data-customer-phone
  *
+ * Visitor context: unless the channel turns it off, the loader reports the pages the visitor
+ * views (address, title, referrer, language) so agents see where they are. Browsers that send
+ * Do Not Track or Global Privacy Control are never tracked; with the channel in "consent" mode
+ * nothing is sent until the site calls KefuWidget.consent(true) (false stops it at any time).
+ *
  * The launcher lives in a shadow root whose :host rules are !important (inner !important beats the
  * page's !important), and the chat itself is an iframe on the Kefu origin: the page's CSS reaches
  * neither, and nothing here styles the page.
@@ -21,7 +26,9 @@
   if (!script) return;
   var channel = script.getAttribute("data-channel");
   var base = new URL(script.src, location.href).origin;
-  var api = window.KefuWidget = { loaded: true, open: function () {}, close: function () {}, identify: function () {} };
+  var api = window.KefuWidget = {
+    loaded: true, open: function () {}, close: function () {}, identify: function () {}, consent: function () {}
+  };
 
   function attr(name) { return script.getAttribute("data-" + name); }
   var identity = null;
@@ -34,6 +41,70 @@
   var activeKey = "kefu.active." + channel;
   function remember(value) { try { if (value) localStorage.setItem(activeKey, "1"); else localStorage.removeItem(activeKey); } catch (e) { /* private mode */ } }
   function remembered() { try { return localStorage.getItem(activeKey) === "1"; } catch (e) { return false; } }
+
+  // --- visitor context ------------------------------------------------------------------
+  var consentKey = "kefu.consent." + channel;
+  var tracking = "off";
+  function stored(key) { try { return localStorage.getItem(key); } catch (e) { return null; } }
+  function store(key, value) { try { localStorage.setItem(key, value); } catch (e) { /* private mode */ } }
+  function refusedByBrowser() {
+    return navigator.globalPrivacyControl === true || navigator.doNotTrack === "1" || window.doNotTrack === "1";
+  }
+  function mayTrack() {
+    if (tracking === "off" || refusedByBrowser() || stored(consentKey) === "0") return false;
+    return tracking === "on" || stored(consentKey) === "1";
+  }
+  // This browser's random id on this site (not the chat's): lets a visit continue across pages.
+  var visitorKey = stored("kefu.vk");
+  if (!visitorKey || !/^[A-Za-z0-9_-]{16,64}$/.test(visitorKey)) {
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    visitorKey = Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+    store("kefu.vk", visitorKey);
+  }
+  var trackUrl = base + "/api/v1/visitors/track/";
+  var pingMs = 15000, lastPage = "";
+  function pageUrl() { return location.href.split("#")[0]; }
+  function report(event) {
+    if (!mayTrack()) return;
+    var body = { channel: channel, visitor: visitorKey, event: event, consent: stored(consentKey) === "1" };
+    if (event === "page") {
+      lastPage = pageUrl();
+      body.url = lastPage;
+      body.title = document.title || "";
+      body.referrer = document.referrer || "";
+      body.language = navigator.language || "";
+    }
+    var text = JSON.stringify(body);
+    if (event === "leave" && navigator.sendBeacon) {
+      navigator.sendBeacon(trackUrl, new Blob([text], { type: "text/plain" }));
+      return;
+    }
+    // text/plain: a CORS "simple" request, no preflight.
+    fetch(trackUrl, { method: "POST", body: text, headers: { "Content-Type": "text/plain" }, credentials: "omit", keepalive: event === "leave" })
+      .then(function (r) { return r.status === 200 ? r.json() : null; })
+      .then(function (d) { if (d && d.ping_seconds) pingMs = Math.max(5000, d.ping_seconds * 1000); })
+      .catch(function () { /* context is a nicety: never break the page */ });
+  }
+  function pageChanged() { if (pageUrl() !== lastPage) report("page"); }
+  function startTracking() {
+    report("page");
+    // Single-page sites change the address without loading a page.
+    ["pushState", "replaceState"].forEach(function (name) {
+      var original = history[name];
+      history[name] = function () { var out = original.apply(this, arguments); setTimeout(pageChanged, 0); return out; };
+    });
+    window.addEventListener("popstate", pageChanged);
+    window.addEventListener("pagehide", function () { report("leave"); });
+    document.addEventListener("visibilitychange", function () { if (document.visibilityState === "visible") pageChanged(); });
+    (function ping() {
+      setTimeout(function () { if (document.visibilityState === "visible") report("ping"); ping(); }, pingMs);
+    })();
+  }
+  api.consent = function (yes) {
+    store(consentKey, yes ? "1" : "0");
+    if (yes) report("page");
+  };
 
   fetch(base + "/api/v1/widget/config/?channel=" + encodeURIComponent(channel), { credentials: "omit" })
     .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
@@ -59,6 +130,8 @@
   }
 
   function mount(config) {
+    tracking = config.visitor_tracking || "off";
+    startTracking();
     var color = /^#[0-9a-fA-F]{3,8}$/.test(config.theme_color || "") ? config.theme_color : "#1f6feb";
     var host = document.createElement("kefu-widget");
     host.setAttribute("data-channel", channel);
@@ -136,7 +209,7 @@
       var d = ev.data || {};
       if (d.kefu === "ready") {
         frameReady = true;
-        post({ kefu: "init", identity: identity });
+        post({ kefu: "init", identity: identity, visitor: mayTrack() ? visitorKey : null });
         post({ kefu: "visible", value: isOpen });
       } else if (d.kefu === "close") {
         setOpen(false);
@@ -150,7 +223,10 @@
 
     api.open = function () { setOpen(true); };
     api.close = function () { setOpen(false); };
-    api.identify = function (id) { identity = id; if (frameReady) post({ kefu: "init", identity: identity }); };
+    api.identify = function (id) {
+      identity = id;
+      if (frameReady) post({ kefu: "init", identity: identity, visitor: mayTrack() ? visitorKey : null });
+    };
     // A visitor with a conversation in progress gets agent replies and the badge on every page.
     if (remembered()) ensureFrame();
   }

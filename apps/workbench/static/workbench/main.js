@@ -13,6 +13,7 @@ import { initKeyboard } from "./keyboard.js";
 import { refreshMine, refreshQueue, renderMine, renderQueue, tick } from "./lists.js";
 import { initPanel } from "./panel.js";
 import "./platform.js"; // WeChat reply windows and mini-program cards in the customer panel
+import "./visitor.js"; // the page the customer is on, live, and their visits' trail
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";

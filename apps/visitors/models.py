@@ -1,0 +1,77 @@
+"""What the widget reports about a browsing visitor (with their consent): one Visit per browsing
+session, one PageView per page. Rows are small (no IP address, the user agent reduced to three
+words) and carry `tenant` and `created_at` for the retention jobs."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.tenancy import TenantOwned
+
+URL_MAX = 500
+TITLE_MAX = 200
+
+
+class Device(models.TextChoices):
+    DESKTOP = "desktop", _("Computer")
+    MOBILE = "mobile", _("Phone")
+    TABLET = "tablet", _("Tablet")
+    BOT = "bot", _("Robot")
+    OTHER = "other", _("Other")
+
+
+class Visit(TenantOwned):
+    """One browsing session of one browser on a channel's site: from the first page until
+    VISIT_TIMEOUT of silence. `visitor_key` is the widget's random id for that browser on that
+    site; `customer` is set once the visitor chats (or is identified)."""
+
+    channel = models.ForeignKey("kf_channels.Channel", on_delete=models.CASCADE, related_name="+")
+    visitor_key = models.CharField(max_length=64)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="visits"
+    )
+    number = models.PositiveIntegerField(_("visit number"), default=1)  # the Nth visit of this browser
+    landing_url = models.CharField(_("landing page"), max_length=URL_MAX)
+    referrer = models.CharField(_("referrer"), max_length=URL_MAX, blank=True)
+    current_url = models.CharField(_("current page"), max_length=URL_MAX)
+    current_title = models.CharField(_("current page title"), max_length=TITLE_MAX, blank=True)
+    pages = models.PositiveIntegerField(_("pages viewed"), default=1)
+    device = models.CharField(_("device"), max_length=10, choices=Device.choices, default=Device.OTHER)
+    os = models.CharField(_("operating system"), max_length=40, blank=True)
+    browser = models.CharField(_("browser"), max_length=40, blank=True)
+    language = models.CharField(_("language"), max_length=35, blank=True)
+    region = models.CharField(_("region"), max_length=80, blank=True)
+    created_at = models.DateTimeField(_("started at"), auto_now_add=True, db_index=True)
+    last_seen_at = models.DateTimeField(_("last seen"), db_index=True)
+    left_at = models.DateTimeField(_("left at"), null=True, blank=True)
+
+    subtree_field = "channel__branch"
+    subtree_includes_unassigned = True
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "visitor_key", "number"], name="visit_number_unique"),
+        ]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="visit_customer_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_key[:8]}#{self.number}"
+
+
+class PageView(TenantOwned):
+    """One page of a visit. `seconds` (time on the page) is known when the next page or the
+    leave beacon arrives."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="page_views")
+    url = models.CharField(max_length=URL_MAX)
+    title = models.CharField(max_length=TITLE_MAX, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("page view")
+        verbose_name_plural = _("page views")
+        ordering = ["visit_id", "id"]

@@ -1,0 +1,9 @@
+"""Pages: the supervisors' live list of visitors."""
+
+from django.urls import path
+
+from apps.visitors import views
+
+app_name = "visitors"
+
+urlpatterns = [path("supervisor/visitors/", views.live_page, name="live")]
