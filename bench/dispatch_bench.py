@@ -91,6 +91,7 @@ def main() -> None:
     from apps.conversations.services import conversation_close
     from apps.customers.models import Customer
     from apps.tenants.models import Tenant
+    from config.topology import CELERY_QUEUE_NAMES
 
     if connection.vendor != "mysql":
         sys.exit("set DATABASE_URL to a MariaDB/MySQL database: this benchmark is about row locks between processes")
@@ -98,7 +99,20 @@ def main() -> None:
     worker = None
     if not args.no_worker:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "celery_worker", "worker", "-c", "1", "-l", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "celery_worker",
+                "worker",
+                "-c",
+                "1",
+                "-l",
+                "warning",
+                "-Q",
+                ",".join(CELERY_QUEUE_NAMES),
+            ],
             cwd=ROOT,
             env=os.environ.copy(),
         )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
@@ -12,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.core.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 def exception_handler(exc, context):
@@ -22,6 +27,15 @@ def exception_handler(exc, context):
         )
     if isinstance(exc, ApplicationError):
         return Response({"error": exc.as_dict()}, status=exc.status_code)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database is unreachable (restart, failover): the client retries, and idempotent
+        # writes (client_msg_id) make the retry safe. Logged, since it is not the client's fault.
+        logger.warning("API request failed, database unavailable: %s", exc)
+        return Response(
+            {"error": {"code": "unavailable", "message": _("The service is briefly unavailable. Please try again.")}},
+            status=503,
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
     if isinstance(exc, Http404):

@@ -57,3 +57,51 @@ def check_elasticsearch() -> dict | None:
         return {"ok": status in ("green", "yellow"), "status": status}
     except Exception as exc:  # noqa: BLE001
         return {"ok": False, "error": str(exc)[:200]}
+
+
+def _redacted(url: str) -> str:
+    """host:port/db of a Redis URL, without a password."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or ''}"
+
+
+def check_channel_layer() -> dict:
+    """Every shard the channel layer spreads groups over must answer: a group on a dead shard
+    gets no wake-ups (clients still catch up from the database on their heartbeat)."""
+    import redis
+
+    hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    shards = []
+    for host in hosts:
+        url = host if isinstance(host, str) else host.get("address", "")
+        started = time.monotonic()
+        try:
+            redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping()
+            shards.append({"shard": _redacted(url), "ok": True, "ms": round((time.monotonic() - started) * 1000, 1)})
+        except Exception as exc:  # noqa: BLE001
+            shards.append({"shard": _redacted(url), "ok": False, "error": str(exc)[:200]})
+    return {"ok": all(s["ok"] for s in shards), "shards": shards}
+
+
+def check_replica() -> dict | None:
+    """The read replica's lag and whether reads use it. Not required: when it is down or behind,
+    reports and history read from the primary (apps.core.replica), so the service stays up."""
+    from apps.core.replica import replica_configured, replica_state
+
+    if not replica_configured():
+        return None
+    state = replica_state(refresh=True)
+    return {
+        "ok": state.usable,
+        "required": False,
+        "reads_from": "replica" if state.usable else "primary",
+        "lag_seconds": state.lag_seconds,
+        "max_lag_seconds": state.max_lag_seconds,
+        "reachable": state.reachable,
+        "replicating": state.replicating,
+        **({"error": state.error} if state.error else {}),
+    }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,11 +20,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "redis": health.check_redis(),
         "celery": health.check_celery(),
     }
-    es = health.check_elasticsearch()
-    if es is not None:
-        components["elasticsearch"] = es
-    ok = all(c["ok"] for c in components.values())
-    return JsonResponse({"status": "ok" if ok else "degraded", "components": components}, status=200 if ok else 503)
+    if len(settings.CHANNEL_LAYERS["default"]["CONFIG"].get("hosts", [])) > 1:
+        components["channel_layer"] = health.check_channel_layer()
+    for name, check in (("replica", health.check_replica), ("elasticsearch", health.check_elasticsearch)):
+        result = check()
+        if result is not None:
+            components[name] = result
+    # A component that is not required (the read replica) degrades the status without failing it.
+    ok = all(c["ok"] for c in components.values() if c.get("required", True))
+    status = "ok" if ok and all(c["ok"] for c in components.values()) else "degraded"
+    return JsonResponse({"status": status, "components": components}, status=200 if ok else 503)
 
 
 def ratelimited(request: HttpRequest, exception=None):

@@ -9,6 +9,7 @@ message of a subscribed conversation exactly once and in seq order.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http.request import split_domain_port, validate_host
 from django.utils.translation import gettext as _
 
@@ -43,6 +45,7 @@ def db(fn):
 ACCESS_TTL = 30.0  # seconds an agent's access to a conversation is trusted before re-checking
 PRESENCE_REFRESH = 20.0
 DEDUP_SECONDS = 2.0
+RETRY_AFTER_MS = 1000  # told to clients with a retryable error (the database is restarting, failing over)
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -145,6 +148,13 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
             await handler(frame, ref)
         except ApplicationError as exc:
             await self.send_error(exc.code, exc.message, ref=ref, **exc.extra)
+        except (OperationalError, InterfaceError) as exc:
+            # The database is unreachable (restart, failover): nothing was written, or the write
+            # committed and a resend with the same client_msg_id returns it. Either way: retry.
+            logger.warning("websocket frame %s: database unavailable: %s", ftype, exc)
+            await self.send_error(
+                "unavailable", protocol.ERROR_CODES["unavailable"], ref=ref, retry=True, retry_after_ms=RETRY_AFTER_MS
+            )
         except Exception:  # noqa: BLE001 - the socket survives a bug; the log has it
             logger.exception("websocket frame %s failed", ftype)
             await self.send_error("internal_error", protocol.ERROR_CODES["internal_error"], ref=ref)
@@ -153,6 +163,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         # The heartbeat doubles as a catch-up: a wake-up lost in the channel layer (overflow,
         # expiry) is only noticed when a later message arrives; compare with the database here so
         # a lost last message is delivered within one heartbeat.
+        await self.rejoin_groups()
         if self.subs:
             heads = await db(self._heads)(list(self.subs))
             for conversation_id, last_seq in heads:
@@ -162,6 +173,17 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         if ref is not None:
             pong["ref"] = ref
         await self.send_frame(pong)
+
+    async def rejoin_groups(self) -> None:
+        """Add this socket to its groups again. A channel-layer shard that restarted has forgotten
+        its groups; without this, sockets that stayed connected would get no wake-ups from it until
+        they reconnect. Idempotent (a sorted-set add), so it costs one round trip per group."""
+        results = await asyncio.gather(
+            *(self.channel_layer.group_add(group, self.channel_name) for group in self.groups), return_exceptions=True
+        )
+        for group, result in zip(self.groups, results, strict=True):
+            if isinstance(result, Exception):
+                logger.warning("rejoining %s failed: %r", group, result)
 
     async def frame_send(self, frame, ref):
         conversation = await self.conversation(frame.get("conversation_id"))

@@ -52,6 +52,7 @@ ERROR_CODES: dict[str, str] = {
     "attachment_too_large": _("The file is too large."),
     "attachment_type_not_allowed": _("This type of file is not allowed."),
     "attachment_invalid": _("The file is damaged or not what it claims to be."),
+    "unavailable": _("The service is briefly unavailable. Your message will be sent again."),
     "internal_error": _("Something went wrong on our side."),
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.core.replica import replica_reads
+
 
 @shared_task(name="apps.reports.tasks.rollup_refresh_task")
 def rollup_refresh_task() -> int:
@@ -22,6 +24,7 @@ def index_messages_task(message_ids: list[int]) -> int:
 
 
 @shared_task(name="apps.reports.tasks.export_run_task")
+@replica_reads()  # the rows may come from the replica; the job row itself is always the primary's
 def export_run_task(job_id: int) -> str:
     from apps.reports.exports import export_run
 

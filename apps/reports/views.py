@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
+from apps.core.replica import replica_reads
 from apps.reports import charts, metrics, selectors
 from apps.tenants.time import tenant_tz as _tenant_tz
 
@@ -43,6 +44,7 @@ def _int(value):
 
 
 @manager_page
+@replica_reads()
 def report_page(request):
     user = request.user
     q = request.GET
@@ -151,6 +153,7 @@ def monitor_page(request):
 
 
 @manager_page
+@replica_reads()
 def history_page_view(request):
     from apps.accounts.models import User
     from apps.channels.models import Channel

@@ -15,6 +15,7 @@ from apps.accounts.models import AgentStatus, Role, SkillGroup, User
 from apps.channels.models import Channel
 from apps.conversations.models import ConversationStatus, ConversationTag
 from apps.core.errors import ApplicationError, NotFound
+from apps.core.replica import replica_reads
 from apps.reports.metrics import DEFINITIONS
 from apps.tenants.time import local_today, tenant_tz
 from apps.workbench import selectors, stats
@@ -114,6 +115,7 @@ def workbench(request: HttpRequest):
 
 
 @login_required
+@replica_reads()
 def history(request: HttpRequest):
     """F15/F17: my past conversations with filters; export of the filtered set."""
     _require_agent(request)
@@ -173,6 +175,7 @@ def transcript(request: HttpRequest, conversation_id: int):
 
 
 @login_required
+@replica_reads()
 def my_stats(request: HttpRequest):
     """F18–F20: today and a chosen range."""
     _require_agent(request)

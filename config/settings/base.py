@@ -14,6 +14,8 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from config import topology
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("KEFU_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -112,6 +114,9 @@ if DATABASE_URL:
         )
         _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
     DATABASES = {"default": _db}
+    _replica = topology.replica_database(_db)
+    if _replica is not None:
+        DATABASES[topology.REPLICA_ALIAS] = _replica
 else:
     DATABASES = {
         "default": {
@@ -128,6 +133,10 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMBEDDED = not DATABASE_URL
+# Reads inside apps.core.replica.replica_reads() go to the replica while it is fresh enough.
+DATABASE_ROUTERS = ["apps.core.replica.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = topology.replica_max_lag_seconds()
+REPLICA_CHECK_SECONDS = topology.replica_check_seconds()
 
 # --- Redis: channel layer, Celery broker, cache --------------------------------------------
 EMBEDDED_REDIS_SOCKET = str(VAR_DIR / "redis.sock")
@@ -147,7 +156,7 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            "hosts": topology.channel_layer_hosts(REDIS_URL),
             "prefix": f"{REDIS_PREFIX}:asgi",
             "capacity": 1000,
             "expiry": 60,
@@ -176,6 +185,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE: dict = {}  # each app adds its periodic jobs in apps/<app>/schedule.py
+# One queue per kind of work (config/topology.py); workers name the queues they serve.
+CELERY_TASK_DEFAULT_QUEUE = topology.QUEUE_DEFAULT
+CELERY_TASK_ROUTES = topology.CELERY_TASK_ROUTES
 
 # --- Elasticsearch (optional) ---------------------------------------------------------------
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from apps.accounts.models import Branch
 from apps.core.api import IsTenantMember
 from apps.core.errors import ApplicationError, NotFound
+from apps.core.replica import replica_reads
 from apps.tenants.time import day_range, local_today, tenant_tz
 from apps.workbench import selectors, services, stats
 from apps.workbench.models import QuickReply
@@ -195,6 +196,7 @@ class HistoryView(APIView):
 
     permission_classes = [IsTenantMember]
 
+    @replica_reads()
     def get(self, request):
         qs = selectors.history_list(
             actor=request.user, **history_filters(request.query_params, tz=tenant_tz(user=request.user))
@@ -248,6 +250,7 @@ class MyStatsView(APIView):
 
     permission_classes = [IsTenantMember]
 
+    @replica_reads()
     def get(self, request):
         start, end = parse_range(request.query_params, tz=tenant_tz(user=request.user))
         return Response(stats.agent_stats(actor=request.user, start=start, end=end))

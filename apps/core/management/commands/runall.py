@@ -13,6 +13,8 @@ import urllib.request
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from config.topology import CELERY_QUEUE_NAMES
+
 
 class Command(BaseCommand):
     help = "Start web + websockets (daphne), Celery worker and beat (and the embedded Redis)."
@@ -35,8 +37,12 @@ class Command(BaseCommand):
         manager.add_process(
             "web", f"{py} -m daphne -b {host} -p {port} --proxy-headers config.asgi:application", env=env
         )
+        # One worker serves every queue here; production runs workers per queue (config/topology.py).
+        queues = ",".join(CELERY_QUEUE_NAMES)
         manager.add_process(
-            "worker", f"{py} -m celery -A celery_worker worker -l INFO -c {concurrency} -n worker@%h", env=env
+            "worker",
+            f"{py} -m celery -A celery_worker worker -l INFO -c {concurrency} -n worker@%h -Q {queues}",
+            env=env,
         )
         beat_file = os.path.join(settings.VAR_DIR, "celerybeat-schedule")
         manager.add_process("beat", f"{py} -m celery -A celery_worker beat -l INFO -s {beat_file}", env=env)

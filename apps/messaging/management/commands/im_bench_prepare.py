@@ -43,9 +43,12 @@ class Command(BaseCommand):
             help="extra visitors with a token but no conversation (idle-socket test)",
         )
         parser.add_argument("--origin", default="http://bench.local")
+        parser.add_argument(
+            "--supervisor", action="store_true", help="also a super admin with a session (reports, history)"
+        )
         parser.add_argument("--out", default=str(Path(settings.VAR_DIR) / "bench" / "im.json"))
 
-    def handle(self, *args, conversations: int, visitors_only: int, origin: str, out: str, **options):
+    def handle(self, *args, conversations: int, visitors_only: int, origin: str, out: str, supervisor: bool, **options):
         started = time.monotonic()
         slug = f"im-bench-{int(time.time())}"
         tenant = Tenant.objects.create(name=f"IM bench {slug}", slug=slug)
@@ -78,14 +81,27 @@ class Command(BaseCommand):
             if getattr(settings, "AUTHENTICATION_BACKENDS", None)
             else "django.contrib.auth.backends.ModelBackend"
         )
-        agent_rows = []
-        for agent in agents:
+
+        def session_for(user) -> str:
             session = engine.SessionStore()
-            session[SESSION_KEY] = str(agent.pk)
+            session[SESSION_KEY] = str(user.pk)
             session[BACKEND_SESSION_KEY] = backend
-            session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
+            session[HASH_SESSION_KEY] = user.get_session_auth_hash()
             session.save()
-            agent_rows.append({"id": agent.pk, "session": session.session_key})
+            return session.session_key
+
+        agent_rows = [{"id": agent.pk, "session": session_for(agent)} for agent in agents]
+        admin_row = None
+        if supervisor:
+            admin = User.objects.create(
+                tenant=tenant,
+                username=f"{slug}-admin",
+                password=unusable,
+                role=Role.SUPER_ADMIN,
+                branch=branch,
+                display_name="Bench admin",
+            )
+            admin_row = {"id": admin.pk, "session": session_for(admin)}
         pairs = []
         for i, agent in enumerate(agents):
             with transaction.atomic():
@@ -96,7 +112,9 @@ class Command(BaseCommand):
                     tenant=tenant, conversation=conversation, kind=ParticipantKind.AGENT, user=agent
                 )
             token, _ = visitor_token_issue(tenant_id=tenant.pk, channel_id=channel.pk, customer_id=customer.pk)
-            pairs.append({"conversation_id": conversation.pk, "visitor_token": token, "agent": i})
+            pairs.append(
+                {"conversation_id": conversation.pk, "customer_id": customer.pk, "visitor_token": token, "agent": i}
+            )
         idle = []
         for i in range(visitors_only):
             customer, _vid = customer_resolve_visitor(tenant=tenant, visitor_id=f"{slug}-idle{i:06d}")
@@ -110,6 +128,7 @@ class Command(BaseCommand):
                     "origin": origin,
                     "session_cookie_name": settings.SESSION_COOKIE_NAME,
                     "agents": agent_rows,
+                    "supervisor": admin_row,
                     "pairs": pairs,
                     "idle_visitor_tokens": idle,
                 }

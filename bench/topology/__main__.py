@@ -1,0 +1,5 @@
+import sys
+
+from bench.topology.cluster import main
+
+sys.exit(main())
