@@ -7,7 +7,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
-.PHONY: run test install install-dev migrate demo lint format messages clean
+.PHONY: run test install install-dev migrate demo lint format messages clean topology-up topology-down topology-status faults
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,25 @@ run: demo
 test: install-dev
 	@case "$$DATABASE_URL" in mysql*) $(PIP) install --quiet -r requirements-mysql.txt ;; esac
 	DJANGO_SETTINGS_MODULE=config.settings.test $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## make topology-up: the production topology on this machine (nginx, daphne x2, Redis shards, MariaDB
+## primary + replica, Celery worker per queue + beat) at http://127.0.0.1:18400 (bench/topology/cluster.py)
+TOPOLOGY_ARGS ?=
+topology-up: install
+	$(PIP) install --quiet -r requirements-mysql.txt
+	$(PY) -m bench.topology up $(TOPOLOGY_ARGS)
+
+topology-down:
+	$(PY) -m bench.topology down
+
+topology-status:
+	$(PY) -m bench.topology status
+
+## make faults: the fault table under load against the topology (bench/faults.py; results in bench/README.md)
+FAULT_ARGS ?=
+faults: install-dev
+	$(PIP) install --quiet -r requirements-mysql.txt
+	$(PY) bench/faults.py $(FAULT_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -232,3 +232,41 @@ def test_report_reads_come_from_the_replica_and_fall_back_when_it_lags_or_stops(
     finally:
         topo.start("mariadb-replica")
     _eventually(history_shows_marker, what="history back on the replica after its restart")
+
+
+async def test_a_send_while_the_primary_restarts_fails_retryably_and_the_resend_is_written_once(topology):
+    topo, data = topology.topo, topology.data
+    pair = data["pairs"][-1]
+    visitor_ws = await connect(
+        f"{topology.ws_url}/ws/visitor/?token={pair['visitor_token']}", origin=data["origin"], open_timeout=20
+    )
+    await _recv_until(visitor_ws, lambda f: f["type"] == "hello")
+    frame = {"type": "send", "conversation_id": pair["conversation_id"], "client_msg_id": f"topo-{uuid.uuid4().hex}"}
+    topo.stop("mariadb-primary")
+    try:
+        await visitor_ws.send(json.dumps({**frame, "body": "主库重启中", "ref": 1}))
+        error = await _recv_until(visitor_ws, lambda f: f["type"] in ("error", "ack"))
+        assert error["type"] == "error" and error["code"] == "unavailable", error
+        assert error["retry"] is True and error["retry_after_ms"] > 0 and error["ref"] == 1
+    finally:
+        topo.start("mariadb-primary")
+    # The client sends the same frame again (same client_msg_id) until it is acked; once, or twice
+    # for a send whose commit was cut off, it is written exactly once.
+    acks = []
+    for _ in range(2):
+        deadline = time.monotonic() + 30
+        while True:
+            await visitor_ws.send(json.dumps({**frame, "body": "主库重启中"}))
+            answer = await _recv_until(visitor_ws, lambda f: f["type"] in ("error", "ack"))
+            if answer["type"] == "ack":
+                acks.append(answer)
+                break
+            assert answer["code"] == "unavailable" and time.monotonic() < deadline, answer
+            await asyncio.sleep(answer["retry_after_ms"] / 1000)
+    await visitor_ws.close()
+    assert acks[0]["seq"] == acks[1]["seq"] and acks[1]["duplicate"] is True
+    count = topo.sql(
+        "mariadb-primary",
+        f"SELECT COUNT(*) FROM kefu.messaging_message WHERE client_msg_id='{frame['client_msg_id']}'",
+    ).stdout.strip()
+    assert count == "1"
