@@ -16,6 +16,20 @@ spread the connections over several server processes; the agent of a pair is con
 different process than its visitor (as behind a load balancer) unless --same-process.
 `bench/im_bench.py` runs this tool for each goal of issue 16 and writes the table.
 Standard library + `websockets` only.
+
+The clients behave like the real ones when something fails (bench/faults.py kills servers under
+this load): a socket that drops reconnects with backoff; an agent resumes its conversation from the
+last seq it saw (the server replays the gap) and, until the resume is answered, orders what arrives
+by seq as the workbench does, dropping a message it already has (same client_msg_id, same seq:
+`repeats`); a visitor sends again, with the same client_msg_id, every message not yet acked (after a
+reconnect, after a retryable `unavailable` error, or when no ack came for --ack-timeout seconds), so
+a message is written once however often it is sent. `duplicated` counts a client_msg_id that
+arrives under a second seq (written twice); `out_of_order` a message below the highest seq already
+seen; `lost` an acked message that never reached its agent; `unacked` one never acked. With --marks
+(a file of {"t": wall clock, "event": ...} lines written during the run) the summary says, for each
+mark, how long until every conversation delivered again; `agent` / `visitor` say what each side saw
+(sockets dropped, time to reconnect, error codes). --push-data adds visitors whose agent stays
+offline (their messages go to the tenant's push webhook: bench/faults.py checks them).
 """
 
 from __future__ import annotations
@@ -29,10 +43,13 @@ import random
 import statistics
 import sys
 import time
+from collections import Counter
 
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 RUN_ID = f"{int(time.time() * 1000) % 10_000_000_000:x}"
+CONNECT_ERRORS = (OSError, ConnectionClosed, TimeoutError, asyncio.TimeoutError)
 
 
 def server_cpu(args) -> tuple[float, dict[str, float]]:
@@ -60,183 +77,342 @@ def percentile(values: list[float], p: float) -> float:
     return values[k]
 
 
+class Side:
+    """What one end (agent or visitor) of a pair lived through: drops, reconnects, errors."""
+
+    def __init__(self):
+        self.disconnects = 0
+        self.reconnect_s: list[float] = []  # from the drop to the next hello
+        self.connect_failures = 0
+        self.errors: Counter = Counter()
+        self.down_since: float | None = None
+
+    def dropped(self) -> None:
+        self.disconnects += 1
+        if self.down_since is None:
+            self.down_since = time.monotonic()
+
+    def back(self) -> None:
+        if self.down_since is not None:
+            self.reconnect_s.append(time.monotonic() - self.down_since)
+            self.down_since = None
+
+    def as_dict(self) -> dict:
+        return {
+            "disconnects": self.disconnects,
+            "reconnect_s": self.reconnect_s,
+            "connect_failures": self.connect_failures,
+            "errors": dict(self.errors),
+            "still_down": self.down_since is not None,
+        }
+
+
 class Pair:
-    def __init__(self, index, pair, agent, visitor_url, agent_url, data, clock0):
+    def __init__(self, index, pair, agent, visitor_url, agent_url, data, clock0, args):
         self.index = index
         self.conversation_id = pair["conversation_id"]
         self.token = pair["visitor_token"]
-        self.session = agent["session"]
+        self.session = agent["session"] if agent else None  # None: the agent stays offline
         self.visitor_url = visitor_url
         self.agent_url = agent_url
         self.origin = data["origin"]
         self.cookie_name = data["session_cookie_name"]
         self.clock0 = clock0
-        self.sent: dict[str, float] = {}  # client_msg_id -> perf_counter at send
-        self.acked: set[str] = set()
+        self.args = args
+        self.sent: dict[str, float] = {}  # client_msg_id -> monotonic time of the first send
+        self.frames: dict[str, str] = {}  # client_msg_id -> frame, until acked
+        self.last_try: dict[str, float] = {}  # monotonic time of the last send; 0.0: send now
+        self.attempts: Counter = Counter()
+        self.acked: dict[str, int] = {}  # client_msg_id -> seq
         self.ack_times: list[float] = []  # seconds since clock0
-        self.received: set[str] = set()
+        self.dup_acks = 0
+        self.resends = 0
+        self.received: dict[str, int] = {}  # client_msg_id -> seq, at the agent
         # (seconds since clock0 at receipt, latency in seconds) per first delivery
         self.deliveries: list[tuple[float, float]] = []
         self.duplicates = 0
+        self.repeats = 0
         self.out_of_order = 0
-        self.errors: dict[str, int] = {}
         self.last_seq = 0
+        self.agent = Side()
+        self.visitor = Side()
         self.ready = asyncio.Event()
         self.visitor_ready = asyncio.Event()
         self.acked_event = asyncio.Event()  # closed loop: the outstanding message was acked
+        self.wake = asyncio.Event()  # something to (re)send
         self.sem: asyncio.Semaphore | None = None  # handshakes in flight (see run_slice)
         self.go: asyncio.Event | None = None  # set when every pair is connected
-
-    async def run_agent(self, stop: asyncio.Event):
-        headers = {"Cookie": f"{self.cookie_name}={self.session}"}
-        async with self.sem:
-            ws = await connect(
-                f"{self.agent_url}/ws/agent/",
-                additional_headers=headers,
-                max_queue=None,
-                open_timeout=300,
-                ping_interval=None,
-                compression=None,
-            )
-            hello = json.loads(await ws.recv())
-        async with ws:
-            assert hello["type"] == "hello", hello
-            convs = {c["id"]: c["last_seq"] for c in hello["conversations"]}
-            assert self.conversation_id in convs, "conversation not assigned to this agent"
-            self.last_seq = convs[self.conversation_id]
+        if self.session is None:
             self.ready.set()
-            pinger = asyncio.create_task(_pinger(ws, stop))
+
+    @property
+    def errors(self) -> Counter:
+        return self.visitor.errors + self.agent.errors
+
+    # --- agent ---------------------------------------------------------------------------------
+    async def run_agent(self, stop: asyncio.Event):
+        first, backoff = True, 0.2
+        while not stop.is_set():
             try:
-                while not stop.is_set():
-                    try:
-                        raw = await asyncio.wait_for(ws.recv(), 1.0)
-                    except TimeoutError:
-                        continue
-                    now = time.monotonic()
-                    frame = json.loads(raw)
-                    if frame["type"] != "message.created" or frame["conversation_id"] != self.conversation_id:
-                        continue
-                    message = frame["message"]
-                    if message["seq"] <= self.last_seq:
-                        self.out_of_order += 1
-                    self.last_seq = max(self.last_seq, message["seq"])
-                    cid = message["client_msg_id"]
-                    if cid in self.received:
-                        self.duplicates += 1
-                        continue
-                    self.received.add(cid)
-                    sent = self.sent.get(cid)
-                    if sent is not None:
-                        self.deliveries.append((now - self.clock0, now - sent))
+                async with self.sem:
+                    ws = await connect(
+                        f"{self.agent_url}/ws/agent/",
+                        additional_headers={"Cookie": f"{self.cookie_name}={self.session}"},
+                        max_queue=None,
+                        open_timeout=300 if first else 10,
+                        ping_interval=None,
+                        compression=None,
+                    )
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            except CONNECT_ERRORS:
+                if first:
+                    raise
+                self.agent.connect_failures += 1
+                await _sleep(stop, backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, 3.0)
+                continue
+            backoff = 0.2
+            try:
+                if hello.get("type") != "hello":
+                    raise ConnectionError(f"no hello: {hello}")
+                if first:
+                    convs = {c["id"]: c["last_seq"] for c in hello["conversations"]}
+                    assert self.conversation_id in convs, "conversation not assigned to this agent"
+                    self.last_seq = convs[self.conversation_id]
+                    first = False
+                    self.ready.set()
+                    await self._agent_read(ws, stop, resuming=False)
+                else:
+                    self.agent.back()
+                    resume = {"type": "resume", "conversation_id": self.conversation_id, "last_seq": self.last_seq}
+                    await ws.send(json.dumps(resume))
+                    await self._agent_read(ws, stop, resuming=True)
+            except (ConnectionClosed, ConnectionError, OSError):
+                pass
             finally:
-                pinger.cancel()
+                await _close(ws)
+            if not stop.is_set():
+                self.agent.dropped()
+                await _sleep(stop, 0.1 + random.random() * 0.4)
 
-    async def run_visitor(self, stop_sending: asyncio.Event, stop: asyncio.Event, args):
-        async with self.sem:
-            ws = await connect(
-                f"{self.visitor_url}/ws/visitor/?token={self.token}",
-                origin=self.origin,
-                max_queue=None,
-                open_timeout=300,
-                ping_interval=None,
-                compression=None,
-            )
-            hello = json.loads(await ws.recv())
-        async with ws:
-            assert hello["type"] == "hello", hello
-            await ws.send(
-                json.dumps(
-                    {
-                        "type": "subscribe",
-                        "conversation_id": self.conversation_id,
-                        "last_seq": hello["conversations"][0]["last_seq"] if hello["conversations"] else 0,
-                    }
-                )
-            )
-            self.visitor_ready.set()
-            reader = asyncio.create_task(self._visitor_reader(ws, stop))
-            await self.go.wait()
-            if args.closed_loop:
-                await self._send_closed_loop(ws, stop_sending)
+    async def _agent_read(self, ws, stop, *, resuming: bool):
+        pinger = asyncio.create_task(_pinger(ws, stop))
+        held: list[tuple[dict, float]] = []  # while resuming: ordered by seq once the resume is answered
+        try:
+            while not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                now = time.monotonic()
+                frame = json.loads(raw)
+                ftype = frame["type"]
+                if ftype == "error":
+                    self.agent.errors[frame.get("code")] += 1
+                elif frame.get("conversation_id") != self.conversation_id:
+                    continue
+                elif ftype == "subscribed" and resuming:
+                    resuming = False
+                    for message, at in sorted(held, key=lambda h: h[0]["seq"]):
+                        self._deliver(message, at)
+                    held = []
+                elif ftype == "message.created":
+                    if resuming:
+                        held.append((frame["message"], now))
+                    else:
+                        self._deliver(frame["message"], now)
+        finally:
+            pinger.cancel()
+
+    def _deliver(self, message: dict, now: float) -> None:
+        cid, seq = message["client_msg_id"], message["seq"]
+        if cid is None:  # not one of ours (a system line)
+            self.last_seq = max(self.last_seq, seq)
+            return
+        if cid in self.received:
+            if self.received[cid] == seq:
+                self.repeats += 1  # the same message again (a resume overlapping what came live)
             else:
-                await self._send_paced(ws, stop_sending, args.interval)
-            await stop.wait()
-            reader.cancel()
+                self.duplicates += 1  # the same client message written under two seqs
+            return
+        if seq <= self.last_seq:
+            self.out_of_order += 1
+        self.last_seq = max(self.last_seq, seq)
+        self.received[cid] = seq
+        sent = self.sent.get(cid)
+        if sent is not None:
+            self.deliveries.append((now - self.clock0, now - sent))
 
-    def _frame(self, n: int) -> tuple[str, str]:
+    # --- visitor -------------------------------------------------------------------------------
+    async def run_visitor(self, stop_sending: asyncio.Event, stop: asyncio.Event, args):
+        sender = None
+        first, backoff = True, 0.2
+        while not stop.is_set():
+            try:
+                async with self.sem:
+                    ws = await connect(
+                        f"{self.visitor_url}/ws/visitor/?token={self.token}",
+                        origin=self.origin,
+                        max_queue=None,
+                        open_timeout=300 if first else 10,
+                        ping_interval=None,
+                        compression=None,
+                    )
+                    hello = json.loads(await asyncio.wait_for(ws.recv(), 60))
+            except CONNECT_ERRORS:
+                if first:
+                    raise
+                self.visitor.connect_failures += 1
+                await _sleep(stop, backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, 3.0)
+                continue
+            backoff = 0.2
+            try:
+                if hello.get("type") != "hello":
+                    raise ConnectionError(f"no hello: {hello}")
+                if not first:
+                    self.visitor.back()
+                first = False
+                last = {c["id"]: c["last_seq"] for c in hello["conversations"]}.get(self.conversation_id, 0)
+                await ws.send(
+                    json.dumps({"type": "subscribe", "conversation_id": self.conversation_id, "last_seq": last})
+                )
+                self.visitor_ready.set()
+                if sender is None:
+                    sender = asyncio.create_task(self._generate(stop_sending, args))
+                for cid in self.frames:  # anything not acked yet goes again on this socket, now
+                    self.last_try[cid] = 0.0
+                self.wake.set()
+                flusher = asyncio.create_task(self._flush(ws, stop))
+                try:
+                    await self._visitor_read(ws, stop)
+                finally:
+                    flusher.cancel()
+            except (ConnectionClosed, ConnectionError, OSError):
+                pass
+            finally:
+                await _close(ws)
+            if not stop.is_set():
+                self.visitor.dropped()
+                await _sleep(stop, 0.1 + random.random() * 0.4)
+        if sender is not None:
+            sender.cancel()
+
+    def _queue(self, n: int) -> str:
         cid = f"{RUN_ID}-{self.index}-{n}"  # fresh per run: a reused id would be deduplicated
         frame = {
             "type": "send",
             "conversation_id": self.conversation_id,
             "client_msg_id": cid,
+            "ref": cid,
             "body": f"bench message {n} from visitor {self.index}",
         }
-        return cid, json.dumps(frame)
+        self.sent[cid] = time.monotonic()
+        self.frames[cid] = json.dumps(frame)
+        self.last_try[cid] = 0.0
+        self.wake.set()
+        return cid
 
-    async def _send_paced(self, ws, stop_sending, interval):
+    async def _generate(self, stop_sending, args):
+        """The visitor types its messages, connected or not (a real client queues them)."""
+        await self.go.wait()
+        if args.closed_loop:
+            await asyncio.sleep(random.random() * 0.5)
+            n = 0
+            while not stop_sending.is_set():
+                cid = self._queue(n)
+                n += 1
+                while cid not in self.acked and not stop_sending.is_set():
+                    self.acked_event.clear()
+                    await _sleep(self.acked_event, 1.0)
+            return
+        interval = args.interval
         await asyncio.sleep(random.random() * interval)  # spread the senders evenly over an interval
         n = 0
         next_at = time.monotonic()
         while not stop_sending.is_set():
-            cid, text = self._frame(n)
+            self._queue(n)
             n += 1
-            self.sent[cid] = time.monotonic()
-            await ws.send(text)
             next_at += interval
             delay = next_at - time.monotonic()
             if delay > 0:
-                try:
-                    await asyncio.wait_for(stop_sending.wait(), delay)
-                except TimeoutError:
-                    pass
+                await _sleep(stop_sending, delay)
 
-    async def _send_closed_loop(self, ws, stop_sending):
-        await asyncio.sleep(random.random() * 0.5)
-        n = 0
-        while not stop_sending.is_set():
-            cid, text = self._frame(n)
-            n += 1
-            self.acked_event.clear()
-            self.sent[cid] = time.monotonic()
-            await ws.send(text)
-            while cid not in self.acked and not stop_sending.is_set():
-                try:
-                    await asyncio.wait_for(self.acked_event.wait(), 1.0)
-                except TimeoutError:
-                    pass
-                self.acked_event.clear()
+    async def _flush(self, ws, stop):
+        """Send every unacked frame that is due: new ones at once, the others after --ack-timeout
+        or after the delay the server asked for."""
+        timeout = self.args.ack_timeout
+        while not stop.is_set():
+            await _sleep(self.wake, 1.0)
+            self.wake.clear()
+            now = time.monotonic()
+            for cid, frame in list(self.frames.items()):
+                tried = self.last_try.get(cid, 0.0)
+                if tried == 0.0 or now - tried >= timeout:
+                    if self.attempts[cid]:
+                        self.resends += 1
+                    self.attempts[cid] += 1
+                    self.last_try[cid] = now
+                    try:
+                        await ws.send(frame)
+                    except ConnectionClosed:
+                        return  # the reader notices too; the next socket sends it
 
-    async def _visitor_reader(self, ws, stop):
+    async def _visitor_read(self, ws, stop):
         last_ping = time.monotonic()
         while not stop.is_set():
             try:
                 raw = await asyncio.wait_for(ws.recv(), 1.0)
             except TimeoutError:
                 raw = None
-            if time.monotonic() - last_ping > 25 and not stop.is_set():
+            if time.monotonic() - last_ping > 25:
                 last_ping = time.monotonic()
-                try:
-                    await ws.send('{"type":"ping"}')
-                except Exception:  # noqa: BLE001 - closing at the end of the run
-                    return
+                await ws.send('{"type":"ping"}')
             if raw is None:
                 continue
             frame = json.loads(raw)
             if frame["type"] == "ack":
                 cid = frame["client_msg_id"]
                 if cid not in self.acked:
-                    self.acked.add(cid)
+                    self.acked[cid] = frame["seq"]
                     self.ack_times.append(time.monotonic() - self.clock0)
+                if frame.get("duplicate"):
+                    self.dup_acks += 1
+                self.frames.pop(cid, None)
                 self.acked_event.set()
             elif frame["type"] == "error":
-                self.errors[frame["code"]] = self.errors.get(frame["code"], 0) + 1
-                self.acked_event.set()
+                self.visitor.errors[frame["code"]] += 1
+                cid = frame.get("ref")
+                if frame.get("retry") and cid in self.frames:
+                    delay = frame.get("retry_after_ms", 1000) / 1000
+                    self.last_try[cid] = time.monotonic() - self.args.ack_timeout + delay  # due after `delay`
+                    asyncio.get_running_loop().call_later(delay, self.wake.set)
+                elif cid in self.frames:
+                    self.frames.pop(cid)  # refused for good: counted under its error code
+                    self.acked_event.set()
+
+
+async def _sleep(event: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _close(ws) -> None:
+    try:
+        await asyncio.wait_for(ws.close(), 2)
+    except Exception:  # noqa: BLE001 - the socket is going away anyway
+        pass
 
 
 async def _pinger(ws, stop):
     while not stop.is_set():
         await asyncio.sleep(25)
-        await ws.send('{"type":"ping"}')
+        try:
+            await ws.send('{"type":"ping"}')
+        except ConnectionClosed:
+            return  # the reader reconnects
 
 
 def _placement(args, i: int) -> tuple[str, str]:
@@ -246,8 +422,9 @@ def _placement(args, i: int) -> tuple[str, str]:
     return visitor, agent
 
 
-async def run_slice(args, pairs_slice, data, start_at: float, clock0: float) -> dict:
-    pairs = [Pair(i, p, data["agents"][p["agent"]], *_placement(args, i), data, clock0) for i, p in pairs_slice]
+async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, push_slice=(), push_data=None) -> dict:
+    pairs = [Pair(i, p, data["agents"][p["agent"]], *_placement(args, i), data, clock0, args) for i, p in pairs_slice]
+    pushes = [Pair(100_000 + i, p, None, *_placement(args, i), push_data, clock0, args) for i, p in push_slice]
     stop_sending, stop = asyncio.Event(), asyncio.Event()
     connect_sem = asyncio.Semaphore(args.connect_concurrency)
     cpu0 = time.process_time()
@@ -257,13 +434,15 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float) -> 
 
     go = asyncio.Event()
     tasks = []
-    for pair in pairs:
+    for pair in pairs + pushes:
         # Handshakes are limited in flight: a burst of thousands of SYNs beyond the listen
         # backlog stalls in the kernel's retransmission backoff.
         pair.sem, pair.go = connect_sem, go
-        tasks.append(asyncio.create_task(pair.run_agent(stop)))
+        if pair.session:
+            tasks.append(asyncio.create_task(pair.run_agent(stop)))
         tasks.append(asyncio.create_task(pair.run_visitor(stop_sending, stop, args)))
-    ready = asyncio.gather(*(p.ready.wait() for p in pairs), *(p.visitor_ready.wait() for p in pairs))
+    everyone = pairs + pushes
+    ready = asyncio.gather(*(p.ready.wait() for p in everyone), *(p.visitor_ready.wait() for p in everyone))
     try:
         await asyncio.wait_for(ready, 900)
     except TimeoutError:
@@ -286,11 +465,11 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float) -> 
     stop_sending.set()
     send_end = time.monotonic() - clock0
     print("[sending stopped, draining]", file=sys.stderr, flush=True)
-    # Wait until every acked message reached its agent, or --drain seconds at most: what is
-    # still missing then is reported as lost.
+    # Wait until every message was acked and every acked one reached its agent, or --drain seconds
+    # at most: what is still missing then is reported as lost (acked) or unacked.
     drain_until = time.monotonic() + args.drain
     while time.monotonic() < drain_until:
-        if all(p.acked <= p.received and len(p.acked) + sum(p.errors.values()) >= len(p.sent) for p in pairs):
+        if all(not p.frames for p in everyone) and all(p.acked.keys() <= p.received.keys() for p in pairs):
             break
         await asyncio.sleep(0.2)
     drained_in = time.monotonic() - clock0 - send_end
@@ -311,27 +490,34 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float) -> 
         "sent": sum(len(p.sent) for p in pairs),
         "acked": sum(len(p.acked) for p in pairs),
         "received": sum(len(p.received) for p in pairs),
-        "lost": sum(len(p.acked - p.received) for p in pairs),
-        "unacked": sum(len(set(p.sent) - p.acked) for p in pairs),
+        "lost": sum(len(p.acked.keys() - p.received.keys()) for p in pairs),
+        "unacked": sum(len(p.frames) for p in pairs),
         "duplicated": sum(p.duplicates for p in pairs),
         "out_of_order": sum(p.out_of_order for p in pairs),
-        "errors": {},
+        "repeats": sum(p.repeats for p in pairs),
+        "resends": sum(p.resends for p in everyone),
+        "dup_acks": sum(p.dup_acks for p in everyone),
+        "errors": dict(sum((p.errors for p in pairs), Counter())),
+        "agent": [p.agent.as_dict() for p in pairs],
+        "visitor": [p.visitor.as_dict() for p in everyone],
+        "pair_deliveries": [p.deliveries for p in pairs] if args.marks else [],
+        "push_acked": {str(p.conversation_id): sorted(p.acked.values()) for p in pushes},
+        "push_unacked": sum(len(p.frames) for p in pushes),
         "failures": failures[:5],
         "failure_count": len(failures),
     }
-    for p in pairs:
-        for k, v in p.errors.items():
-            out["errors"][k] = out["errors"].get(k, 0) + v
     return out
 
 
-def _worker(args, pairs_slice, data, start_at, clock0, queue):
+def _worker(args, pairs_slice, data, start_at, clock0, queue, push_slice=(), push_data=None):
     import faulthandler
     import signal
 
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints where a client process is
+    global RUN_ID
+    RUN_ID = args.run_id  # one id for every client process (each imports this module)
     try:
-        queue.put(asyncio.run(run_slice(args, pairs_slice, data, start_at, clock0)))
+        queue.put(asyncio.run(run_slice(args, pairs_slice, data, start_at, clock0, push_slice, push_data)))
     except BaseException as exc:  # noqa: BLE001
         queue.put({"fatal": repr(exc)})
 
@@ -343,6 +529,41 @@ def _latency_summary(latencies_ms: list[float]) -> dict:
         "p99": round(percentile(latencies_ms, 99), 1),
         "max": round(max(latencies_ms), 1) if latencies_ms else None,
         "mean": round(statistics.fmean(latencies_ms), 1) if latencies_ms else None,
+    }
+
+
+def recovery(pair_deliveries: list[list[tuple[float, float]]], mark: float) -> dict:
+    """For an event at `mark` (seconds since clock0): per conversation, how long until a message
+    sent at or after it was delivered. The slowest conversation is the time until every client
+    delivers again."""
+    per_pair, never = [], 0
+    for deliveries in pair_deliveries:
+        after = [received - mark for received, latency in deliveries if received - latency >= mark]
+        if after:
+            per_pair.append(min(after))
+        else:
+            never += 1
+    return {
+        "all_delivering_again_s": round(max(per_pair), 2) if per_pair and not never else None,
+        "p50_s": round(percentile(per_pair, 50), 2) if per_pair else None,
+        "p95_s": round(percentile(per_pair, 95), 2) if per_pair else None,
+        "conversations_never_delivering_again": never,
+    }
+
+
+def _side_summary(sides: list[dict]) -> dict:
+    reconnects = [x for s in sides for x in s["reconnect_s"]]
+    errors: Counter = Counter()
+    for s in sides:
+        errors.update(s["errors"])
+    return {
+        "sockets_dropped": sum(1 for s in sides if s["disconnects"]),
+        "disconnects": sum(s["disconnects"] for s in sides),
+        "reconnect_p50_s": round(percentile(reconnects, 50), 2) if reconnects else None,
+        "reconnect_max_s": round(max(reconnects), 2) if reconnects else None,
+        "failed_connects": sum(s["connect_failures"] for s in sides),
+        "errors": dict(errors),
+        "still_down": sum(1 for s in sides if s["still_down"]),
     }
 
 
@@ -387,6 +608,12 @@ def summarise(args, parts: list[dict]) -> dict:
         "unacked": sum(p["unacked"] for p in parts),
         "duplicated": sum(p["duplicated"] for p in parts),
         "out_of_order": sum(p["out_of_order"] for p in parts),
+        "repeats_dropped": sum(p["repeats"] for p in parts),
+        "resends": sum(p["resends"] for p in parts),
+        "duplicate_acks": sum(p["dup_acks"] for p in parts),
+        "agent": _side_summary([s for p in parts for s in p["agent"]]),
+        "visitor": _side_summary([s for p in parts for s in p["visitor"]]),
+        "run_id": args.run_id,
         "errors": errors,
         "socket_failures": sum(p["failure_count"] for p in parts),
         "client_cpu_s": round(sum(p["cpu_s"] for p in parts), 1),
@@ -414,6 +641,24 @@ def summarise(args, parts: list[dict]) -> dict:
             )
             t += args.bucket
         summary["timeline"] = timeline
+    push_acked: dict[str, list[int]] = {}
+    for p in parts:
+        push_acked.update(p["push_acked"])
+    if push_acked:
+        summary["push"] = {
+            "conversations": len(push_acked),
+            "acked": push_acked,
+            "unacked": sum(p["push_unacked"] for p in parts),
+        }
+    if args.marks:
+        try:
+            with open(args.marks) as fh:
+                marks = [json.loads(line) for line in fh if line.strip()]
+        except FileNotFoundError:
+            marks = []
+        pair_deliveries = [d for p in parts for d in p["pair_deliveries"]]
+        # marks are wall-clock times; deliveries are seconds since clock0
+        summary["marks"] = [{**m, **recovery(pair_deliveries, m["t"] - args.clock0_wall)} for m in marks]
     failures = [f for p in parts for f in p["failures"]]
     if failures:
         summary["first_failures"] = failures[:3]
@@ -439,8 +684,16 @@ def parse_args(argv=None):
     parser.add_argument(
         "--cpu", action="append", default=[], help="name=pid,pid: CPU per message of these server processes"
     )
+    parser.add_argument("--ack-timeout", type=float, default=15.0, help="send an unacked message again after this")
+    parser.add_argument("--push-data", help="im_bench_prepare output of a tenant with a push webhook")
+    parser.add_argument(
+        "--push-conversations", type=int, default=0, help="visitors of --push-data whose agent stays offline"
+    )
+    parser.add_argument("--run-id", help="prefix of this run's client_msg_ids (default: from the clock)")
+    parser.add_argument("--marks", help="file of JSON lines {t: wall clock, event: name} written during the run")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
+    args.run_id = args.run_id or RUN_ID
     args.cpu = [(g, [int(p) for p in pids.split(",") if p]) for g, pids in (c.split("=", 1) for c in args.cpu)]
     args.url = args.url or ["ws://127.0.0.1:8100"]
     return args
@@ -453,12 +706,22 @@ def main(argv=None):
     pairs = list(enumerate(data["pairs"][: args.conversations]))
     if len(pairs) < args.conversations:
         sys.exit(f"only {len(pairs)} conversations in {args.data}")
+    push_data, push_pairs = None, []
+    if args.push_data and args.push_conversations:
+        with open(args.push_data) as fh:
+            push_data = json.load(fh)
+        push_pairs = list(enumerate(push_data["pairs"][: args.push_conversations]))
     slices = [pairs[i :: args.procs] for i in range(args.procs)]
+    push_slices = [push_pairs[i :: args.procs] for i in range(args.procs)]
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     start_at = time.time() + 1.0 + 0.3 * args.procs  # after every client process has imported
     clock0 = time.monotonic()  # CLOCK_MONOTONIC is system-wide: every client process shares it
-    procs = [ctx.Process(target=_worker, args=(args, s, data, start_at, clock0, queue)) for s in slices]
+    args.clock0_wall = time.time()
+    procs = [
+        ctx.Process(target=_worker, args=(args, s, data, start_at, clock0, queue, ps, push_data))
+        for s, ps in zip(slices, push_slices, strict=True)
+    ]
     for p in procs:
         p.start()
     parts = [queue.get() for _ in procs]

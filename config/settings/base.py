@@ -175,7 +175,12 @@ CACHES = {
 
 CELERY_BROKER_URL = celery_url(os.environ.get("CELERY_BROKER_URL", REDIS_URL))
 CELERY_RESULT_BACKEND = celery_url(os.environ.get("CELERY_RESULT_BACKEND", REDIS_URL))
-CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:", "visibility_timeout": 3600}
+# A task taken by a worker that then dies (kill -9, lost host) is handed out again after this many
+# seconds: longer than the longest task (an export), or a slow task would run twice meanwhile.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "global_keyprefix": f"{REDIS_PREFIX}:celery:",
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}:celery:"}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True  # a task lost with its worker is redelivered; tasks are idempotent
