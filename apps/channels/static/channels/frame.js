@@ -416,6 +416,12 @@ function onError(f) {
     showLeaveMessage(f.message, f.code);
     return;
   }
+  if (f.retry && f.ref && state.pendingEls[f.ref]) {
+    // The server is briefly unavailable: keep the message queued and send it again (same
+    // client_msg_id, so it is written once however many times it is sent).
+    setTimeout(flush, f.retry_after_ms || 1000);
+    return;
+  }
   if (f.ref && state.pendingEls[f.ref]) { markFailed(f.ref); }
   if (f.code === "conversation_closed" && state.conv) { applyStatus("closed"); return; }
   notice(f.message || S.error);

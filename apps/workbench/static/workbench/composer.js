@@ -61,6 +61,17 @@ export function resend(m) {
   if (state.current === m.conversation_id) renderConversation(conv(m.conversation_id));
 }
 
+/** The server said "unavailable, retry" (a database restart): send it again after the delay it gave,
+ * with the same client_msg_id (written once). False when the message is not mine or not pending. */
+export function retryPending(cid, delayMs) {
+  var found = false;
+  state.convs.forEach(function (c) {
+    var m = c.pending.get(cid);
+    if (m) { found = true; setTimeout(function () { if (c.pending.has(cid)) deliver(m); }, delayMs || 1000); }
+  });
+  return found;
+}
+
 /** Messages of mine still waiting for their ack: sent again after a reconnect (idempotent). */
 export function redeliverPending() {
   state.convs.forEach(function (c) { c.pending.forEach(function (m) { if (!m._failed) deliver(m); }); });

@@ -3,7 +3,7 @@
 import { Handlers, Socket, fmt, gettext as _, wsUrl } from "../js/kefu/client.js";
 import { closedLocally, flash } from "./actions.js";
 import { alertUser } from "./alerts.js";
-import { redeliverPending } from "./composer.js";
+import { redeliverPending, retryPending } from "./composer.js";
 import { catchUp, markFailed, noticeLocal, onMessage, readMark, renderHead, renderTyping, subscribe } from "./conversation.js";
 import { refreshMine, refreshQueue, renderMine, renderQueue } from "./lists.js";
 import { statusChanged } from "./status.js";
@@ -100,6 +100,7 @@ function onTransferResolved(f) {
 }
 
 function onError(f) {
+  if (f.retry && f.ref && retryPending(f.ref, f.retry_after_ms)) return;
   if (f.ref && markFailed(f.ref, f.message)) return;
   flash(f.message || _("Something went wrong."), true);
 }
