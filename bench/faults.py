@@ -56,6 +56,7 @@ FAULTS = [
     "celery_workers",
     "replica_stop",
     "primary_restart",
+    "heartbeat",
 ]
 DESCRIPTIONS = {
     "baseline": "none (baseline: what each component spends per message)",
@@ -65,6 +66,7 @@ DESCRIPTIONS = {
     "celery_workers": "kill -9 every Celery worker, start them again",
     "replica_stop": "stop the MariaDB replica, start it again",
     "primary_restart": "restart the MariaDB primary (clean stop, start)",
+    "heartbeat": "none: idle sockets only, what a heartbeat (ping every 25 s) costs",
 }
 
 
@@ -366,6 +368,46 @@ def run_row(fault: str, topo: Topology, args, data_file: Path, push_file: Path, 
     return summary
 
 
+def run_heartbeat(topo: Topology, args, out_dir: Path) -> dict:
+    """Idle sockets (no messages): CPU, Redis and database work per heartbeat ping. Every socket
+    pings every 25 s; the server compares its conversations with the database and adds the socket
+    to its groups again (a restarted shard forgets them)."""
+    data_file = out_dir / "heartbeat.json"
+    if not data_file.exists():
+        topo.manage("im_bench_prepare", "--conversations", str(args.heartbeat_conversations), "--out", str(data_file))
+    before = loadavg()
+    print(f"\n== heartbeat: {2 * args.heartbeat_conversations} idle sockets (load {before})", flush=True)
+    cmd = [sys.executable, str(ROOT / "bench" / "im_load.py"), "--data", str(data_file)]
+    cmd += ["--url", topo.url.replace("http://", "ws://"), "--conversations", str(args.heartbeat_conversations)]
+    cmd += ["--interval", "100000", "--duration", "100", "--drain", "1", "--procs", str(args.procs), "--json"]
+    load = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in load.stderr:
+        if "pairs connected" in line:
+            print("  " + line.strip(), flush=True)
+            break
+    threading.Thread(target=lambda: list(load.stderr), daemon=True).start()
+    meter = Meter(topo)
+    time.sleep(20)  # the connect burst is over
+    first = meter.snapshot()
+    time.sleep(75)  # three heartbeats of every socket
+    last = meter.snapshot()
+    out, _err = load.communicate()
+    summary = json.loads(out.strip().splitlines()[-1])
+    sockets = 2 * args.heartbeat_conversations
+    pings = round(sockets * (last["t"] - first["t"]) / 25)
+    resources = Meter.delta(first, last, pings)
+    resources["per"] = "ping"
+    return {
+        "fault": "heartbeat",
+        "sockets": sockets,
+        "pings": pings,
+        "connect_s": summary["connect_s"],
+        "resources": resources,
+        "load_before": before,
+        "load_after": loadavg(),
+    }
+
+
 def inject(fault: str, topo: Topology) -> None:
     if fault == "kill_daphne":
         topo.kill("daphne-1")
@@ -532,6 +574,7 @@ def main(argv=None) -> int:
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
     parser.add_argument("--push-conversations", type=int, default=20)
     parser.add_argument("--daphne", type=int, default=2)
+    parser.add_argument("--heartbeat-conversations", type=int, default=1000, help="pairs of idle sockets")
     parser.add_argument("--keep-up", action="store_true", help="leave the topology running")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "faults.json"))
     args = parser.parse_args(argv)
@@ -556,6 +599,10 @@ def main(argv=None) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         data_file, push_file = prepare(topo, receiver, args, out_dir)
         for fault in faults:
+            if fault == "heartbeat":
+                results.append(run_heartbeat(topo, args, out_dir))
+                print(json.dumps(results[-1]["resources"], indent=1), flush=True)
+                continue
             results.append(run_row(fault, topo, args, data_file, push_file, receiver, out_dir))
             print(row_markdown(results[-1]), flush=True)
     finally:
@@ -570,10 +617,11 @@ def main(argv=None) -> int:
         "Celery pushes, reports | load avg before → after |"
     )
     print("|---|---|---|---|---|---|---|---|")
-    for s in results:
+    rows = [s for s in results if s["fault"] != "heartbeat"]
+    for s in rows:
         print(row_markdown(s))
-    bad = [s["fault"] for s in results if s["lost"] or s["duplicated"] or s["out_of_order"] or s["unacked"]]
-    bad += [s["fault"] for s in results if s["db"]["written_twice"] or (s.get("push_check") or {}).get("not_pushed")]
+    bad = [s["fault"] for s in rows if s["lost"] or s["duplicated"] or s["out_of_order"] or s["unacked"]]
+    bad += [s["fault"] for s in rows if s["db"]["written_twice"] or (s.get("push_check") or {}).get("not_pushed")]
     if bad:
         print(f"\nFAILED: {sorted(set(bad))}", file=sys.stderr)
         return 1

@@ -227,6 +227,10 @@ class Topology:
         ]
         if not self.durable:
             argv += ["--innodb-flush-log-at-trx-commit=2", "--sync-binlog=0", "--innodb-doublewrite=0"]
+        elif primary:
+            # A committed transaction is in the binlog on disk too: a crash of the primary never
+            # leaves the replica with writes the primary lost (group commit shares the fsync).
+            argv += ["--sync-binlog=1"]
         if primary:
             argv += ["--log-bin=mysql-bin", "--binlog-format=ROW", "--expire-logs-days=1"]
         else:
