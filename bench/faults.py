@@ -382,7 +382,7 @@ def run_heartbeat(topo: Topology, args, out_dir: Path) -> dict:
     cmd += ["--interval", "100000", "--duration", "100", "--drain", "1", "--procs", str(args.procs), "--json"]
     load = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in load.stderr:
-        if "pairs connected" in line:
+        if "connected in" in line:
             print("  " + line.strip(), flush=True)
             break
     threading.Thread(target=lambda: list(load.stderr), daemon=True).start()
