@@ -45,3 +45,6 @@ urlpatterns = [
     # (apps.core.files): read through views that check a credential, never under /media/.
     re_path(r"^media/tenant-logos/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT / "tenant-logos"}),
 ]
+
+# A database outage (restart, failover) answers 503 + Retry-After instead of the 500 page.
+handler500 = "apps.core.views.server_error"

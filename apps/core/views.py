@@ -13,6 +13,30 @@ from apps.core import health
 from apps.core.ratelimit import login_rate
 
 
+def server_error(request: HttpRequest, *args, **kwargs):
+    """handler500: a database that is restarting or failing over is a 503 that says "in a few
+    seconds" (and lets the load balancer and the client retry), not a bug page. Renders without
+    touching the database."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+    from django.views import defaults
+
+    exc = sys.exc_info()[1]
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return defaults.server_error(request, *args, **kwargs)
+    if request.path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json"):
+        body = {"error": {"code": "unavailable", "message": _("The service is briefly unavailable. Please try again.")}}
+        response = JsonResponse(body, status=503)
+    else:
+        from django.http import HttpResponse
+        from django.template import loader
+
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = "5"
+    return response
+
+
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     components = {

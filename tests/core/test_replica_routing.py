@@ -8,6 +8,7 @@ import json
 
 import pytest
 from django.db import OperationalError
+from django.urls import path
 
 from apps.core import replica
 from apps.core.api import exception_handler
@@ -77,3 +78,26 @@ def test_database_outage_is_a_retryable_503_not_a_server_error():
     assert response.status_code == 503
     assert response.data["error"]["code"] == "unavailable"
     assert response["Retry-After"] == "1"
+
+
+def _boom(request):
+    raise OperationalError(2002, "Can't connect to MySQL server")
+
+
+def _bug(request):
+    raise ValueError("a bug")
+
+
+urlpatterns = [path("boom/", _boom), path("api/boom/", _boom), path("bug/", _bug)]
+handler500 = "apps.core.views.server_error"
+
+
+@pytest.mark.urls(__name__)
+def test_a_page_during_a_database_outage_is_a_503_that_retries_not_the_bug_page(client):
+    client.raise_request_exception = False
+    page = client.get("/boom/")
+    assert page.status_code == 503 and page["Retry-After"] == "5"
+    assert "服务暂时不可用" in page.content.decode()
+    api = client.get("/api/boom/")
+    assert api.status_code == 503 and api.json()["error"]["code"] == "unavailable"
+    assert client.get("/bug/").status_code == 500

@@ -73,3 +73,20 @@ def test_the_local_nginx_is_docker_nginx_conf_pointed_at_local_processes(tmp_pat
                 in server
             )
     assert str(tmp_path / "nginx" / "server.conf") in main
+
+
+def test_every_task_runs_again_when_the_database_is_briefly_unavailable():
+    """A task that meets a restarting primary is retried with backoff instead of failing and
+    dropping its work (the fault run 'restart the primary' lost pushes before this)."""
+    from django.db import InterfaceError, OperationalError
+
+    from celery_worker import app
+
+    app.loader.import_default_modules()
+    ours = [t for name, t in app.tasks.items() if name.startswith(("apps.", "core."))]
+    assert len(ours) > 10
+    for task in ours:
+        retried = tuple(task.autoretry_for)
+        assert any(issubclass(OperationalError, e) for e in retried), task.name
+        assert any(issubclass(InterfaceError, e) for e in retried), task.name
+        assert hasattr(task, "_orig_run"), task.name  # the autoretry wrapper is installed
