@@ -25,6 +25,8 @@ api_v1 = [
     path("", include("apps.accounts.api.urls")),
     path("public/tenants/<slug:slug>/info/", PublicCompanyInfoView.as_view(), name="public-company-info"),
     *[path("", include(f"apps.{app}.api.urls")) for app in DOMAIN_APPS],
+    path("", include("apps.privacy.api.urls")),
+    path("", include("apps.sla.api.urls")),
 ]
 
 urlpatterns = [

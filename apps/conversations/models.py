@@ -132,6 +132,13 @@ class Conversation(TenantOwned):
     route_agents = models.CharField(max_length=255, blank=True, default="")
     excluded_agents = models.CharField(max_length=255, blank=True, default="")
     inactivity_warned_at = models.DateTimeField(null=True, blank=True)
+    # "Waiting for the customer" (snooze): set by the agent, cleared when the customer writes or
+    # the agent resumes; closed after the tenant's waiting silence (apps.routing.waiting).
+    waiting_since = models.DateTimeField(_("waiting for the customer since"), null=True, blank=True)
+    remind_at = models.DateTimeField(_("remind at"), null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    # Left out of the agent's active count while waiting (the tenant's choice when it started).
+    load_released = models.BooleanField(default=False)
     rating_invited_at = models.DateTimeField(null=True, blank=True)
 
     subtree_field = "branch"

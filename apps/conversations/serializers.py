@@ -23,4 +23,6 @@ def conversation_to_dict(conversation: Conversation) -> dict:
         "queued_at": conversation.queued_at.isoformat() if conversation.queued_at else None,
         "assigned_at": conversation.assigned_at.isoformat() if conversation.assigned_at else None,
         "closed_at": conversation.closed_at.isoformat() if conversation.closed_at else None,
+        "waiting_since": conversation.waiting_since.isoformat() if conversation.waiting_since else None,
+        "remind_at": conversation.remind_at.isoformat() if conversation.remind_at else None,
     }

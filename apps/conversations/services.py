@@ -144,7 +144,9 @@ ACTIVE_LOAD_STATUSES = (ConversationStatus.ACTIVE, ConversationStatus.TRANSFER_P
 
 def agent_active_count(*, agent_id: int) -> int:
     """An agent's load: conversations they hold (in service or being transferred away)."""
-    return Conversation.objects.filter(assignee_id=agent_id, status__in=ACTIVE_LOAD_STATUSES).count()
+    return Conversation.objects.filter(
+        assignee_id=agent_id, status__in=ACTIVE_LOAD_STATUSES, load_released=False
+    ).count()
 
 
 def _not_found() -> ApplicationError:

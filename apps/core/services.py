@@ -15,6 +15,7 @@ def audit_record(
     tenant=None,
     changes: dict[str, Any] | None = None,
     object_type: str = "",
+    object_id: str = "",
     object_repr: str = "",
 ) -> AuditEntry:
     if tenant is None and obj is not None:
@@ -28,7 +29,7 @@ def audit_record(
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,
         object_type=object_type or (obj._meta.label if obj is not None else ""),
-        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
+        object_id=object_id or (str(obj.pk) if obj is not None and obj.pk is not None else ""),
         object_repr=(object_repr or (str(obj) if obj is not None else ""))[:200],
         changes=changes or {},
     )

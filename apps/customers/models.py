@@ -18,6 +18,9 @@ class Customer(TenantOwned):
     captured = models.JSONField(_("captured information"), default=dict, blank=True)
     created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # Set when the customer's personal information was erased on request (apps.privacy): the row
+    # stays, without any personal field, so the conversations it anchors still count in reports.
+    erased_at = models.DateTimeField(_("erased at"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("customer")
@@ -25,6 +28,8 @@ class Customer(TenantOwned):
         indexes = [models.Index(fields=["tenant", "display_name"])]
 
     def __str__(self) -> str:
+        if self.erased_at is not None:
+            return str(_("Erased customer #%(id)s") % {"id": self.pk})
         return self.display_name or f"#{self.pk}"
 
 

@@ -21,6 +21,7 @@ EVENTS: dict[str, set[str]] = {
     "conversation.updated": {"conversation"},
     "conversation.rating_requested": {"conversation_id"},
     "conversation.rated": {"conversation_id", "score", "agent_id"},
+    "conversation.reminder": {"conversation_id", "remind_at"},
     "queue.changed": {"queue_length"},
     "agent.status": {"agent_id", "status", "active_chats", "max_chats"},
     # browsing visitors (apps.visitors)
@@ -28,6 +29,7 @@ EVENTS: dict[str, set[str]] = {
     "visitor.left": {"visit"},
     # knowledge base / bot (apps.knowledge)
     "alert.keyword": {"conversation_id", "alert"},
+    "sla.breached": {"conversation_id", "breach"},
 }
 
 

@@ -208,13 +208,34 @@ class FollowUpStatus(models.TextChoices):
     DONE = "done", _("Done")
 
 
-class FollowUpTask(TenantOwned):
-    """F43: a dissatisfied rating becomes a follow-up task for a supervisor's list."""
+class FollowUpSource(models.TextChoices):
+    RATING = "rating", _("Dissatisfied rating")
+    LEAVE_MESSAGE = "leave_message", _("Left message")
 
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
-    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+
+class FollowUpOutcome(models.TextChoices):
+    RESOLVED = "resolved", _("Resolved")
+    CONTACTED = "contacted", _("Contacted, more to do")
+    UNREACHABLE = "unreachable", _("Could not reach the customer")
+    NO_ACTION = "no_action", _("Nothing to do")
+
+
+class FollowUpTask(TenantOwned):
+    """F43: a dissatisfied rating or a left message becomes a follow-up task with an owner, a due
+    time and an outcome: supervisors see their subtree's, agents the ones they own (workbench)."""
+
+    source = models.CharField(_("from"), max_length=20, choices=FollowUpSource.choices, default=FollowUpSource.RATING)
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     rating = models.OneToOneField(
         "conversations.Rating", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    leave_message = models.OneToOneField(
+        "routing.LeaveMessage", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
     branch = models.ForeignKey("accounts.Branch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     assignee = models.ForeignKey(
@@ -227,6 +248,7 @@ class FollowUpTask(TenantOwned):
     )
     due_at = models.DateTimeField(_("due"))
     status = models.CharField(_("status"), max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.OPEN)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=FollowUpOutcome.choices, blank=True)
     result = models.TextField(_("result"), blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)

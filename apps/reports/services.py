@@ -18,6 +18,8 @@ from apps.conversations.models import Conversation, ConversationEvent, Participa
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
 from apps.core.services import audit_record
 from apps.reports.models import (
+    FollowUpOutcome,
+    FollowUpSource,
     FollowUpStatus,
     FollowUpTask,
     KpiTarget,
@@ -217,21 +219,75 @@ def followup_create_for_rating(*, rating_id: int) -> FollowUpTask | None:
     return task
 
 
+def followup_create_for_leave_message(*, leave_message_id: int) -> FollowUpTask | None:
+    """A left message becomes one follow-up task (safe to call twice): owned by the agent who last
+    served the customer on that conversation, else by the channel branch's supervisor."""
+    from apps.routing.models import LeaveMessage
+
+    lm = (
+        LeaveMessage.objects.select_related("channel", "channel__branch", "conversation")
+        .filter(pk=leave_message_id)
+        .first()
+    )
+    if lm is None:
+        return None
+    conv = lm.conversation
+    branch = (conv.branch if conv is not None and conv.branch_id else None) or (
+        lm.channel.branch if lm.channel else None
+    )
+    owner = None
+    if conv is not None and conv.assignee_id:
+        owner = User.objects.filter(pk=conv.assignee_id, is_active=True).first()
+    owner = owner or _supervisor_for(branch, lm.tenant_id)
+    hours = getattr(settings, "REPORTS_FOLLOWUP_DUE_HOURS", 24)
+    task, _created = FollowUpTask.objects.get_or_create(
+        leave_message=lm,
+        defaults={
+            "tenant_id": lm.tenant_id,
+            "source": FollowUpSource.LEAVE_MESSAGE,
+            "conversation": conv,
+            "customer_id": lm.customer_id,
+            "branch": branch,
+            "assignee": owner,
+            "due_at": lm.created_at + timedelta(hours=hours),
+        },
+    )
+    return task
+
+
+def _followup_for_actor(actor, task_id: int) -> FollowUpTask:
+    """Managers: their subtree's tasks. Agents: only the tasks they own."""
+    qs = FollowUpTask.objects.visible_to(actor).select_for_update()
+    if not (actor.is_authenticated and actor.is_manager):
+        qs = qs.filter(assignee_id=getattr(actor, "pk", None))
+    task = qs.filter(pk=task_id).first()
+    if task is None:
+        raise NotFound(_("Follow-up task not found."))
+    return task
+
+
 @transaction.atomic
 def followup_update(
     *,
     actor,
     task_id: int,
     result: str | None = None,
+    outcome: str | None = None,
     assignee_id: int | None = None,
     due_at=None,
     done: bool | None = None,
 ) -> FollowUpTask:
-    require_manager(actor)
-    task = FollowUpTask.objects.visible_to(actor).select_for_update().filter(pk=task_id).first()
-    if task is None:
-        raise NotFound(_("Follow-up task not found."))
+    task = _followup_for_actor(actor, task_id)
+    if (assignee_id is not None or due_at is not None) and not actor.is_manager:
+        raise ApplicationError(
+            "permission_denied", _("Only a supervisor can change the owner or the due time."), status=403
+        )
     changes = {}
+    if outcome is not None:
+        if outcome not in FollowUpOutcome.values:
+            raise ApplicationError("invalid_outcome", _("Choose an outcome from the list."))
+        task.outcome = outcome
+        changes["outcome"] = outcome
     if assignee_id is not None:
         assignee = User.objects.visible_to(actor).filter(pk=assignee_id, is_active=True).first()
         if assignee is None:
@@ -247,8 +303,10 @@ def followup_update(
         task.due_at = due_at
         changes["due_at"] = due_at.isoformat()
     if done is not None:
-        if done and not task.result.strip():
-            raise ApplicationError("result_required", _("Write down the result before closing the task."))
+        if done and not (task.result.strip() and task.outcome):
+            raise ApplicationError(
+                "result_required", _("Choose the outcome and write down the result before closing the task.")
+            )
         task.status = FollowUpStatus.DONE if done else FollowUpStatus.OPEN
         task.closed_at = timezone.now() if done else None
         changes["status"] = task.status
@@ -364,4 +422,12 @@ def tracking_scan_events(*, batch: int = 2000) -> int:
         followup_create_for_rating(rating_id=rid)
     if ratings:
         RollupCursor.objects.filter(pk=rcur.pk).update(last_id=ratings[-1])
+    from apps.routing.models import LeaveMessage
+
+    lcur, _created = RollupCursor.objects.get_or_create(source="followup-leave-message")
+    left = list(LeaveMessage.objects.filter(id__gt=lcur.last_id).order_by("id").values_list("id", flat=True)[:batch])
+    for lid in left:
+        followup_create_for_leave_message(leave_message_id=lid)
+    if left:
+        RollupCursor.objects.filter(pk=lcur.pk).update(last_id=left[-1])
     return n

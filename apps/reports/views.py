@@ -272,6 +272,7 @@ def followups_page(request):
                 actor=request.user,
                 task_id=_int(request.POST.get("task")) or 0,
                 result=request.POST.get("result"),
+                outcome=request.POST.get("outcome") or None,
                 done=request.POST.get("done") == "1",
             )
             flash.success(request, _("Saved."))
@@ -280,11 +281,17 @@ def followups_page(request):
         return redirect("reports:followups")
     status = request.GET.get("status") or "open"
     tasks = FollowUpTask.objects.visible_to(request.user).select_related(
-        "conversation", "customer", "assignee", "rating"
+        "conversation", "customer", "assignee", "rating", "leave_message"
     )
     if status in ("open", "done"):
         tasks = tasks.filter(status=status)
-    return render(request, "reports/followups.html", {"tasks": tasks[:200], "status": status})
+    from apps.reports.models import FollowUpOutcome
+
+    return render(
+        request,
+        "reports/followups.html",
+        {"tasks": tasks[:200], "status": status, "outcomes": FollowUpOutcome.choices},
+    )
 
 
 # --- customers ------------------------------------------------------------------------------------
@@ -339,5 +346,8 @@ def customer_page(request, pk: int):
             flash.error(request, exc.message)
         return redirect("reports:customer", pk=pk)
     profile = customer_centre.customer_profile(actor=user, customer_id=pk)
+    from apps.privacy.services import customer_view_record
+
+    customer_view_record(actor=user, customer_id=pk, where="customer_centre")
     profile["subscribed"] = TrackingSubscription.objects.filter(customer_id=pk, user=user).first()
     return render(request, "reports/customer.html", profile)

@@ -111,6 +111,10 @@ class DispatchSettingsAdmin(SuperAdminOnly):
                 ]
             },
         ),
+        (
+            _("Waiting for the customer"),
+            {"fields": ["waiting_releases_load", "waiting_close_seconds", "waiting_close_message"]},
+        ),
     ]
 
     def has_add_permission(self, request):

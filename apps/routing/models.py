@@ -62,6 +62,17 @@ class DispatchSettings(TenantOwned):
     off_hours_message = models.CharField(_("off-hours message"), max_length=300, blank=True)
     queue_full_message = models.CharField(_("queue full message"), max_length=300, blank=True)
     inactivity_warning_message = models.CharField(_("inactivity warning"), max_length=300, blank=True)
+    waiting_releases_load = models.BooleanField(
+        _("waiting conversations leave the agent's active count"),
+        default=False,
+        help_text=_("While an agent waits for the customer, the conversation does not count towards their limit."),
+    )
+    waiting_close_seconds = models.PositiveIntegerField(
+        _("close a waiting conversation after (s) of customer silence"), default=86400, help_text=_("0 = never.")
+    )
+    waiting_close_message = models.CharField(
+        _("message when a waiting conversation closes"), max_length=300, blank=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

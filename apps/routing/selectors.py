@@ -80,7 +80,13 @@ def candidate_agents(*, conversation: Conversation, strategy: str, limit: int = 
         excluded_ids=id_list(conversation.excluded_agents),
     )
     qs = qs.annotate(
-        load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=ACTIVE_LOAD_STATUSES)),
+        load=Count(
+            "assigned_conversations",
+            filter=Q(
+                assigned_conversations__status__in=ACTIVE_LOAD_STATUSES,
+                assigned_conversations__load_released=False,
+            ),
+        ),
         last_assigned=F("presence__last_assigned_at"),
     ).filter(load__lt=F("max_chats"))
     rr = F("last_assigned").asc(nulls_first=True)
@@ -179,31 +185,91 @@ def dispatch_settings_forget(tenant_id: int | None = None) -> None:
         _calendar_memo.pop(tenant_id, None)
 
 
-def is_working_time(*, tenant, branch: Branch | None = None, at: dt.datetime | None = None) -> bool:
-    """F45. The nearest level (the branch, an ancestor, or the company) that has working hours
-    decides; with none anywhere, service is always open. A holiday of the branch, an ancestor
-    or the company closes the day."""
-    at = at or timezone.now()
-    local = at.astimezone(tenant_tz(tenant))
-    chain = _branch_chain_paths(branch)
-    hours, holidays = _calendar(tenant.pk)
-    day = local.date()
+def _day_windows(tenant_id: int, chain: list[str], day: dt.date) -> list[tuple[dt.time, dt.time | None]] | None:
+    """The working windows of one local day as (start, end) times, end None = midnight; None when
+    no level has working hours at all (always open). The nearest level (the branch, an ancestor,
+    or the company) that has working hours decides; a holiday of any of them closes the day. An
+    overnight shift (start > end) opens both ends of its weekday."""
+    hours, holidays = _calendar(tenant_id)
     if any(d == day and (path is None or path in chain) for path, d in holidays):
-        return False
+        return []
     rows = [r for r in hours if r[0] is None or r[0] in chain]
     if not rows:
-        return True
-    levels = [*chain, None]
-    for level in levels:
+        return None
+    for level in [*chain, None]:
         level_rows = [r for r in rows if r[0] == level]
         if level_rows:
-            now_t = local.time()
+            windows: list[tuple[dt.time, dt.time | None]] = []
             for _path, weekday, start, end in level_rows:
-                if weekday != local.weekday():
+                if weekday != day.weekday():
                     continue
-                if start <= end and start <= now_t < end:
-                    return True
-                if start > end and (now_t >= start or now_t < end):  # overnight shift
-                    return True
-            return False
-    return True
+                if start <= end:
+                    windows.append((start, end))
+                else:
+                    windows += [(dt.time(0), end), (start, None)]
+            return sorted(windows)
+    return None
+
+
+def is_working_time(*, tenant, branch: Branch | None = None, at: dt.datetime | None = None) -> bool:
+    """F45: is `at` inside the working hours that apply to this branch (see _day_windows)?"""
+    at = at or timezone.now()
+    local = at.astimezone(tenant_tz(tenant))
+    windows = _day_windows(tenant.pk, _branch_chain_paths(branch), local.date())
+    if windows is None:
+        return True
+    now_t = local.time()
+    return any(start <= now_t and (end is None or now_t < end) for start, end in windows)
+
+
+MAX_CALENDAR_DAYS = 400
+
+
+def _working_spans(*, tenant, branch: Branch | None, start: dt.datetime):
+    """Working periods from `start` on, as aware (from, to) pairs in order, for at most
+    MAX_CALENDAR_DAYS days. Always-open calendars yield one endless span."""
+    tz = tenant_tz(tenant)
+    chain = _branch_chain_paths(branch)
+    local = start.astimezone(tz)
+    day = local.date()
+    for _ in range(MAX_CALENDAR_DAYS):
+        windows = _day_windows(tenant.pk, chain, day)
+        if windows is None:
+            yield start, None
+            return
+        for w_start, w_end in windows:
+            a = dt.datetime.combine(day, w_start, tzinfo=tz)
+            b = (
+                dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
+                if w_end is None
+                else (dt.datetime.combine(day, w_end, tzinfo=tz))
+            )
+            a = max(a, start)
+            if b > a:
+                yield a, b
+        day += dt.timedelta(days=1)
+
+
+def working_deadline(*, tenant, branch: Branch | None, start: dt.datetime, seconds: float) -> dt.datetime | None:
+    """The instant when `seconds` of working time have passed since `start` (service levels count
+    only working hours, holidays excluded); None if the calendar has no working time ahead."""
+    left = dt.timedelta(seconds=seconds)
+    for a, b in _working_spans(tenant=tenant, branch=branch, start=start):
+        if b is None or b - a >= left:
+            return a + left
+        left -= b - a
+    return None
+
+
+def working_seconds_between(*, tenant, branch: Branch | None, start: dt.datetime, end: dt.datetime) -> float:
+    """Working time between two instants, in seconds (0 when end <= start)."""
+    total = 0.0
+    if end <= start:
+        return total
+    for a, b in _working_spans(tenant=tenant, branch=branch, start=start):
+        if a >= end:
+            break
+        total += ((end if b is None else min(b, end)) - a).total_seconds()
+        if b is None or b >= end:
+            break
+    return total

@@ -462,6 +462,15 @@ def on_capacity_changed(*, agent) -> None:
 
 
 def on_messages_committed(*, messages) -> None:
+    # The customer wrote to a conversation waiting for them: back in the agent's active work.
+    woken = {
+        m.conversation_id for m in messages if m.sender_kind == "visitor" and m.conversation.waiting_since is not None
+    }
+    if woken:
+        from apps.routing.waiting import wake_on_customer_message
+
+        for conversation_id in sorted(woken):
+            wake_on_customer_message(conversation_id=conversation_id)
     # A message holding the row lock can make a dispatcher skip a queued conversation; try it
     # again now that the message is committed.
     queued = {m.conversation_id for m in messages if m.conversation.status == ConversationStatus.QUEUED}
@@ -723,7 +732,8 @@ def timeout_visitor_inactivity(*, now: dt.datetime | None = None) -> int:
     stamped on the row and is only sent again after the visitor speaks."""
     now = now or timezone.now()
     rows = list(
-        Conversation.objects.filter(status=ConversationStatus.ACTIVE)
+        # Conversations waiting for the customer have their own silence (apps.routing.waiting).
+        Conversation.objects.filter(status=ConversationStatus.ACTIVE, waiting_since__isnull=True)
         .annotate(ref=Coalesce("last_visitor_message_at", "assigned_at"))
         .values_list("pk", "tenant_id", "ref", "inactivity_warned_at")
     )

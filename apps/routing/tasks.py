@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from apps.routing import services
+from apps.routing import services, waiting
 
 
 @shared_task(name="apps.routing.tasks.run_timeouts", ignore_result=True)
@@ -13,6 +13,8 @@ def run_timeouts() -> dict:
         "first_response": services.timeout_first_response(),
         "queue_wait": services.timeout_queue_wait(),
         "visitor_inactivity": services.timeout_visitor_inactivity(),
+        "waiting_closed": waiting.waiting_close_silent(),
+        "waiting_reminded": waiting.waiting_reminders(),
         "transfers": services.timeout_transfers(),
     }
 

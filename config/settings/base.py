@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "apps.workbench",
     "apps.reports",
     "apps.visitors",
+    "apps.privacy",
+    "apps.sla",
 ]
 
 MIDDLEWARE = [

@@ -180,7 +180,9 @@ def test_dissatisfied_rating_creates_one_follow_up_and_notifies_trackers(history
         services.followup_update(actor=org.sup_east, task_id=task.pk, done=True)  # a result is required
     with pytest.raises(NotFound):
         services.followup_update(actor=org.sup_south, task_id=task.pk, result="x")
-    services.followup_update(actor=org.sup_east, task_id=task.pk, result="已电话回访，客户满意", done=True)
+    services.followup_update(
+        actor=org.sup_east, task_id=task.pk, result="已电话回访，客户满意", outcome="resolved", done=True
+    )
     assert TrackingNotification.objects.filter(step="followed_up").count() == 1
 
 

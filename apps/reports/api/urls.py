@@ -7,4 +7,6 @@ urlpatterns = [
     path("exports/<int:pk>/", views.ExportDetailView.as_view(), name="export-detail"),
     path("exports/<int:pk>/download/", views.ExportDownloadView.as_view(), name="export-download"),
     path("reports/", views.ReportView.as_view(), name="report"),
+    path("followups/", views.FollowUpListView.as_view(), name="followup-list"),
+    path("followups/<int:pk>/", views.FollowUpDetailView.as_view(), name="followup-detail"),
 ]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.api import IsTenantMember
 from apps.core.files import private_file_response
-from apps.reports import exports
-from apps.reports.models import ExportJob
+from apps.reports import exports, services
+from apps.reports.models import ExportJob, FollowUpOutcome, FollowUpTask
 
 
 class ExportListCreateView(APIView):
@@ -93,3 +93,54 @@ class ReportView(APIView):
                 "total": render(table["total"]),
             }
         )
+
+
+class FollowUpSerializer(serializers.Serializer):
+    result = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    outcome = serializers.ChoiceField(choices=FollowUpOutcome.choices, required=False)
+    done = serializers.BooleanField(required=False)
+
+
+def followup_to_dict(task: FollowUpTask) -> dict:
+    lm = task.leave_message
+    return {
+        "id": task.pk,
+        "source": task.source,
+        "conversation_id": task.conversation_id,
+        "customer_id": task.customer_id,
+        "customer_name": str(task.customer) if task.customer_id else (lm.name if lm else ""),
+        "contact": lm.contact if lm else "",
+        "text": (lm.content if lm else (task.rating.comment if task.rating else ""))[:300],
+        "score": task.rating.score if task.rating else None,
+        "assignee_id": task.assignee_id,
+        "due_at": task.due_at.isoformat(),
+        "status": task.status,
+        "outcome": task.outcome,
+        "result": task.result,
+    }
+
+
+class FollowUpListView(APIView):
+    """The actor's follow-up tasks (agents: the ones they own; ?status=open|done)."""
+
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    def get(self, request):
+        qs = FollowUpTask.objects.visible_to(request.user).select_related("customer", "rating", "leave_message")
+        if not request.user.is_manager or request.GET.get("mine") == "1":
+            qs = qs.filter(assignee_id=request.user.pk)
+        state = request.GET.get("status", "open")
+        if state in ("open", "done"):
+            qs = qs.filter(status=state)
+        return Response({"results": [followup_to_dict(t) for t in qs.order_by("status", "due_at", "id")[:200]]})
+
+
+class FollowUpDetailView(APIView):
+    permission_classes = [IsAuthenticated, IsTenantMember]
+
+    def patch(self, request, pk: int):
+        data = FollowUpSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = services.followup_update(actor=request.user, task_id=pk, **data.validated_data)
+        task = FollowUpTask.objects.select_related("customer", "rating", "leave_message").get(pk=task.pk)
+        return Response(followup_to_dict(task))

@@ -20,3 +20,6 @@ class SearchBackend(Protocol):
 
     def reindex_all(self, *, tenant_id: int | None = None, batch: int = 2000) -> int:
         """Rebuild the index from the database."""
+
+    def forget_messages(self, *, message_ids: list[int]) -> int:
+        """Drop these messages from the index (their content was erased or deleted); safe to repeat."""

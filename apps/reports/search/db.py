@@ -159,6 +159,11 @@ class DatabaseBackend:
         )
         return _insert_terms([(m.conversation, m) for m in messages])
 
+    def forget_messages(self, *, message_ids: list[int]) -> int:
+        """Nothing to do here: the database index is per conversation, and whoever empties a
+        conversation deletes its SearchTerm rows in the same transaction (apps.privacy.scrub)."""
+        return 0
+
     def reindex_all(self, *, tenant_id: int | None = None, batch: int = 2000) -> int:
         """Rebuild from the messages: the tenant's rows (or all) are replaced, batch by batch."""
         from apps.conversations.models import Conversation

@@ -113,6 +113,17 @@ class ElasticsearchBackend:
         ok, _errors = doc.update(qs)
         return ok
 
+    def forget_messages(self, *, message_ids: list[int]) -> int:
+        """Delete the messages' documents (bulk delete; a document already gone is not an error)."""
+        from elasticsearch.helpers import bulk
+
+        if not message_ids:
+            return 0
+        self.ensure_index()
+        actions = ({"_op_type": "delete", "_index": INDEX_NAME, "_id": str(i)} for i in message_ids)
+        ok, _errors = bulk(MessageDocument._get_connection(), actions, raise_on_error=False, refresh=True)
+        return ok
+
     def reindex_all(self, *, tenant_id: int | None = None, batch: int = 2000) -> int:
         index = MessageDocument._index
         if tenant_id is None and index.exists():

@@ -81,3 +81,31 @@ class LeaveMessageListView(APIView):
                 ]
             }
         )
+
+
+class WaitSerializer(serializers.Serializer):
+    remind_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ConversationWaitView(APIView):
+    """POST: wait for the customer (optional reminder time); DELETE: back to active work."""
+
+    permission_classes = [IsTenantMember]
+
+    def post(self, request, conversation_id: int):
+        from apps.conversations.serializers import conversation_to_dict
+        from apps.routing import waiting
+
+        data = WaitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conv = waiting.conversation_wait(
+            conversation_id=conversation_id, actor=request.user, remind_at=data.validated_data.get("remind_at")
+        )
+        return Response(conversation_to_dict(conv))
+
+    def delete(self, request, conversation_id: int):
+        from apps.conversations.serializers import conversation_to_dict
+        from apps.routing import waiting
+
+        conv = waiting.conversation_resume(conversation_id=conversation_id, actor=request.user)
+        return Response(conversation_to_dict(conv))

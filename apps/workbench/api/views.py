@@ -127,7 +127,11 @@ class CustomerPanelView(APIView):
     permission_classes = [IsTenantMember]
 
     def get(self, request, conversation_id: int):
-        return Response(selectors.customer_panel(actor=request.user, conversation_id=conversation_id))
+        from apps.privacy.services import customer_view_record
+
+        panel = selectors.customer_panel(actor=request.user, conversation_id=conversation_id)
+        customer_view_record(actor=request.user, customer_id=panel["customer"]["id"], where="workbench")
+        return Response(panel)
 
 
 def parse_range(params, *, tz, default_days: int = 1) -> tuple[datetime, datetime]:
