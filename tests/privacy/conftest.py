@@ -111,6 +111,21 @@ class Footprint:
             channel=self.channel, customer=self.customer, name=NAME, contact=PHONE, content=f"请回电，{ADDRESS}"
         )
         report_services.tracking_subscribe(actor=org.admin, customer_id=self.customer.pk)
+        from django.utils import timezone
+
+        from apps.visitors.models import PageView, Visit
+
+        visit = Visit.objects.create(
+            tenant=org.tenant,
+            channel=self.channel,
+            visitor_key="k-zhangsanfeng",
+            customer=self.customer,
+            landing_url=f"https://shop.example.com/track?phone={PHONE}",
+            current_url="https://shop.example.com/",
+            current_title=f"{NAME}的订单",
+            last_seen_at=timezone.now(),
+        )
+        PageView.objects.create(tenant=org.tenant, visit=visit, url="https://shop.example.com/", title=f"{NAME}的订单")
 
 
 @pytest.fixture
