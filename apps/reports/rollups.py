@@ -386,10 +386,14 @@ def live_hours(*, tenant_id: int, start: datetime, end: datetime, now: datetime 
             marks.update(h for t, h in handle(rows) if t == tenant_id)
     marks.update(_hours(now - STATUS_TAIL, now))
     lo = hour_floor(start)
-    return sorted(h.astimezone(UTC) for h in marks if lo <= h < end)
+    # Bounded: right after a migration marks history dirty, only the newest hours are computed at
+    # read time; older ones show their stored rows until rollup_refresh has recomputed them.
+    return sorted(h.astimezone(UTC) for h in marks if lo <= h < end)[-MAX_LIVE_HOURS:]
 
 
 MAX_PENDING = 20000
+MAX_LIVE_HOURS = 72
+MAX_HOURS_PER_RUN = 24 * 7
 
 
 def compute_hours(tenant_id: int, hours: list[datetime], *, now: datetime | None = None):
@@ -415,9 +419,14 @@ def rollup_refresh(*, now: datetime | None = None) -> int:
         if not cache.add(_lock(tenant_id), 1, timeout=600):
             continue  # another worker is on this tenant; its dirty marks stay for the next run
         try:
+            # Newest hours first, a bounded amount per run (a migration that marks a year dirty is
+            # worked off run by run, recent hours first); the rest stay marked for the next run.
             marks = list(
-                DirtyBucket.objects.filter(tenant_id=tenant_id).order_by("hour").values_list("id", "hour", "marked_at")
+                DirtyBucket.objects.filter(tenant_id=tenant_id)
+                .order_by("-hour")
+                .values_list("id", "hour", "marked_at")[:MAX_HOURS_PER_RUN]
             )
+            marks.reverse()
             for run_start, run_end in _runs([h for _id, h, _m in marks]):
                 rollup_rebuild(tenant_id=tenant_id, start=run_start, end=run_end, now=now)
                 done += 1

@@ -205,3 +205,20 @@ def test_reports_are_scoped_to_subtree_and_tenant(history, history_b):
     with pytest.raises(NotFound):
         _day(org.sup_east, branch_id=org.south.pk)
     assert _day(history_b.org.admin, dimension="branch")["total"]["ratings"] == 1
+
+
+def test_a_history_marked_dirty_is_worked_off_newest_first_and_reads_stay_bounded(history):
+    import time_machine
+
+    org = history.org
+    tenant = org.tenant.pk
+    now = T0 + timedelta(days=30)
+    hours = [T0 + timedelta(hours=i) for i in range(30 * 24)]
+    DirtyBucket.objects.bulk_create([DirtyBucket(tenant_id=tenant, hour=h) for h in hours])
+    with time_machine.travel(now, tick=False):
+        live = rollups.live_hours(tenant_id=tenant, start=T0, end=now + timedelta(hours=1))
+        assert len(live) == rollups.MAX_LIVE_HOURS and live[-1] == now.replace(minute=0)
+        rollups.rollup_refresh()
+        left = list(DirtyBucket.objects.filter(tenant_id=tenant).order_by("hour").values_list("hour", flat=True))
+        assert len(left) == 30 * 24 - rollups.MAX_HOURS_PER_RUN
+        assert max(left) < now - timedelta(days=6)  # the newest week went first
