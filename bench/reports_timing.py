@@ -65,14 +65,19 @@ def main():
         f"{Message.objects.filter(tenant=tenant).count()} messages, {ReportRow.objects.filter(tenant=tenant).count()} rollup rows, "
         f"{SearchTerm.objects.filter(tenant=tenant).count()} search rows"
     )
-    today = timezone.now().astimezone(tz).date()
-    year = selectors.parse_range(
-        tz=tz, date_from=(today.replace(year=today.year - 1)).isoformat(), date_to=today.isoformat(), grain="d"
-    )
-    week_h = selectors.parse_range(tz=tz, date_from=None, date_to=None, grain="h")
+    # As the beat would have: the stored rows hold everything up to now, the cursors exist.
+    from apps.reports.rollups import rollup_refresh
 
-    def report(actor, rng, dimension="agent"):
+    rollup_refresh()
+    today = timezone.now().astimezone(tz).date()
+    year = {"date_from": (today.replace(year=today.year - 1)).isoformat(), "date_to": today.isoformat(), "grain": "d"}
+    week_h = {"date_from": None, "date_to": None, "grain": "h"}
+
+    def report(actor, span, dimension="agent"):
         def run():
+            # A new range per run, as per request: the hours the stored rows do not hold yet (the
+            # current hour at least) are computed from the raw rows each time.
+            rng = selectors.parse_range(tz=tz, **span)
             selectors.report_table(actor=actor, dimension=dimension, rng=rng)
             selectors.report_series(actor=actor, rng=rng)
             selectors.kpi_table(actor=actor, rng=rng)
