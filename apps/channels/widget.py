@@ -76,6 +76,8 @@ def widget_config(channel: Channel) -> dict:
         "rating_tags": [str(t)[:30] for t in tags][:10],
         "theme_color": (channel.config or {}).get("theme_color") or "#1f6feb",
         "visitor_tracking": tracking_mode(channel),
+        # The loader's invitation bubble (apps.visitors): its two buttons.
+        "invite_labels": {"reply": _("Reply"), "close": _("No, thanks")},
         "label": _("Online service"),
     }
 

@@ -63,9 +63,18 @@ def live_visitors(*, actor, channel_id: int | None = None, branch_id: int | None
         ).values("pk", "channel_id", "customer_id", "status"):
             chatting[(conv["channel_id"], conv["customer_id"])] = conv
         seen = set(visible.filter(pk__in=[c["pk"] for c in chatting.values()]).values_list("pk", flat=True))
+    from apps.visitors.invitations import INVITATION_TTL, OPEN_STATUSES
+    from apps.visitors.models import Invitation
+
+    invited = set(
+        Invitation.objects.filter(
+            visit__in=[v.pk for v in visits], status__in=OPEN_STATUSES, created_at__gte=now - INVITATION_TTL
+        ).values_list("visit_id", flat=True)
+    )
     rows = []
     for visit in visits:
         row = visit_to_dict(visit, now=now)
+        row["invited"] = visit.pk in invited
         conv = chatting.get((visit.channel_id, visit.customer_id)) if visit.customer_id else None
         row["chatting"] = conv is not None
         # The conversation itself only for those who may open it.
@@ -115,3 +124,39 @@ def visitor_context(*, actor, conversation_id: int, now=None) -> dict:
     trail = [{**visit_to_dict(v, now=now), "page_views": pages[v.pk]} for v in visits]
     current = trail[0] if trail and trail[0]["online"] else None
     return {"conversation_id": conversation.pk, "current": current, "visits": trail}
+
+
+def invitation_report(*, actor, start, end) -> dict:
+    """Invitations sent in [start, end), per rule (or "by an agent") and branch: how many were
+    sent, shown, accepted, and converted (the conversation they started was served by an agent)."""
+    from django.db.models import Count, Q
+
+    from apps.visitors.models import Invitation, InvitationStatus
+
+    rows = (
+        Invitation.objects.visible_to(actor)
+        .filter(created_at__gte=start, created_at__lt=end)
+        .values("rule_id", "rule__name", "branch_id", "branch__name")
+        .annotate(
+            sent=Count("id"),
+            shown=Count("id", filter=Q(shown_at__isnull=False)),
+            accepted=Count("id", filter=Q(status=InvitationStatus.ACCEPTED)),
+            converted=Count("id", filter=Q(status=InvitationStatus.ACCEPTED, conversation__assigned_at__isnull=False)),
+        )
+        .order_by("rule__name", "branch__name")
+    )
+    result = [
+        {
+            "rule_id": r["rule_id"],
+            "rule": r["rule__name"] or "",
+            "branch_id": r["branch_id"],
+            "branch": r["branch__name"] or "",
+            "sent": r["sent"],
+            "shown": r["shown"],
+            "accepted": r["accepted"],
+            "converted": r["converted"],
+        }
+        for r in rows
+    ]
+    totals = {k: sum(r[k] for r in result) for k in ("sent", "shown", "accepted", "converted")}
+    return {"from": start.isoformat(), "to": end.isoformat(), "rows": result, "totals": totals}

@@ -24,11 +24,17 @@ from apps.visitors.models import TITLE_MAX, URL_MAX, PageView, Visit
 
 VISIT_TIMEOUT = timedelta(minutes=30)  # silence after which the next page starts a new visit
 ONLINE_SECONDS = 45  # a visitor whose page pinged this recently is "on the site"
-PING_SECONDS = 15  # how often the loader pings while the page is visible
+PING_SECONDS = 15  # how often the loader pings while the page is visible (VISITOR_PING_SECONDS)
 PING_WRITE_SECONDS = 10  # pings closer together than this write nothing
 MAX_PAGES_STORED = 200  # per visit; later pages only move the counters
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def ping_seconds() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "VISITOR_PING_SECONDS", PING_SECONDS))
 
 
 def tracking_allowed(channel: Channel, *, consent: bool) -> bool:

@@ -6,4 +6,7 @@ from apps.visitors import views
 
 app_name = "visitors"
 
-urlpatterns = [path("supervisor/visitors/", views.live_page, name="live")]
+urlpatterns = [
+    path("supervisor/visitors/", views.live_page, name="live"),
+    path("supervisor/invitations/", views.invitations_page, name="invitations"),
+]

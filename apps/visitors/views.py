@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
@@ -44,4 +46,35 @@ def live_page(request):
                 },
             },
         },
+    )
+
+
+@manager_page
+def invitations_page(request):
+    """Invitations sent, shown, accepted and converted, per rule and branch, over chosen dates."""
+    from apps.core.errors import ApplicationError
+    from apps.tenants.time import local_today
+    from apps.workbench.api.views import parse_range
+
+    tz = tenant_tz(user=request.user)
+    error = ""
+    try:
+        start, end = parse_range(request.GET, tz=tz, default_days=7)
+    except ApplicationError as exc:
+        error = str(exc.message)
+    except ValueError:  # 2026-13-45: well formed, not a date
+        error = _("Dates must look like 2026-01-31.")
+        start, end = parse_range({}, tz=tz, default_days=7)
+    report = selectors.invitation_report(actor=request.user, start=start, end=end)
+    today = local_today(tz)
+    return render(
+        request,
+        "visitors/invitations.html",
+        {
+            "report": report,
+            "error": error,
+            "date_from": request.GET.get("from") or (today - timedelta(days=6)).isoformat(),
+            "date_to": request.GET.get("to") or today.isoformat(),
+        },
+        status=400 if error else 200,
     )

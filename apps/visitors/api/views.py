@@ -16,21 +16,22 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.channels.widget import widget_channel_get
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, PermissionDenied
 from apps.core.ratelimit import public_rate
 from apps.messaging.api.auth import IsVisitor, VisitorTokenAuthentication
-from apps.visitors import selectors, services
+from apps.visitors import invitations, selectors, services
 
 
 class TrackInput(serializers.Serializer):
     channel = serializers.CharField(max_length=64)
     visitor = serializers.CharField(max_length=64)
-    event = serializers.ChoiceField(choices=["page", "ping", "leave"])
+    event = serializers.ChoiceField(choices=["page", "ping", "leave", "decline"])
     url = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     title = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
     referrer = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
     language = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     consent = serializers.BooleanField(required=False, default=False)
+    invitation = serializers.IntegerField(required=False, min_value=1, max_value=2**62)
 
 
 class PlainTextJSONParser(JSONParser):
@@ -90,11 +91,22 @@ class TrackView(APIView):
             visit = None
         elif d["event"] == "ping":
             visit = services.visit_ping(channel=channel, visitor_key=d["visitor"])
+        elif d["event"] == "decline":
+            invitations.invitation_decline(
+                channel=channel, visitor_key=services.clean_key(d["visitor"]), invitation_id=d.get("invitation") or 0
+            )
+            return _cors(Response(status=status.HTTP_204_NO_CONTENT), origin)
         else:
             visit = services.visit_leave(channel=channel, visitor_key=d["visitor"])
         if visit is None:
             return _cors(Response(status=status.HTTP_204_NO_CONTENT), origin)
-        return _cors(Response({"visit": visit.pk, "ping_seconds": services.PING_SECONDS}), origin)
+        body = {"visit": visit.pk, "ping_seconds": services.ping_seconds()}
+        if d["event"] != "leave":
+            invitation, wait = invitations.invitation_for_visitor(visit=visit)
+            body["invitation"] = invitation
+            if wait is not None:
+                body["ping_seconds"] = max(1, min(body["ping_seconds"], wait))
+        return _cors(Response(body), origin)
 
 
 class LinkInput(serializers.Serializer):
@@ -152,3 +164,63 @@ class ConversationVisitsView(APIView):
     @extend_schema(responses={200: dict}, tags=["visitors"])
     def get(self, request, conversation_id: int):
         return Response(selectors.visitor_context(actor=request.user, conversation_id=conversation_id))
+
+
+class InviteInput(serializers.Serializer):
+    message = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class InviteView(APIView):
+    """POST: an agent invites a browsing visitor to chat."""
+
+    @extend_schema(request=InviteInput, responses={201: dict}, tags=["visitors"])
+    def post(self, request, visit_id: int):
+        data = InviteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        invitation = invitations.invitation_create(
+            actor=request.user, visit_id=visit_id, message=data.validated_data["message"]
+        )
+        return Response({"id": invitation.pk, "status": invitation.status}, status=status.HTTP_201_CREATED)
+
+
+class AcceptInput(serializers.Serializer):
+    visitor = serializers.CharField(max_length=64)
+
+
+class AcceptView(APIView):
+    """POST from the chat frame: the visitor answers an invitation; the conversation it starts."""
+
+    authentication_classes = [VisitorTokenAuthentication]
+    permission_classes = [IsVisitor]
+
+    @extend_schema(request=AcceptInput, responses={200: dict}, tags=["visitor"])
+    def post(self, request, invitation_id: int):
+        data = AcceptInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = invitations.invitation_accept(
+            visitor=request.user,
+            invitation_id=invitation_id,
+            visitor_key=services.clean_key(data.validated_data["visitor"]),
+        )
+        return Response({"conversation": {"id": conversation.pk, "status": conversation.status}})
+
+
+class InvitationReportView(APIView):
+    """GET: invitations sent, shown, accepted and converted, per rule and branch (?from=&to=)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("from", str, required=False), OpenApiParameter("to", str, required=False)],
+        responses={200: dict},
+        tags=["visitors"],
+    )
+    def get(self, request):
+        from apps.tenants.time import tenant_tz
+        from apps.workbench.api.views import parse_range
+
+        if not request.user.is_manager:
+            raise PermissionDenied()
+        try:
+            start, end = parse_range(request.query_params, tz=tenant_tz(user=request.user), default_days=7)
+        except ValueError:  # 2026-13-45: well formed, not a date
+            raise ApplicationError("invalid_date", _("Dates must look like 2026-01-31."))
+        return Response(selectors.invitation_report(actor=request.user, start=start, end=end))

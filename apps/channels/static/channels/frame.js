@@ -565,6 +565,20 @@ function startSession() {
   });
 }
 
+/** The visitor answered an agent's (or a rule's) invitation: the server starts the conversation,
+ * with the invitation as its first message, and this chat follows it. */
+function acceptInvitation() {
+  var id = state.invitation;
+  if (!id || !state.visitKey) return Promise.resolve();
+  state.invitation = null;
+  return api("POST", "/api/v1/visitors/invitations/" + Number(id) + "/accept/", { visitor: state.visitKey })
+    .then(function (r) {
+      state.conv = newConv(r.conversation.id, r.conversation.status);
+      toParent({ kefu: "active", value: true });
+    })
+    .catch(function (e) { notice(e.message || S.error); });
+}
+
 function boot() {
   if (cfg.greeting) {
     var g = el("div", "kf-row kf-theirs kf-greeting");
@@ -573,7 +587,7 @@ function boot() {
     g.appendChild(b);
     els.messages.appendChild(g);
   }
-  startSession().then(function () {
+  startSession().then(acceptInvitation).then(function () {
     if (!state.conv && !cfg.working) showLeaveMessage(cfg.offline_message, "off_hours");
     connect();
   }).catch(function (e) {
@@ -593,7 +607,13 @@ window.addEventListener("message", function (ev) {
   if (d.kefu === "init") {
     if (d.identity && d.identity.user_id) state.identity = d.identity;
     if (typeof d.visitor === "string") state.visitKey = d.visitor;
+    if (typeof d.invitation === "number") state.invitation = d.invitation;
     if (!state.booted) { state.booted = true; boot(); }
+  } else if (d.kefu === "invite" && typeof d.invitation === "number") {
+    // The visitor answered an invitation while the chat was already loaded.
+    state.visitKey = typeof d.visitor === "string" ? d.visitor : state.visitKey;
+    state.invitation = d.invitation;
+    if (state.token) acceptInvitation().then(function () { if (state.conv && state.connected) subscribeCurrent(); });
   } else if (d.kefu === "visible") {
     state.visible = !!d.value;
     if (state.visible) { state.unread = 0; toParent({ kefu: "unread", count: 0 }); setTimeout(function () { els.input.focus(); }, 50); }

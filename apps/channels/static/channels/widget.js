@@ -63,7 +63,7 @@
     store("kefu.vk", visitorKey);
   }
   var trackUrl = base + "/api/v1/visitors/track/";
-  var pingMs = 15000, lastPage = "";
+  var pingMs = 15000, lastPage = "", onInvitation = null;
   function pageUrl() { return location.href.split("#")[0]; }
   function report(event) {
     if (!mayTrack()) return;
@@ -83,7 +83,11 @@
     // text/plain: a CORS "simple" request, no preflight.
     fetch(trackUrl, { method: "POST", body: text, headers: { "Content-Type": "text/plain" }, credentials: "omit", keepalive: event === "leave" })
       .then(function (r) { return r.status === 200 ? r.json() : null; })
-      .then(function (d) { if (d && d.ping_seconds) pingMs = Math.max(5000, d.ping_seconds * 1000); })
+      .then(function (d) {
+        if (!d) return;
+        if (d.ping_seconds) pingMs = Math.max(1000, d.ping_seconds * 1000);
+        if (d.invitation && onInvitation) onInvitation(d.invitation);
+      })
       .catch(function () { /* context is a nicety: never break the page */ });
   }
   function pageChanged() { if (pageUrl() !== lastPage) report("page"); }
@@ -100,6 +104,11 @@
     (function ping() {
       setTimeout(function () { if (document.visibilityState === "visible") report("ping"); ping(); }, pingMs);
     })();
+  }
+  function decline(id) {
+    var body = { channel: channel, visitor: visitorKey, event: "decline", invitation: id, consent: stored(consentKey) === "1" };
+    fetch(trackUrl, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "text/plain" }, credentials: "omit" })
+      .catch(function () {});
   }
   api.consent = function (yes) {
     store(consentKey, yes ? "1" : "0");
@@ -151,7 +160,15 @@
       "border-radius:9px;background:#d1242f;color:#fff;font:bold 11px/18px sans-serif;text-align:center;}",
       ".panel{all:initial;display:block;position:absolute;right:0;bottom:70px;width:370px;height:560px;max-height:calc(100vh - 100px);",
       "border-radius:12px;overflow:hidden;box-shadow:0 8px 30px rgba(0,0,0,.25);background:#fff;}",
-      ".panel[hidden],.badge[hidden]{display:none;}",
+      ".panel[hidden],.badge[hidden],.invite[hidden]{display:none;}",
+      // An invitation to chat: who invites, what they say, reply or dismiss.
+      ".invite{all:initial;display:block;position:absolute;right:0;bottom:70px;width:260px;box-sizing:border-box;padding:14px 16px;",
+      "border-radius:12px;background:#fff;color:#1f2328;box-shadow:0 8px 30px rgba(0,0,0,.25);font:14px/1.5 sans-serif;}",
+      ".invite b{all:initial;display:block;font:bold 14px/1.4 sans-serif;color:#1f2328;margin-bottom:4px;}",
+      ".invite p{all:initial;display:block;font:14px/1.5 sans-serif;color:#1f2328;margin-bottom:10px;white-space:pre-wrap;}",
+      ".invite button{all:initial;box-sizing:border-box;cursor:pointer;font:14px/1 sans-serif;padding:8px 14px;border-radius:6px;margin-right:8px;}",
+      ".invite .reply{background:" + color + ";color:#fff;}.invite .dismiss{background:#eef0f3;color:#1f2328;}",
+      ".invite button:focus-visible{outline:3px solid #80b3ff;outline-offset:2px;}",
       "iframe{all:initial;display:block;width:100%;height:100%;border:0;}",
       "svg{all:initial;display:block;width:26px;height:26px;}",
       // Phones: the chat takes the whole screen (mobile H5).
@@ -173,6 +190,25 @@
     badge.className = "badge";
     badge.hidden = true;
     launcher.appendChild(badge);
+    var invite = document.createElement("div");
+    invite.className = "invite";
+    invite.hidden = true;
+    invite.setAttribute("role", "dialog");
+    var inviteFrom = document.createElement("b");
+    var inviteText = document.createElement("p");
+    var inviteReply = document.createElement("button");
+    inviteReply.type = "button";
+    inviteReply.className = "reply";
+    inviteReply.textContent = (config.invite_labels && config.invite_labels.reply) || "Reply";
+    var inviteClose = document.createElement("button");
+    inviteClose.type = "button";
+    inviteClose.className = "dismiss";
+    inviteClose.textContent = (config.invite_labels && config.invite_labels.close) || "Close";
+    invite.appendChild(inviteFrom);
+    invite.appendChild(inviteText);
+    invite.appendChild(inviteReply);
+    invite.appendChild(inviteClose);
+    wrap.appendChild(invite);
     wrap.appendChild(panel);
     wrap.appendChild(launcher);
     root.appendChild(wrap);
@@ -181,6 +217,7 @@
 
     var frame = null;
     var frameReady = false;
+    var pendingInvitation = null;
     var isOpen = false;
 
     function post(msg) { if (frame && frame.contentWindow) frame.contentWindow.postMessage(msg, base); }
@@ -202,14 +239,41 @@
       if (value) badge.hidden = true;
       if (frameReady) post({ kefu: "visible", value: value });
     }
-    launcher.addEventListener("click", function () { setOpen(!isOpen); });
+    launcher.addEventListener("click", function () { invite.hidden = true; setOpen(!isOpen); });
+
+    // Invitations arrive in the answers to page reports and pings (text only, never markup).
+    var invitation = null, answered = {};
+    onInvitation = function (inv) {
+      if (isOpen || answered[inv.id] || (invitation && invitation.id === inv.id)) return;
+      invitation = inv;
+      inviteFrom.textContent = inv.from || "";
+      inviteText.textContent = inv.message || "";
+      invite.setAttribute("aria-label", inv.from || "");
+      invite.hidden = false;
+    };
+    inviteReply.addEventListener("click", function () {
+      if (!invitation) return;
+      answered[invitation.id] = true;
+      invite.hidden = true;
+      pendingInvitation = invitation.id;
+      setOpen(true);
+      if (frameReady) { post({ kefu: "invite", invitation: pendingInvitation, visitor: visitorKey }); pendingInvitation = null; }
+    });
+    inviteClose.addEventListener("click", function () {
+      if (!invitation) return;
+      answered[invitation.id] = true;
+      invite.hidden = true;
+      decline(invitation.id);
+      invitation = null;
+    });
 
     window.addEventListener("message", function (ev) {
       if (!frame || ev.source !== frame.contentWindow || ev.origin !== base) return;
       var d = ev.data || {};
       if (d.kefu === "ready") {
         frameReady = true;
-        post({ kefu: "init", identity: identity, visitor: mayTrack() ? visitorKey : null });
+        post({ kefu: "init", identity: identity, visitor: mayTrack() ? visitorKey : null, invitation: pendingInvitation });
+        pendingInvitation = null;
         post({ kefu: "visible", value: isOpen });
       } else if (d.kefu === "close") {
         setOpen(false);

@@ -14,6 +14,7 @@ import { refreshMine, refreshQueue, renderMine, renderQueue, tick } from "./list
 import { initPanel } from "./panel.js";
 import "./platform.js"; // WeChat reply windows and mini-program cards in the customer panel
 import "./visitor.js"; // the page the customer is on, live, and their visits' trail
+import "./visitors.js"; // the Visitors tab: who is on the site now, and inviting them
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
