@@ -121,6 +121,16 @@ def test_tracking_respects_the_channel_mode_and_the_visitors_consent(client, web
     assert Visit.objects.count() == 1
 
 
+def test_browsers_that_ask_not_to_be_tracked_are_not(client, web):
+    body = json.dumps({"channel": web.key, "visitor": KEY, "event": "page", "url": f"{SITE}/"})
+    for header in ({"HTTP_SEC_GPC": "1"}, {"HTTP_DNT": "1"}):
+        response = client.post(
+            "/api/v1/visitors/track/", data=body, content_type="text/plain", HTTP_ORIGIN=SITE, **header
+        )
+        assert response.status_code == 204
+    assert not Visit.objects.exists()
+
+
 def test_page_view_costs_a_bounded_number_of_queries(client, web, django_assert_max_num_queries):
     track(client, web, url=f"{SITE}/a")
     with django_assert_max_num_queries(9):
