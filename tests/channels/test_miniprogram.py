@@ -285,3 +285,35 @@ def test_image_message_keeps_the_remote_reference_when_media_is_gone(
         )
     message = Message.objects.get()
     assert message.payload["url"] == "http://mmbiz.example/x.jpg" and message.payload["media_error"] == "wechat_40007"
+
+
+@pytest.mark.mysql
+def test_concurrent_pushes_of_one_msgid_create_one_message(transactional_db, org_a, fake_remote):
+    """WeChat's retries can overlap a slow first push: the unique row decides, not timing."""
+    import threading
+
+    from django.db import connection
+    from django.test import Client
+
+    if connection.vendor != "mysql":
+        pytest.skip("needs MariaDB/MySQL: SQLite serialises all writers, so pushes cannot overlap")
+    channel = _channel(org_a, fake_remote[0], safe=True)
+    barrier = threading.Barrier(4)
+    results = []
+
+    def push():
+        try:
+            sender = MiniSender(Client(), channel, safe=True, fmt="json")
+            barrier.wait()
+            results.append(sender.post(_fields("oRace", 777, MsgType="text", Content="在吗")).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=push) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200, 200, 200, 200]
+    assert InboundMessage.objects.filter(channel=channel).count() == 1
+    assert Message.objects.filter(conversation__channel=channel).count() == 1
