@@ -218,6 +218,11 @@ def _fact_label(key: str) -> str:
         "name": _("Name"),
         "order": _("Order"),
         "phone_in_chat": _("Phone (from chat)"),
+        # Set by the channels from the customer's platform (apps.channels).
+        "wecom_scene": _("WeChat Customer Service entry"),
+        "wecom_scene_param": _("Entry parameter"),
+        "miniprogram_session_from": _("Mini-program entry"),
+        "wechat_subscribed": _("Follows the official account"),
     }.get(key, key)
 
 
@@ -255,7 +260,7 @@ def panel_facts(*, customer, phones: list[str], waybills: list[str]) -> list[dic
         if key not in {"phone", "waybill", "address", "order", "name"}:
             add(str(key), value)
     for key, value in attributes.items():
-        add(str(key), value, label=str(key))
+        add(str(key), value, label=_fact_label(str(key)))
     return facts
 
 
