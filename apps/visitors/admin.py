@@ -30,11 +30,17 @@ class InvitationRuleForm(forms.ModelForm):
         model = InvitationRule
         fields = RULE_FIELDS
 
+    request = None  # set by the admin: who is saving
+
     def clean(self):
         cleaned = super().clean()
         channel = cleaned.get("channel")
         if channel is not None and channel.kind != "web":
             self.add_error("channel", forms.ValidationError(str(invitations.NOT_A_WEBSITE)))
+        user = self.request.user if self.request is not None else None
+        if user is not None and not _may_use(user, channel):
+            # Supervisors invite on their own branches' sites only, never company-wide.
+            self.add_error("channel", forms.ValidationError(str(invitations.CHANNEL_REQUIRED)))
         try:
             invitations.rule_validate(
                 trigger=cleaned.get("trigger") or "",
@@ -47,12 +53,32 @@ class InvitationRuleForm(forms.ModelForm):
         return cleaned
 
 
+def _may_use(user, channel) -> bool:
+    if user.is_super_admin or user.is_platform_operator:
+        return True
+    return channel is not None and channel.branch_id is not None and user.can_reach_branch(channel.branch)
+
+
 @admin.register(InvitationRule, site=manage_site)
 class InvitationRuleAdmin(TenantScopedAdmin):
     form = InvitationRuleForm
     list_display = ["name", "channel", "trigger", "message", "is_enabled", "sort_order"]
     list_filter = ["trigger", "is_enabled"]
     fields = RULE_FIELDS
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        return type("RequestInvitationRuleForm", (form_class,), {"request": request})
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not _may_use(request.user, obj.channel):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not _may_use(request.user, obj.channel):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

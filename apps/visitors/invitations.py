@@ -37,6 +37,7 @@ INVITATION_TTL = dt.timedelta(minutes=10)  # an invitation not answered by then 
 OPEN_STATUSES = (InvitationStatus.PENDING, InvitationStatus.SHOWN)
 RULES_CACHE_SECONDS = 60
 QUIET_HOURS_BOTH = _("Give both ends of the quiet hours, or neither.")
+CHANNEL_REQUIRED = _("Choose a website channel of your branches.")
 NOT_A_WEBSITE = _("Invitations are shown by the website widget: choose a website channel.")
 
 

@@ -223,3 +223,30 @@ def test_invitations_respect_reach_presence_and_chatting(client, web, org_a, org
     invited = client.post(f"/api/v1/visitors/{visit.pk}/invite/", {}, "application/json").json()
     client.logout()
     assert accept(client, web, invited["id"], key="x" * 20).status_code == 404
+
+
+def test_supervisors_write_rules_for_their_own_branches_sites_only(client, org_a, web):
+    south = channel_services.channel_create(
+        tenant=org_a.tenant, actor=org_a.admin, name="华南官网", kind="web", branch=org_a.south, allowed_origins=[SITE]
+    )
+    form = {
+        "name": "价格页",
+        "trigger": "page_time",
+        "url_pattern": "/price",
+        "seconds": 30,
+        "visit_number": 2,
+        "message": "需要帮忙吗？",
+        "is_enabled": "on",
+        "sort_order": 0,
+    }
+    client.force_login(org_a.sup_east)
+    add = "/manage/visitors/invitationrule/add/"
+    assert client.post(add, {**form, "channel": ""}).status_code == 200  # company-wide: refused
+    assert client.post(add, {**form, "channel": south.pk}).status_code == 200  # another branch's site
+    assert client.post(add, {**form, "channel": web.pk}).status_code == 302
+    rule = InvitationRule.objects.get()
+    assert rule.channel_id == web.pk and rule.tenant_id == org_a.tenant.pk
+    theirs = invitations.rule_save(
+        rule=InvitationRule(tenant=org_a.tenant, name="华南", channel=south, message="您好"), actor=org_a.admin
+    )
+    assert client.get(f"/manage/visitors/invitationrule/{theirs.pk}/change/").status_code == 404
