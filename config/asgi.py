@@ -8,14 +8,18 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from apps.core.proxy import TrustedProxyMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 
 # Origin is checked per endpoint inside the consumers: agents must come from our own hosts,
 # visitors from the tenant's channel allowlist (a global AllowedHostsOriginValidator would
 # refuse every visitor embedded on a customer's site).
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
-    }
+# The client address behind exactly TRUSTED_PROXY_COUNT proxies, for HTTP and websockets alike.
+application = TrustedProxyMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

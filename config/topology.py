@@ -34,6 +34,7 @@ CELERY_TASK_ROUTES = {
     "apps.channels.tasks.process_inbound": {"queue": QUEUE_REALTIME},
     "apps.channels.tasks.deliver_outbound": {"queue": QUEUE_OUTBOUND},
     "apps.messaging.tasks.*": {"queue": QUEUE_OUTBOUND},
+    "apps.outbound.tasks.*": {"queue": QUEUE_OUTBOUND},
     "apps.reports.tasks.tracking_webhook_task": {"queue": QUEUE_OUTBOUND},
     "apps.reports.tasks.*": {"queue": QUEUE_REPORTS},
     "apps.knowledge.tasks.*": {"queue": QUEUE_BOT},

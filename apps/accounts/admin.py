@@ -99,7 +99,7 @@ class UserAdmin(ActorFormMixin, TenantScopedAdmin):
     list_select_related = ["branch"]
     actions = ["disable_users", "enable_users"]
     fieldsets = [
-        (None, {"fields": ["username", "password", "display_name", "phone"]}),
+        (None, {"fields": ["username", "password", "display_name", "phone", "email"]}),
         (_("Organisation"), {"fields": ["role", "branch", "skill_groups", "max_chats_cap", "is_active"]}),
     ]
 
@@ -123,6 +123,7 @@ class UserAdmin(ActorFormMixin, TenantScopedAdmin):
                 set_branch=True,
                 max_chats_cap=data["max_chats_cap"],
                 phone=data.get("phone", ""),
+                email=data.get("email", ""),
             )
             if data.get("password"):
                 services.user_set_password(user=user, password=data["password"], actor=actor)
@@ -143,6 +144,7 @@ class UserAdmin(ActorFormMixin, TenantScopedAdmin):
                 display_name=data["display_name"],
                 max_chats_cap=data["max_chats_cap"],
                 is_active=data["is_active"],
+                email=data.get("email", ""),
                 actor=actor,
             )
             obj.pk = user.pk

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
@@ -54,7 +55,7 @@ class UserForm(forms.ModelForm):
 
     class Meta:
         model = User
-        fields = ["username", "display_name", "phone", "role", "branch", "max_chats_cap", "is_active"]
+        fields = ["username", "display_name", "phone", "email", "role", "branch", "max_chats_cap", "is_active"]
 
     def __init__(self, *args, actor: User, **kwargs):
         super().__init__(*args, **kwargs)
@@ -71,5 +72,32 @@ class UserForm(forms.ModelForm):
     def clean_password(self):
         password = self.cleaned_data.get("password")
         if password:
-            validate_password(password, self.instance if self.instance.pk else None)
+            user = self.instance
+            if not user.pk:
+                user = User(**{f: self.cleaned_data.get(f) for f in ("username", "display_name", "phone", "email")})
+            validate_password(password, user)
         return password
+
+
+class BackoffAuthenticationForm(AuthenticationForm):
+    """Django's login form with per-account backoff (apps.accounts.login_guard): after a few
+    failures for a user name, the next attempt waits longer each time, from any address."""
+
+    def clean(self):
+        from apps.accounts.login_guard import login_failed, login_succeeded, login_wait_seconds
+
+        username = self.data.get("username") or ""
+        wait = login_wait_seconds(username)
+        if wait:
+            raise forms.ValidationError(
+                _("Too many failed attempts for this account. Try again in %(n)d seconds.") % {"n": wait},
+                code="account_backoff",
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError as exc:
+            if getattr(exc, "code", None) == "invalid_login":
+                login_failed(username)
+            raise
+        login_succeeded(username)
+        return cleaned

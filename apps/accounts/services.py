@@ -137,6 +137,7 @@ def user_create(
     display_name: str = "",
     max_chats_cap: int = 5,
     is_active: bool = True,
+    email: str = "",
 ) -> User:
     """F21/F34: open an account. Supervisors open accounts only inside their subtree."""
     if actor is not None:
@@ -150,21 +151,23 @@ def user_create(
         raise ApplicationError("branch_required", _("Agents and supervisors must belong to a branch."))
     if User.objects.filter(username__iexact=username).exists():
         raise ApplicationError("username_taken", _("This username is already taken."), status=409)
-    try:
-        validate_password(password)
-    except ValidationError as exc:
-        raise ApplicationError("weak_password", " ".join(exc.messages)) from exc
     user = User(
         tenant=tenant,
         username=username,
         role=role,
         branch=branch,
         display_name=display_name,
+        email=email,
         max_chats_cap=max_chats_cap,
         max_chats=max_chats_cap,
         is_active=is_active,
         status=AgentStatus.OFFLINE,
     )
+    try:
+        # With the user: a password like the user name or display name is refused too.
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ApplicationError("weak_password", " ".join(exc.messages)) from exc
     user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
@@ -200,10 +203,14 @@ def user_update(
     set_branch: bool = False,
     max_chats_cap: int | None = None,
     phone: str | None = None,
+    email: str | None = None,
 ) -> User:
     _require_manager(actor)
     _require_user_reach(actor, user)
     changes = {}
+    if email is not None and email != user.email:
+        changes["email"] = [user.email, email]
+        user.email = email
     if display_name is not None and display_name != user.display_name:
         changes["display_name"] = [user.display_name, display_name]
         user.display_name = display_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from apps.channels.models import Channel, ChannelKind
 from apps.core import demo
 
+DEMO_TENANT_SLUG = "demo"  # seed_demo's tenant: the only one /widget/demo/ shows
 DEMO_WEB_KEY = "demo-web"
 DEMO_WECHAT_KEY = "demo-wechat"
 DEMO_PARTNER_KEY = "demo-cainiao"

@@ -1,34 +1,12 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from apps.core.origins import normalize_origin, origin_is_ours
 from apps.core.tenancy import TenantOwned
-
-
-def widget_frame_hosts() -> list[str]:
-    """Host names this server answers on: pages there (the widget frame) are ours.
-
-    WIDGET_FRAME_HOSTS if set, else ALLOWED_HOSTS without wildcards.
-    """
-    hosts = getattr(settings, "WIDGET_FRAME_HOSTS", None)
-    if hosts is None:
-        hosts = [h for h in settings.ALLOWED_HOSTS if h and "*" not in h and not h.startswith(".")]
-    return [h.lower() for h in hosts]
-
-
-def is_widget_frame_origin(origin: str) -> bool:
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return host in widget_frame_hosts()
 
 
 def new_channel_key() -> str:
@@ -77,15 +55,16 @@ class Channel(TenantOwned):
     def __str__(self) -> str:
         return self.name
 
-    def origin_allowed(self, origin: str | None) -> bool:
-        if not origin:
+    def origin_allowed(self, origin: str | None, *, own_origin: str | None = None) -> bool:
+        """Exact scheme://host:port match with an allowed origin, or one of ours (the widget frame is
+        served by this server: the host page's origin was checked by the browser through the
+        frame's CSP frame-ancestors). `own_origin`: the origin the request was sent to."""
+        normalized = normalize_origin(origin)
+        if normalized is None:
             return False
-        origin = origin.rstrip("/").lower()
-        if is_widget_frame_origin(origin):
-            # Our own widget frame (served from this server): the host page's origin was
-            # checked by the browser through the frame's CSP frame-ancestors.
+        if origin_is_ours(normalized, own=own_origin):
             return True
-        return any(origin == allowed.rstrip("/").lower() or allowed == "*" for allowed in self.allowed_origins or [])
+        return any(allowed == "*" or normalize_origin(allowed) == normalized for allowed in self.allowed_origins or [])
 
     # --- kind-specific settings kept in `config` -------------------------------------------
     def cfg(self, name: str, default: str = "") -> str:

@@ -1,27 +1,26 @@
-"""Partner platform API (C1): HMAC-SHA256 signed requests both ways.
+"""Partner platform API (C1): HMAC-SHA256 signed requests both ways (docs/webhooks.md).
 
-signature = hex(HMAC-SHA256(api_secret, f"{timestamp}.{raw body}")), sent as X-Kefu-Signature
-with the Unix timestamp in X-Kefu-Timestamp. The same scheme signs our webhooks to the partner.
+X-Kefu-Signature = "sha256=" + hex(HMAC-SHA256(api_secret, f"{timestamp}.{raw body}")), with the
+Unix timestamp in X-Kefu-Timestamp. Requests to us may also send the bare hex digest. Our webhooks
+to the partner are signed and posted by apps.outbound.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import time
 
-import httpx
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ApplicationError
+from apps.outbound import webhooks
 
 TIMESTAMP_WINDOW_SECONDS = 300
-WEBHOOK_TIMEOUT_SECONDS = 5
 
 
 def sign(*, secret: str, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    """The bare hex digest (what partners have been sending us); webhooks.signature adds `sha256=`."""
+    return webhooks.signature(secret=secret, timestamp=timestamp, body=body).removeprefix(webhooks.SIGNATURE_PREFIX)
 
 
 def verify_request(
@@ -37,8 +36,7 @@ def verify_request(
         raise ApplicationError("invalid_timestamp", _("Missing or invalid X-Kefu-Timestamp."), status=401)
     if abs((now or time.time()) - ts) > TIMESTAMP_WINDOW_SECONDS:
         raise ApplicationError("stale_timestamp", _("The request timestamp is outside the allowed window."), status=401)
-    expected = sign(secret=secret, timestamp=timestamp, body=body)
-    if not hmac.compare_digest(expected, (signature or "").lower()):
+    if not webhooks.signature_valid(secret=secret, timestamp=timestamp, body=body, value=signature):
         raise ApplicationError("invalid_signature", _("The request signature is not valid."), status=401)
 
 
@@ -76,30 +74,13 @@ def webhook_body(*, channel, message) -> dict:
 
 
 def webhook_post(*, channel, message) -> None:
-    """POST one message to the partner. Raises RetryableDeliveryError unless it answered 2xx."""
-    from apps.channels.services import RetryableDeliveryError
-
-    body = json.dumps(
-        webhook_body(channel=channel, message=message), ensure_ascii=False, separators=(",", ":")
-    ).encode()
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json; charset=utf-8",
-        "X-Kefu-Timestamp": timestamp,
-        "X-Kefu-Signature": sign(secret=channel.cfg("api_secret"), timestamp=timestamp, body=body),
+    """POST one message to the partner. Raises webhooks.DeliveryError unless it answered 2xx."""
+    body = webhooks.encode(webhook_body(channel=channel, message=message))
+    webhooks.webhook_post(
+        url=channel.cfg("webhook_url"),
+        body=body,
+        secret=channel.cfg("api_secret"),
+        delivery_id=f"msg-{message.pk}",
         # The same key on every retry: the partner drops a repeat it has already processed.
-        "Idempotency-Key": f"kefu-msg-{message.pk}",
-        "User-Agent": "kefu-webhook/1",
-    }
-    try:
-        response = httpx.post(
-            channel.cfg("webhook_url"),
-            content=body,
-            headers=headers,
-            timeout=WEBHOOK_TIMEOUT_SECONDS,
-            follow_redirects=False,
-        )
-    except httpx.HTTPError as exc:
-        raise RetryableDeliveryError(f"webhook request failed: {exc!r}")
-    if not 200 <= response.status_code < 300:
-        raise RetryableDeliveryError(f"webhook answered HTTP {response.status_code}")
+        idempotency_key=f"kefu-msg-{message.pk}",
+    )

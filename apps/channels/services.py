@@ -17,6 +17,7 @@ from apps.channels.models import Channel, ChannelKind, DeliveryStatus, InboundMe
 from apps.core.errors import ApplicationError
 from apps.core.services import audit_record
 from apps.customers.models import Customer, CustomerIdentity
+from apps.outbound.guard import validate_url
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +82,10 @@ def channel_validate(*, kind: str, config: dict, allowed_origins: list[str]) -> 
         for name in ("api_key", "api_secret"):
             if not config.get(name):
                 raise ApplicationError("missing_setting", _("A partner channel needs its %(name)s.") % {"name": name})
-        url = config.get("webhook_url") or ""
-        if url and urlsplit(url).scheme not in ("http", "https"):
-            raise ApplicationError("invalid_setting", _("The webhook URL must start with http:// or https://."))
+        if config.get("webhook_url"):
+            config["webhook_url"] = validate_url(config["webhook_url"])
+    if config.get("api_base_url"):  # WeChat, mini-program, WeCom: tenant input, called by our workers
+        config["api_base_url"] = validate_url(config["api_base_url"])
     return config, origins
 
 
@@ -757,12 +759,26 @@ def _deliver_platform(delivery: OutboundDelivery) -> str:
 
 def _deliver_partner(delivery: OutboundDelivery) -> str:
     from apps.channels import partner
+    from apps.outbound.webhooks import DeliveryError
 
     url = delivery.channel.cfg("webhook_url")
     if not url:
         delivery.last_error = "no webhook_url configured"
         return DeliveryStatus.SKIPPED
-    partner.webhook_post(channel=delivery.channel, message=delivery.message)
+    try:
+        partner.webhook_post(channel=delivery.channel, message=delivery.message)
+    except DeliveryError as exc:
+        if exc.retryable:
+            raise RetryableDeliveryError(f"webhook {exc}")
+        # Refused address, or a 4xx that the same request would get again: no retry.
+        delivery.last_error = f"webhook {exc}"[:300]
+        staff_notice(
+            conversation_id=delivery.message.conversation_id,
+            code="delivery_failed",
+            body=gettext("Not delivered: the customer's platform refused message #%(seq)s.")
+            % {"seq": delivery.message.seq},
+        )
+        return DeliveryStatus.FAILED
     return DeliveryStatus.SUCCEEDED
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from celery import shared_task
 
 from apps.channels import services
+from apps.core.jobs import TenantFairTask
+from apps.outbound import webhooks
 
 MAX_DELIVERY_RETRIES = 6
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, base=TenantFairTask, tenant_model="kf_channels.InboundMessage")
 def process_inbound(inbound_id: int) -> None:
     from apps.channels import wecom_services
     from apps.channels.models import ChannelKind
@@ -19,7 +21,13 @@ def process_inbound(inbound_id: int) -> None:
         wecom_services.after_process(inbound)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_DELIVERY_RETRIES)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_DELIVERY_RETRIES,
+    base=TenantFairTask,
+    tenant_model="kf_channels.OutboundDelivery",
+)
 def deliver_outbound(self, delivery_id: int) -> None:
     try:
         services.outbound_deliver(delivery_id=delivery_id)
@@ -31,18 +39,17 @@ def deliver_outbound(self, delivery_id: int) -> None:
             # No broker to schedule the retry on (tests, CELERY_TASK_ALWAYS_EAGER): retry inline.
             self.apply(args=[delivery_id], retries=self.request.retries + 1, throw=True)
             return
-        # 5 s, 10 s, 20 s ... capped at 10 minutes.
-        raise self.retry(exc=exc, countdown=min(600, 5 * 2**self.request.retries))
+        raise self.retry(exc=exc, countdown=webhooks.retry_countdown(self.request.retries))
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, base=TenantFairTask, tenant_model="kf_channels.Channel")
 def wecom_pull(channel_id: int) -> int:
     from apps.channels import wecom_services
 
     return wecom_services.pull(channel_id=channel_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, base=TenantFairTask, tenant_model="conversations.Conversation")
 def wecom_session_end(conversation_id: int) -> None:
     from apps.channels import wecom_services
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -308,10 +308,22 @@ def widget_frame(request: HttpRequest) -> HttpResponse:
 
 def widget_demo(request: HttpRequest) -> HttpResponse:
     """A host page in the running system that embeds the widget like a customer's site would."""
-    from apps.channels.demo import DEMO_WEB_KEY
+    from django.conf import settings
 
-    key = request.GET.get("channel") or DEMO_WEB_KEY
-    channel = Channel.objects.select_related("tenant").filter(key=key, kind=ChannelKind.WEB).first()
+    from apps.channels.demo import DEMO_TENANT_SLUG, DEMO_WEB_KEY
+
+    # Only the demo tenant's own demo channel, and never in production: the page signs identities
+    # with the channel's tenant secret for anyone who opens it.
+    if not getattr(settings, "WIDGET_DEMO_ENABLED", False):
+        raise Http404
+    key = DEMO_WEB_KEY
+    channel = (
+        Channel.objects.select_related("tenant")
+        .filter(key=key, kind=ChannelKind.WEB, tenant__slug=DEMO_TENANT_SLUG)
+        .first()
+    )
+    if channel is None:
+        raise Http404
     identity = None
     if channel is not None and request.GET.get("signed"):
         # What the tenant's own server does for a logged-in user: sign "{user_id}.{timestamp}".

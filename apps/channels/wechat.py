@@ -24,6 +24,7 @@ from wechatpy.parser import parse_message
 from wechatpy.session import SessionStorage
 
 from apps.core.errors import ApplicationError
+from apps.outbound.guard import guard_requests_session
 
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com/cgi-bin/"
 TIMESTAMP_WINDOW_SECONDS = 300
@@ -137,6 +138,8 @@ class KefuWeChatClient(WeChatClient):
     def __init__(self, *, appid: str, secret: str, api_base_url: str, timeout: float = 5):
         super().__init__(appid, secret, session=CacheSessionStorage(), timeout=timeout)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        # A per-channel base URL is tenant input: every call (redirects too) goes through the guard.
+        guard_requests_session(self._http)
 
     def fetch_access_token(self):
         return self._fetch_access_token(

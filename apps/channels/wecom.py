@@ -20,6 +20,7 @@ from wechatpy.enterprise.crypto import PrpCrypto
 from wechatpy.enterprise.exceptions import InvalidCorpIdException
 
 from apps.channels.wechat import CacheSessionStorage, WeChatRejected
+from apps.outbound.guard import guard_requests_session
 
 DEFAULT_API_BASE_URL = "https://qyapi.weixin.qq.com/cgi-bin/"
 
@@ -106,6 +107,7 @@ class KfClient(WeComClient):
     def __init__(self, *, corp_id: str, secret: str, api_base_url: str, timeout: float = 5):
         super().__init__(corp_id, secret, session=CacheSessionStorage(), timeout=timeout)
         self.API_BASE_URL = api_base_url if api_base_url.endswith("/") else api_base_url + "/"
+        guard_requests_session(self._http)  # every call (redirects too) through apps.outbound's guard
 
     def fetch_access_token(self):
         return self._fetch_access_token(

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django_ratelimit.decorators import ratelimit
 
+from apps.accounts.forms import BackoffAuthenticationForm
 from apps.core.ratelimit import login_rate
 from apps.core.services import audit_record
 
 
-class ManageLoginForm(AuthenticationForm):
+class ManageLoginForm(BackoffAuthenticationForm):
     """The back office is for supervisors and admins by role (Django's form wants is_staff)."""
 
     def confirm_login_allowed(self, user):

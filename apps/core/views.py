@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django_ratelimit.decorators import ratelimit
 
+from apps.accounts.forms import BackoffAuthenticationForm
 from apps.core import health
 from apps.core.ratelimit import login_rate
 
@@ -67,6 +68,22 @@ def ratelimited(request: HttpRequest, exception=None):
 class LoginView(auth_views.LoginView):
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+    authentication_form = BackoffAuthenticationForm
+
+
+@method_decorator(ratelimit(key="ip", rate=login_rate, method="POST", block=True), name="post")
+class PasswordResetView(auth_views.PasswordResetView):
+    """Asks for an e-mail address; the mail (console in the embedded default) carries a one-time link.
+    The same answer whether or not an account has that address."""
+
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.html"
+    subject_template_name = "registration/password_reset_subject.txt"
+
+
+@method_decorator(ratelimit(key="ip", rate=login_rate, method="POST", block=True), name="post")
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "registration/password_reset_confirm.html"
 
 
 def home(request: HttpRequest):

@@ -190,8 +190,31 @@ class KbTermAdmin(_BumpsIndex, SuperAdminOnly):
     search_fields = ["term", "synonyms"]
 
 
+class BotSettingsForm(forms.ModelForm):
+    class Meta:
+        model = BotSettings
+        exclude: list[str] = []  # the admin's fieldsets decide what is shown
+
+    def _checked(self, name, check):
+        try:
+            return check(self.cleaned_data.get(name))
+        except ApplicationError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code)
+
+    def clean_waybill_patterns(self):
+        from apps.knowledge.capture import validate_patterns
+
+        return self._checked("waybill_patterns", validate_patterns)
+
+    def clean_provider_url(self):
+        from apps.outbound.guard import validate_url
+
+        return self._checked("provider_url", lambda url: validate_url(url) if url else "")
+
+
 @admin.register(BotSettings, site=manage_site)
 class BotSettingsAdmin(SuperAdminOnly):
+    form = BotSettingsForm
     list_display = ["__str__", "provider", "confidence_threshold", "max_low_confidence", "vip_handoff"]
     fieldsets = [
         (_("Answers"), {"fields": ["greeting", "confidence_threshold", "fallback_text", "suggest_limit"]}),

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import httpx
+
 from apps.knowledge.index import get_index, scope_filter
 from apps.knowledge.models import BotSettings, FaqEntry, Provider
+from apps.outbound.guard import guarded_request
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +117,10 @@ class HttpProvider:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - tenant-configured URL
-            data = json.loads(response.read().decode("utf-8"))
+        # A tenant-configured URL: through the guard (no internal addresses), with the tenant's timeout.
+        response = guarded_request("POST", self.url, content=body, headers=headers, timeout=self.timeout)
+        response.raise_for_status()
+        data = json.loads(response.content.decode("utf-8"))
         answers = []
         for item in (data.get("answers") or [])[:k]:
             text_answer = str(item.get("answer") or "").strip()
@@ -143,7 +145,7 @@ class HttpProvider:
     def answer(self, *, text: str, context: AskContext, k: int = 3) -> list[Answer]:
         try:
             answers = self._call(text, context, k)
-        except (urllib.error.URLError, TimeoutError, ValueError, OSError, AttributeError):
+        except (httpx.HTTPError, TimeoutError, ValueError, OSError, AttributeError):
             logger.warning("external answer provider %s failed; using the knowledge base", self.url, exc_info=True)
             answers = []
         if not answers and self.fallback is not None:

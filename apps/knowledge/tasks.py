@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.core.jobs import TenantFairTask
 
-@shared_task(acks_late=True)
+
+@shared_task(acks_late=True, base=TenantFairTask, tenant_model="messaging.Message")
 def bot_reply_task(message_id: int) -> int | None:
     from apps.knowledge.bot import bot_reply
 
@@ -13,7 +15,7 @@ def bot_reply_task(message_id: int) -> int | None:
     return record.pk if record is not None else None
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, base=TenantFairTask, tenant_model="conversations.Conversation")
 def bot_greet_task(conversation_id: int) -> int | None:
     from apps.knowledge.bot import bot_greet
 

@@ -14,18 +14,17 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http.request import split_domain_port, validate_host
 from django.utils.translation import gettext as _
 
 from apps.accounts import hooks as account_hooks
 from apps.conversations.models import Conversation
 from apps.core.errors import ApplicationError
+from apps.core.origins import origin_is_ours, request_origin
 from apps.messaging import presence, protocol, selectors, services
 from apps.messaging.groups import agent_group, conversation_group, customer_group, tenant_staff_group
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
@@ -53,6 +52,11 @@ def _header(scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+def _own_origin(scope) -> str | None:
+    """The origin this websocket was opened to: wss -> https, ws -> http, and the Host header."""
+    return request_origin(secure=scope.get("scheme") == "wss", host=_header(scope, b"host"))
 
 
 def _frame_int(frame: dict, name: str, *, required: bool = True, default: int | None = None) -> int | None:
@@ -119,23 +123,31 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None:
             return await self.send_error("invalid_json", _("Frames must be JSON text."))
-        if len(text_data) > protocol.max_frame_bytes() or len(text_data.encode()) > protocol.max_frame_bytes():
+        limit = protocol.max_frame_bytes()
+        if len(text_data) > limit or len(text_data.encode("utf-8", "surrogatepass")) > limit:
+            # Too large to parse: the ref is read without parsing, so the client can still match it.
+            self._take_token()
             return await self.send_error(
-                "frame_too_large", _("A frame can be at most %(n)d bytes.") % {"n": protocol.max_frame_bytes()}
+                "frame_too_large",
+                _("A frame can be at most %(n)d bytes.") % {"n": limit},
+                ref=protocol.ref_without_parsing(text_data),
             )
-        if not self._take_token():
-            return await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"])
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            return await self.send_error("invalid_json", protocol.ERROR_CODES["invalid_json"])
-        if not isinstance(frame, dict):
-            return await self.send_error("invalid_frame", _("A frame must be a JSON object."))
-        ref = frame.get("ref")
+            frame = protocol.parse_frame(text_data)
+        except protocol.FrameError as exc:
+            ref = protocol.ref_without_parsing(text_data)
+            if not self._take_token():
+                return await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"], ref=ref)
+            return await self.send_error(exc.code, exc.message, ref=ref)
+        ref = frame.get("ref") if isinstance(frame, dict) else None
         if ref is not None and not (isinstance(ref, (str, int)) and not isinstance(ref, bool) and len(str(ref)) <= 64):
             return await self.send_error(
                 "invalid_frame", _("ref must be a string or integer of at most 64 characters.")
             )
+        if not self._take_token():
+            return await self.send_error("rate_limited", protocol.ERROR_CODES["rate_limited"], ref=ref)
+        if not isinstance(frame, dict):
+            return await self.send_error("invalid_frame", _("A frame must be a JSON object."))
         ftype = frame.get("type")
         if ftype not in protocol.CLIENT_FRAMES_COMMON + self.extra_frames:
             return await self.send_error("unknown_type", protocol.ERROR_CODES["unknown_type"], ref=ref)
@@ -441,17 +453,7 @@ class AgentConsumer(BaseIMConsumer):
         origin = _header(self.scope, b"origin")
         if origin is None:
             return True  # not a browser: no cross-site hijacking to fear, the session is the check
-        parts = urlsplit(origin)
-        if not parts.hostname:
-            return False
-        if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}:
-            return True
-        host = _header(self.scope, b"host") or ""
-        origin_host = parts.netloc.lower()
-        if host and origin_host == host.lower():
-            return True
-        domain, _port = split_domain_port(origin_host)
-        return validate_host(domain, [h for h in settings.ALLOWED_HOSTS if h != "*"])
+        return origin_is_ours(origin, own=_own_origin(self.scope))
 
     async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
         if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
@@ -504,7 +506,9 @@ class VisitorConsumer(BaseIMConsumer):
         if channel is None or not channel.is_enabled:
             return await self.refuse("channel_disabled")
         origin = _header(self.scope, b"origin")
-        if (channel.kind == "web" or origin is not None) and not channel.origin_allowed(origin):
+        if (channel.kind == "web" or origin is not None) and not channel.origin_allowed(
+            origin, own_origin=_own_origin(self.scope)
+        ):
             return await self.refuse("origin_not_allowed")
         self.channel = channel
         self.presence_key = presence.visitor_key(self.visitor.customer_id)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
@@ -14,6 +17,81 @@ REPLAY_PAGE = 200
 
 def max_frame_bytes() -> int:
     return int(getattr(settings, "IM_MAX_FRAME_BYTES", 32 * 1024))
+
+
+# The transport (daphne) refuses websocket messages larger than this by closing the connection
+# with code 1009 before the application sees them (docs/protocol.md §3).
+TRANSPORT_MAX_BYTES = 1024 * 1024
+MAX_NESTING = 32
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, message):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def _depth_ok(text: str, limit: int) -> bool:
+    """Nesting depth of a JSON text, counted outside strings, without building anything."""
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def parse_frame(text: str):
+    """The JSON value of a frame, or FrameError("invalid_json") for text that is not JSON, nests
+    deeper than MAX_NESTING levels or holds a lone UTF-16 surrogate (\\ud800): none of them can be
+    stored or sent on, and the socket stays open."""
+    if (
+        ("[" in text or "{" in text)
+        and text.count("[") + text.count("{") > MAX_NESTING
+        and not _depth_ok(text, MAX_NESTING)
+    ):
+        raise FrameError("invalid_json", _("The frame nests deeper than %(n)d levels.") % {"n": MAX_NESTING})
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise FrameError("invalid_json", ERROR_CODES["invalid_json"])
+    # Text off the wire is decoded UTF-8 (no surrogates): only a \\u escape can make one.
+    if "\\u" in text:
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise FrameError("invalid_json", _("The frame contains an unpaired UTF-16 surrogate."))
+    return value
+
+
+_REF_RE = re.compile(r'"ref"\s*:\s*(?:"((?:[^"\\]|\\.){0,64})"|(-?\d{1,18}))')
+
+
+def ref_without_parsing(text: str):
+    """The frame's `ref` as far as it can be read without parsing (frames too large or not JSON)."""
+    match = _REF_RE.search(text[:4096]) or (_REF_RE.search(text) if len(text) > 4096 else None)
+    if match is None:
+        return None
+    if match.group(2) is not None:
+        return int(match.group(2))
+    try:
+        return json.loads(f'"{match.group(1)}"')
+    except ValueError:
+        return None
 
 
 def frame_rate() -> tuple[float, float]:
@@ -54,6 +132,7 @@ ERROR_CODES: dict[str, str] = {
     "attachment_invalid": _("The file is damaged or not what it claims to be."),
     "unavailable": _("The service is briefly unavailable. Your message will be sent again."),
     "internal_error": _("Something went wrong on our side."),
+    "parse_error": _("The request body is not valid JSON."),
 }
 
 # Events a visitor connection may receive (everything else on the conversation group is staff business).

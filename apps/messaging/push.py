@@ -6,22 +6,19 @@ Decided per message after commit (a Celery task), so the send path only pays for
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 
-import httpx
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.messaging import presence
 from apps.messaging.models import Message, PushDelivery, SenderKind, Visibility
 from apps.messaging.serializers import message_to_dict
+from apps.outbound import webhooks
 
 _tenant_cache: dict[int, tuple[bool, float]] = {}
 TENANT_CACHE_SECONDS = 30.0
-TIMEOUT_SECONDS = 5.0
 
 
 def tenant_has_webhook(tenant_id: int) -> bool:
@@ -74,8 +71,8 @@ def push_plan(*, message_id: int) -> list[int]:
 
 
 def signature(*, secret: str, timestamp: str, body: bytes) -> str:
-    """hex(HMAC-SHA256(push_webhook_secret, "{timestamp}." + body))."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    """The X-Kefu-Signature value (docs/webhooks.md): `sha256=<hex HMAC-SHA256>`."""
+    return webhooks.signature(secret=secret, timestamp=timestamp, body=body)
 
 
 def push_body(delivery: PushDelivery) -> bytes:
@@ -104,18 +101,16 @@ def push_attempt(*, delivery_id: int) -> bool | None:
     if not tenant.push_webhook_url:
         return None
     body = push_body(delivery)
-    timestamp = str(int(time.time()))
-    headers = {
-        "Content-Type": "application/json",
-        "X-Kefu-Timestamp": timestamp,
-        "X-Kefu-Signature": "sha256=" + signature(secret=tenant.push_webhook_secret, timestamp=timestamp, body=body),
-        "X-Kefu-Delivery": str(delivery.pk),
-    }
     PushDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
     try:
-        response = httpx.post(tenant.push_webhook_url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
+        webhooks.webhook_post(
+            url=tenant.push_webhook_url,
+            body=body,
+            secret=tenant.push_webhook_secret,
+            delivery_id=delivery.pk,
+            idempotency_key=f"kefu-push-{delivery.pk}",
+        )
+    except webhooks.DeliveryError as exc:
         PushDelivery.objects.filter(pk=delivery.pk).update(last_error=str(exc)[:300])
         raise
     PushDelivery.objects.filter(pk=delivery.pk, status=PushDelivery.Status.PENDING).update(

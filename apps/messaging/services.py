@@ -314,7 +314,12 @@ def staff_sender_kind(user) -> str:
 
 
 def visitor_session_create(
-    *, channel_key: str, origin: str | None, visitor_id: str | None = None, identity: dict | None = None
+    *,
+    channel_key: str,
+    origin: str | None,
+    visitor_id: str | None = None,
+    identity: dict | None = None,
+    own_origin: str | None = None,
 ) -> dict:
     """Authenticate a widget/app visitor on a channel: resolve the customer, issue a visitor token.
 
@@ -329,7 +334,7 @@ def visitor_session_create(
         raise ApplicationError("not_found", _("Unknown channel."), status=404)
     if not channel.is_enabled:
         raise ApplicationError("channel_disabled", _("This channel is not accepting conversations."), status=403)
-    if (channel.kind == "web" or origin) and not channel.origin_allowed(origin):
+    if (channel.kind == "web" or origin) and not channel.origin_allowed(origin, own_origin=own_origin):
         raise ApplicationError("origin_not_allowed", _("This site may not open the chat."), status=403)
     with transaction.atomic():
         customer, visitor_id = customer_resolve_visitor(tenant=channel.tenant, visitor_id=visitor_id, identity=identity)

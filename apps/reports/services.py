@@ -343,8 +343,10 @@ def tracking_subscribe(
     customer = Customer.objects.visible_to(actor).filter(pk=customer_id).first()
     if customer is None:
         raise NotFound(_("Customer not found."))
-    if webhook_url and not webhook_url.startswith(("https://", "http://")):
-        raise ApplicationError("invalid_url", _("The webhook must be an http(s) URL."))
+    if webhook_url:
+        from apps.outbound.guard import validate_url
+
+        webhook_url = validate_url(webhook_url)
     if not on:
         TrackingSubscription.objects.filter(customer=customer, user=actor).delete()
         return None
@@ -374,10 +376,9 @@ def tracking_notify(
         if created:
             n += 1
             if sub.webhook_url:
-                from apps.reports.tasks import tracking_webhook_task
+                from apps.reports.tracking import tracking_webhook_enqueue
 
-                nid = _obj.pk
-                transaction.on_commit(lambda nid=nid: tracking_webhook_task.delay(nid))
+                tracking_webhook_enqueue(notification_id=_obj.pk)
     return n
 
 

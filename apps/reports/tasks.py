@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.core.jobs import TenantFairTask
 from apps.core.replica import replica_reads
 
 
@@ -15,15 +16,18 @@ def rollup_refresh_task() -> int:
 
 
 @shared_task(
-    name="apps.reports.tasks.index_messages_task", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
-)
+    name="apps.reports.tasks.index_messages_task",
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)  # a batch may hold several tenants' messages (the send path's group commit): no per-tenant cap
 def index_messages_task(message_ids: list[int]) -> int:
     from apps.reports.search import get_backend
 
     return get_backend().index_messages(message_ids=list(message_ids))
 
 
-@shared_task(name="apps.reports.tasks.export_run_task")
+@shared_task(name="apps.reports.tasks.export_run_task", base=TenantFairTask, tenant_model="reports.ExportJob")
 @replica_reads()  # the rows may come from the replica; the job row itself is always the primary's
 def export_run_task(job_id: int) -> str:
     from apps.reports.exports import export_run
@@ -46,9 +50,10 @@ def tracking_scan_task() -> int:
 
 
 @shared_task(
-    name="apps.reports.tasks.tracking_webhook_task", autoretry_for=(Exception,), retry_backoff=True, max_retries=5
+    name="apps.reports.tasks.tracking_webhook_task", base=TenantFairTask, tenant_model="reports.TrackingNotification"
 )
-def tracking_webhook_task(notification_id: int) -> int:
-    from apps.reports.tracking import tracking_webhook_send
+def tracking_webhook_task(notification_id: int) -> None:
+    """Kept for tasks queued before tracking webhooks became apps.outbound deliveries."""
+    from apps.reports.tracking import tracking_webhook_enqueue
 
-    return tracking_webhook_send(notification_id=notification_id)
+    tracking_webhook_enqueue(notification_id=notification_id)

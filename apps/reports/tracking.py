@@ -1,52 +1,38 @@
-"""Tracking webhooks (F59): POST the notification as JSON, signed like the tenant's push webhooks."""
+"""Tracking webhooks (F59): the notification as JSON, a signed delivery through apps.outbound
+(signed with the tenant's push webhook secret, docs/webhooks.md)."""
 
 from __future__ import annotations
-
-import hashlib
-import hmac
-import json
-import time
-
-import httpx
 
 from apps.reports.models import TrackingNotification, TrackingSubscription
 
 
-def tracking_webhook_send(*, notification_id: int) -> int:
-    n = TrackingNotification.objects.select_related("customer").filter(pk=notification_id).first()
+def tracking_webhook_payload(n: TrackingNotification) -> dict:
+    return {
+        "type": "tracking.step",
+        "id": n.pk,
+        "step": n.step,
+        "text": n.text,
+        "customer_id": n.customer_id,
+        "conversation_id": n.conversation_id,
+        "created_at": n.created_at.isoformat(),
+    }
+
+
+def tracking_webhook_enqueue(*, notification_id: int):
+    """Record the notification's webhook delivery (sent after commit, retried with backoff);
+    None when the subscription has no webhook. Safe to call twice: one delivery per notification."""
+    from apps.outbound.webhooks import webhook_enqueue
+
+    n = TrackingNotification.objects.filter(pk=notification_id).first()
     if n is None:
-        return 0
+        return None
     sub = TrackingSubscription.objects.filter(customer_id=n.customer_id, user_id=n.user_id).first()
     if sub is None or not sub.webhook_url:
-        return 0
-    from apps.tenants.models import Tenant
-
-    tenant = Tenant.objects.get(pk=n.tenant_id)
-    body = json.dumps(
-        {
-            "type": "tracking.step",
-            "id": n.pk,
-            "step": n.step,
-            "text": n.text,
-            "customer_id": n.customer_id,
-            "conversation_id": n.conversation_id,
-            "created_at": n.created_at.isoformat(),
-        },
-        ensure_ascii=False,
-    ).encode()
-    ts = str(int(time.time()))
-    secret = (getattr(tenant, "push_webhook_secret", "") or "").encode()
-    sig = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    resp = httpx.post(
-        sub.webhook_url,
-        content=body,
-        timeout=10,
-        headers={
-            "Content-Type": "application/json",
-            "X-Kefu-Timestamp": ts,
-            "X-Kefu-Signature": sig,
-            "Idempotency-Key": f"tracking-{n.pk}",
-        },
+        return None
+    return webhook_enqueue(
+        tenant_id=n.tenant_id,
+        kind="tracking",
+        url=sub.webhook_url,
+        payload=tracking_webhook_payload(n),
+        key=f"tracking-{n.pk}",
     )
-    resp.raise_for_status()
-    return resp.status_code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.core.jobs import TenantFairTask
 from apps.routing import services, waiting
 
 
@@ -34,11 +35,21 @@ def load_evaluate() -> int:
     return services.load_evaluate()
 
 
-@shared_task(name="apps.routing.tasks.agent_presence_check", ignore_result=True)
+@shared_task(
+    name="apps.routing.tasks.agent_presence_check",
+    ignore_result=True,
+    base=TenantFairTask,
+    tenant_model="accounts.User",
+)
 def agent_presence_check(agent_id: int) -> bool:
     return services.agent_presence_check(agent_id=agent_id)
 
 
-@shared_task(name="apps.routing.tasks.broadcast_queue_positions", ignore_result=True)
+@shared_task(
+    name="apps.routing.tasks.broadcast_queue_positions",
+    ignore_result=True,
+    base=TenantFairTask,
+    tenant_model="tenants.Tenant",
+)
 def broadcast_queue_positions(tenant_id: int) -> int:
     return services.queue_positions_publish(tenant_id=tenant_id)

@@ -36,6 +36,9 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "embedded-insecure-key-change-me-in-pr
 DEBUG = env_bool("DEBUG", default=False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# Origins (scheme://host:port, exact) our own pages are served from besides the one a request is
+# addressed to: they may open /ws/agent/ and host the widget frame (apps.core.origins).
+KEFU_ORIGINS = env_list("KEFU_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
@@ -49,9 +52,11 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "treebeard",
     "channels",
     "apps.core",
+    "apps.outbound",
     "apps.tenants",
     "apps.accounts",
     "apps.channels",
@@ -69,6 +74,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "apps.core.middleware.ChineseFirstLocaleMiddleware",
@@ -196,6 +202,27 @@ CELERY_BEAT_SCHEDULE: dict = {}  # each app adds its periodic jobs in apps/<app>
 CELERY_TASK_DEFAULT_QUEUE = topology.QUEUE_DEFAULT
 CELERY_TASK_ROUTES = topology.CELERY_TASK_ROUTES
 
+CELERY_QUEUE_NAMES = topology.CELERY_QUEUE_NAMES
+# Every task has a soft limit (SoftTimeLimitExceeded is raised in the task) and a hard one (the
+# worker process is killed and replaced). Per task overrides below.
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "60"))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "90"))
+CELERY_TASK_ANNOTATIONS = {
+    "apps.knowledge.tasks.bot_reply_task": {"soft_time_limit": 15, "time_limit": 20},
+    "apps.knowledge.tasks.bot_greet_task": {"soft_time_limit": 15, "time_limit": 20},
+    "apps.reports.tasks.export_run_task": {"soft_time_limit": 3300, "time_limit": 3600},
+    "apps.reports.tasks.rollup_refresh_task": {"soft_time_limit": 600, "time_limit": 660},
+    "apps.reports.tasks.index_messages_task": {"soft_time_limit": 120, "time_limit": 150},
+}
+# Worker processes per queue started by `manage.py runall`; each tenant may hold at most this many
+# of a queue's workers at once (KEFU_TENANT_TASK_CAPS: "bot=1,outbound=2"), so no single tenant
+# takes every worker: a task over its tenant's cap goes back to the queue for a moment.
+CELERY_QUEUE_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))
+KEFU_TENANT_TASK_CAPS = {queue: max(1, CELERY_QUEUE_CONCURRENCY // 2) for queue in topology.CELERY_QUEUE_NAMES} | {
+    k: int(v) for k, v in (item.split("=", 1) for item in env_list("KEFU_TENANT_TASK_CAPS"))
+}
+KEFU_TENANT_TASK_DEFER_SECONDS = 2.0
+
 # --- Elasticsearch (optional) ---------------------------------------------------------------
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "")
 ELASTICSEARCH_DSL = {"default": {"hosts": ELASTICSEARCH_URL or "http://127.0.0.1:9200"}}
@@ -207,11 +234,56 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "display_name", "email", "phone")},
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 SESSION_COOKIE_AGE = 60 * 60 * 12
+# Per-account backoff (apps.accounts.login_guard), on top of the per-address LOGIN_RATE.
+LOGIN_FREE_ATTEMPTS = int(os.environ.get("LOGIN_FREE_ATTEMPTS", "5"))
+LOGIN_MAX_WAIT_SECONDS = int(os.environ.get("LOGIN_MAX_WAIT_SECONDS", "900"))
+# Reverse proxies in front of daphne whose X-Forwarded-For entry we trust (apps.core.proxy):
+# 0 = daphne faces the clients (the embedded default); 1 = the shipped nginx.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+# Password reset mails: printed on the console in the embedded default; set EMAIL_URL-style
+# settings (EMAIL_HOST ...) in production.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "kefu@localhost")
+PASSWORD_RESET_TIMEOUT = 3 * 24 * 3600
+# /widget/demo/ (a host page embedding the demo tenant's widget): never in production settings.
+WIDGET_DEMO_ENABLED = env_bool("WIDGET_DEMO_ENABLED", default=True)
+
+# --- Content-Security-Policy on every page (django-csp) -----------------------------------------
+# Scripts only from our origin or with the per-response nonce; no inline handlers. Inline style
+# attributes stay allowed (progress bars and charts set widths). Pages with their own policy (the
+# widget frame, private files) keep it.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "worker-src": [SELF, "blob:"],
+        "frame-src": [SELF],
+        "frame-ancestors": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+    }
+}
 
 # --- i18n ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -249,6 +321,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -264,6 +341,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Outbound calls (apps.outbound, docs/webhooks.md) ---------------------------------------
+# Networks the guarded client may reach although they are internal (a deployment's own gateway).
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS")
 
 # --- Rate limits ----------------------------------------------------------------------------
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", default=True)

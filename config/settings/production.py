@@ -31,3 +31,7 @@ WHITENOISE_USE_FINDERS = False
 # docker/nginx.conf serves private files from its internal /_protected/ location; set the
 # variable to "" where no nginx sits in front (Django then streams the bytes itself).
 PRIVATE_MEDIA_ACCEL_PREFIX = os.environ.get("PRIVATE_MEDIA_ACCEL_PREFIX", "/_protected/")
+# The shipped topology has nginx in front of daphne (docker/nginx.conf replaces X-Forwarded-For).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "1"))
+WIDGET_DEMO_ENABLED = False
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -12,6 +12,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 RATELIMIT_ENABLE = True
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"  # noqa: F405
 ALLOWED_HOSTS = ["*"]
+# The local stand-ins of tenants' endpoints, answer providers and WeChat listen on 127.0.0.1; every
+# other internal address stays refused (tests of the guard override this).
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 
 if EMBEDDED_REDIS:
     from apps.core.embedded_redis import start_private_server

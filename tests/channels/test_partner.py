@@ -121,7 +121,7 @@ def test_agent_reply_is_delivered_by_signed_webhook(
     expected = hmac.new(
         b"cn-secret", headers["x-kefu-timestamp"].encode() + b"." + hook["raw"], hashlib.sha256
     ).hexdigest()
-    assert hmac.compare_digest(headers["x-kefu-signature"], expected)
+    assert hmac.compare_digest(headers["x-kefu-signature"], f"sha256={expected}")  # docs/webhooks.md
     assert headers["idempotency-key"] == f"kefu-msg-{reply.pk}"
     assert hook["json"]["user_id"] == "cainiao-u-88"
     assert hook["json"]["message"]["text"] == "已为您登记，请稍候"

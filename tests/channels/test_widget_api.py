@@ -99,12 +99,19 @@ def test_visitor_session_refuses_a_page_on_a_non_allowed_origin(client, web_chan
     assert good.status_code == 201
 
 
-def test_widget_frame_origin_counts_as_allowed_only_for_our_own_hosts(settings, web_channel):
-    settings.WIDGET_FRAME_HOSTS = ["kefu.example.cn"]
+def test_widget_frame_origin_counts_as_allowed_only_for_our_own_origins(settings, web_channel):
+    settings.KEFU_ORIGINS = ["https://kefu.example.cn"]
     assert web_channel.origin_allowed("https://kefu.example.cn")
+    assert web_channel.origin_allowed("http://127.0.0.1:8000", own_origin="http://127.0.0.1:8000")
     assert web_channel.origin_allowed(SHOP)
-    assert not web_channel.origin_allowed("https://kefu.example.cn.evil.com")
-    assert not web_channel.origin_allowed("https://evil.example")
+    for look_alike in (
+        "https://kefu.example.cn.evil.com",
+        "https://kefu.example.cn:8443",
+        "http://kefu.example.cn",
+        "https://evil.example",
+        "http://127.0.0.1:8000.evil.example.com",
+    ):
+        assert not web_channel.origin_allowed(look_alike, own_origin="http://127.0.0.1:8000"), look_alike
 
 
 def test_queue_position_rating_and_prechat_for_the_visitor(client, org_a, web_channel):
@@ -172,11 +179,17 @@ def test_leave_message_is_stored_for_the_channel(client, web_channel):
     assert (note.channel_id, note.customer_id, note.content) == (web_channel.pk, customer.pk, "明天上午再联系我")
 
 
-def test_demo_page_embeds_the_widget_script(client, org_a):
+def test_demo_page_embeds_the_widget_script(client, org_a, web_channel, settings):
     from apps.channels.demo import DEMO_WEB_KEY, demo_channels
+    from apps.tenants.models import Tenant
 
-    demo_channels(tenant=org_a.tenant, branches={"SH": org_a.sh})
+    # Another tenant's channel never gets a demo page (it would sign identities for anyone).
+    assert client.get(f"/widget/demo/?channel={web_channel.key}&signed=1").status_code == 404
+    demo = Tenant.objects.create(name="演示", slug="demo")
+    demo_channels(tenant=demo, branches={})
     html = client.get("/widget/demo/").content.decode()
     assert f'src="/static/channels/widget.js" data-channel="{DEMO_WEB_KEY}"' in html
-    signed = client.get("/widget/demo/?signed=1").content.decode()
-    assert "data-customer-signature=" in signed
+    signed = client.get(f"/widget/demo/?channel={web_channel.key}&signed=1").content.decode()
+    assert "data-customer-signature=" in signed and web_channel.key not in signed
+    settings.WIDGET_DEMO_ENABLED = False  # production settings
+    assert client.get("/widget/demo/").status_code == 404

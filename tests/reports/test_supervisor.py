@@ -217,7 +217,19 @@ def test_tracking_webhook_is_posted_and_signed(history, django_capture_on_commit
     finally:
         server.shutdown()
     assert got and json.loads(got[0][1])["type"] == "tracking.step"
-    assert "X-Kefu-Signature" in got[0][0]
+    from apps.outbound.models import WebhookDelivery
+    from apps.outbound.webhooks import signature_valid
+
+    headers, body = got[0]
+    assert headers["X-Kefu-Signature"].startswith("sha256=")
+    assert signature_valid(
+        secret=org.tenant.push_webhook_secret,
+        timestamp=headers["X-Kefu-Timestamp"],
+        body=body,
+        value=headers["X-Kefu-Signature"],
+    )
+    delivery = WebhookDelivery.objects.get(kind="tracking", key=headers["Idempotency-Key"])
+    assert delivery.status == "delivered" and headers["X-Kefu-Delivery"] == str(delivery.pk)
 
 
 def test_merge_and_split_customers_across_channels(history, history_b):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -10,6 +11,30 @@ import pytest
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+_FUNCTION = re.compile(r"^\s*(async\s+)?(function\b|\([^)]*\)\s*=>|[\w$]+\s*=>)")
+
+
+def _csp_safe_wait_for_function() -> None:
+    """Our pages forbid eval (Content-Security-Policy without 'unsafe-eval'), and Playwright polls
+    a *string expression* with eval inside the page; a function is compiled over the DevTools
+    protocol instead. Tests keep writing expressions; they are passed on as functions, so every
+    browser test runs the pages under their real policy."""
+    from playwright.sync_api import Frame, Page
+
+    for cls in (Page, Frame):
+        original = cls.wait_for_function
+        if getattr(original, "_csp_safe", False):
+            continue
+
+        def wait_for_function(self, expression, *args, _original=original, **kwargs):
+            if isinstance(expression, str) and not _FUNCTION.match(expression):
+                expression = f"() => ({expression})"
+            return _original(self, expression, *args, **kwargs)
+
+        wait_for_function._csp_safe = True
+        cls.wait_for_function = wait_for_function
 
 
 @contextmanager
@@ -20,6 +45,7 @@ def chromium() -> Iterator:
         pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
     from playwright.sync_api import sync_playwright
 
+    _csp_safe_wait_for_function()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

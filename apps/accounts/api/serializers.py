@@ -33,6 +33,7 @@ class UserSerializer(serializers.ModelSerializer):
             "username",
             "display_name",
             "phone",
+            "email",
             "role",
             "branch",
             "max_chats_cap",

@@ -109,6 +109,7 @@ class UserViewSet(
             branch=_branch_or_none(request.user, data.get("branch_id")),
             display_name=data.get("display_name", ""),
             max_chats_cap=data.get("max_chats_cap", 5),
+            email=data.get("email", ""),
             actor=request.user,
         )
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
@@ -128,6 +129,7 @@ class UserViewSet(
             branch=_branch_or_none(request.user, data.get("branch_id")) if set_branch else None,
             set_branch=set_branch,
             max_chats_cap=data.get("max_chats_cap"),
+            email=data.get("email"),
         )
         if data.get("password"):
             services.user_set_password(user=user, password=data["password"], actor=request.user)

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from apps.channels import partner, services, widget
 from apps.channels.models import Channel, ChannelKind, InboundStatus
 from apps.core.errors import ApplicationError, NotFound
+from apps.core.origins import request_origin
 from apps.core.ratelimit import public_rate
 from apps.messaging.api.auth import IsVisitor, VisitorTokenAuthentication
 from apps.messaging.selectors import conversation_get_for_visitor
@@ -147,7 +148,8 @@ class WidgetConfigView(APIView):
     def get(self, request):
         channel = widget.widget_channel_get(key=request.query_params.get("channel", ""))
         origin = request.headers.get("Origin")
-        if origin and not channel.origin_allowed(origin):
+        own = request_origin(secure=request.is_secure(), host=request.get_host())
+        if origin and not channel.origin_allowed(origin, own_origin=own):
             raise ApplicationError("origin_not_allowed", _("This site may not open the chat."), status=403)
         return _cors(Response(widget.widget_config(channel)), origin)
 

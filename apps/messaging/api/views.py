@@ -8,13 +8,15 @@ from django_ratelimit.decorators import ratelimit
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.conversations.models import OPEN_STATUSES
 from apps.core.errors import ApplicationError
+from apps.core.origins import request_origin
+from apps.core.parsers import JSONParser
 from apps.core.ratelimit import public_rate
 from apps.messaging import selectors, services
 from apps.messaging.api import serializers as s
@@ -81,6 +83,7 @@ class VisitorSessionView(APIView):
         result = services.visitor_session_create(
             channel_key=data["channel_key"],
             origin=request.headers.get("Origin"),
+            own_origin=request_origin(secure=request.is_secure(), host=request.get_host()),
             visitor_id=data.get("visitor_id") or None,
             identity=data.get("identity"),
         )

@@ -1,5 +1,6 @@
 """Run the whole system in the foreground: embedded Redis (unless REDIS_URL is set), daphne
-(HTTP + websockets), a Celery worker and Celery beat. Ctrl-C stops every process it started."""
+(HTTP + websockets), a Celery worker serving every queue and Celery beat. Ctrl-C stops every
+process it started."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("CELERY_CONCURRENCY", "2")))
+        parser.add_argument(
+            "--concurrency", type=int, default=settings.CELERY_QUEUE_CONCURRENCY, help="worker processes per queue"
+        )
 
     def handle(self, *args, port: int, host: str, concurrency: int, **options):
         from honcho.manager import Manager
@@ -34,9 +37,8 @@ class Command(BaseCommand):
         manager = Manager()
         if settings.EMBEDDED_REDIS:
             manager.add_process("redis", f"{py} -m apps.core.embedded_redis {settings.EMBEDDED_REDIS_SOCKET}", env=env)
-        manager.add_process(
-            "web", f"{py} -m daphne -b {host} -p {port} --proxy-headers config.asgi:application", env=env
-        )
+        # No --proxy-headers: the client address is decided by apps.core.proxy (TRUSTED_PROXY_COUNT).
+        manager.add_process("web", f"{py} -m daphne -b {host} -p {port} config.asgi:application", env=env)
         # One worker serves every queue here; production runs workers per queue (config/topology.py).
         queues = ",".join(CELERY_QUEUE_NAMES)
         manager.add_process(
