@@ -487,8 +487,8 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
 
     The returned row has `processed_now` True when this call processed it, and
     `conversation_created` True when it also opened the conversation."""
-    from apps.conversations.services import conversation_start
     from apps.messaging.services import message_create
+    from apps.routing.intake import conversation_intake
 
     # Media is fetched before the row lock is taken: no network call inside the transaction.
     pending = (
@@ -519,7 +519,7 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
 
         def conversation_for():
             if not opened:
-                opened.append(conversation_start(channel=channel, customer=customer))
+                opened.append(conversation_intake(channel=channel, customer=customer))
             return opened[0]
 
         try:

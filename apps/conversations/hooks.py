@@ -1,7 +1,9 @@
 """Extension points of the conversation lifecycle.
 
-`on_conversation_started(conversation, initial_status)` runs inside the creating transaction;
-the dispatch layer (apps.routing) registers here to route, queue or assign the new conversation.
+`on_conversation_started(conversation, actor)` runs inside the creating transaction, for
+listeners (the bot's greeting). Starting a conversation is dispatch's own service
+(`apps.routing.intake.conversation_intake`: gate, open, route, assign), so dispatch does not
+listen here.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ _capacity_freed: list[Callable] = []
 
 
 def before_conversation_start(fn: Callable) -> Callable:
-    """`fn(channel, customer, status)` may raise ApplicationError to refuse a new conversation
-    (rate-limit switch, off hours, queue full). Runs before anything is written."""
+    """`fn(channel, customer, status)` may raise ApplicationError to refuse a bot hand-off
+    (rate-limit switch, off hours, queue full). Runs before anything is written. (A new
+    conversation is gated by the intake service itself.)"""
     _before_start.append(fn)
     return fn
 

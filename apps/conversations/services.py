@@ -85,24 +85,16 @@ def _attribute_to_routed_branch(event: ConversationEvent, conversation: Conversa
         ConversationEvent.objects.filter(pk=event.pk).update(branch_id=conversation.branch_id)
 
 
-def conversation_start(*, channel, customer, subject: str = "", priority: int = 0, actor=None) -> Conversation:
-    """Open a conversation for a visitor on a channel, or return the one already open there.
-
-    At most one open conversation per visitor per channel (enforced by the unique open_key).
-    A new conversation starts with the bot when the channel has it, otherwise queued; the
-    dispatch layer, through hooks, routes it and may assign it at once.
-    """
-    if not channel.is_enabled:
-        raise ApplicationError("channel_disabled", _("This channel is not accepting conversations."), status=403)
+def conversation_open(
+    *, channel, customer, status: str, subject: str = "", priority: int = 0, actor=None
+) -> tuple[Conversation, ConversationEvent] | None:
+    """Write a new conversation (row, the visitor's participant row, the `created` event) for a
+    visitor on a channel, or return None when one is already open there (the unique open_key:
+    two tabs opening at the same moment). Called by dispatch's intake service
+    (`apps.routing.intake.conversation_intake`), which gates, routes and assigns it: entry points
+    call that, not this. Listeners of `on_conversation_started` (the bot's greeting) run inside."""
     open_key = Conversation.make_open_key(channel.pk, customer.pk)
-    existing = Conversation.objects.filter(open_key=open_key).first()
-    if existing is not None:
-        existing.created_now = False
-        return existing
     now = timezone.now()
-    status = ConversationStatus.BOT if channel.bot_enabled else ConversationStatus.QUEUED
-    # Rate-limit switch, working hours, queue cap: refuse before writing anything.
-    hooks.run_before_conversation_start(channel=channel, customer=customer, status=status)
     try:
         with transaction.atomic():
             conversation = Conversation.objects.create(
@@ -123,16 +115,17 @@ def conversation_start(*, channel, customer, subject: str = "", priority: int = 
                 conversation=conversation, kind="created", to_status=status, actor=actor
             )
             hooks.run_conversation_started(conversation=conversation, actor=actor)
-            _attribute_to_routed_branch(created, conversation)
     except IntegrityError:
-        # A second tab of the same visitor opened it at the same moment: use that one.
-        existing = Conversation.objects.filter(open_key=open_key).first()
-        if existing is None:
-            raise
-        existing.created_now = False
-        return existing
-    conversation.created_now = True
-    return conversation
+        if Conversation.objects.filter(open_key=open_key).exists():
+            return None
+        raise
+    return conversation, created
+
+
+def conversation_attribute_routed(*, event: ConversationEvent, conversation: Conversation) -> None:
+    """Routing ran right after `event` (created, hand-off, requeue) in the same transaction: the
+    event belongs to the branch routing chose (see attribution above)."""
+    _attribute_to_routed_branch(event, conversation)
 
 
 # --- lifecycle: assign, accept, release, close, transfer, rating, hand-off, reopen ----------

@@ -564,15 +564,12 @@ class VisitorConsumer(BaseIMConsumer):
             await self.subscribe(conversation, 0 if conversation.created_now else conversation.last_seq)
 
     def _start_sync(self, subject: str) -> Conversation:
-        from apps.conversations.services import conversation_start
         from apps.customers.models import Customer
+        from apps.routing.intake import conversation_intake
 
         customer = Customer.objects.get(pk=self.visitor.customer_id, tenant_id=self.visitor.tenant_id)
-        conversation = conversation_start(channel=self.channel, customer=customer, subject=subject)
-        created_now = conversation.created_now
-        conversation = Conversation.objects.get(pk=conversation.pk)  # status after dispatch hooks
-        conversation.created_now = created_now
-        return conversation
+        # Start, route and assign in one service; it returns the state after dispatch.
+        return conversation_intake(channel=self.channel, customer=customer, subject=subject)
 
     async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
         if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):

@@ -18,7 +18,6 @@ class RoutingConfig(AppConfig):
         from apps.routing.selectors import queue_for_agent_q
 
         conversation_hooks.before_conversation_start(services.intake_check)
-        conversation_hooks.on_conversation_started(services.on_conversation_started)
         conversation_hooks.on_conversation_requeued(services.on_conversation_requeued)
         conversation_hooks.on_agent_capacity_freed(services.on_agent_capacity_freed)
         conversation_hooks.on_conversation_assigned(services.on_conversation_assigned)

@@ -399,13 +399,6 @@ def queue_sweep() -> int:
 # --- hook listeners -------------------------------------------------------------------------
 
 
-def on_conversation_started(*, conversation: Conversation, actor=None) -> None:
-    if conversation.status != ConversationStatus.QUEUED:
-        return
-    route_conversation(conversation=conversation, text=conversation.subject)
-    transaction.on_commit(lambda: dispatch_conversation(conversation_id=conversation.pk, conversation=conversation))
-
-
 def on_conversation_requeued(*, conversation: Conversation, text: str = "") -> None:
     route_conversation(conversation=conversation, text=text)
     conversation_id = conversation.pk

@@ -158,12 +158,12 @@ def test_demo_channels_are_created_once(org_a):
 def test_message_hook_adds_no_query_for_web_conversations(org_a, django_assert_num_queries):
     """The outbound hook runs inside every message_create: after the first lookup of a channel's
     kind it costs nothing for website conversations."""
-    from apps.conversations.services import conversation_start
     from apps.customers.models import Customer
     from apps.messaging.services import message_create
+    from apps.routing.intake import conversation_intake
 
     channel = services.channel_create(tenant=org_a.tenant, actor=org_a.admin, name="官网", kind="web")
-    conversation = conversation_start(channel=channel, customer=Customer.objects.create(tenant=org_a.tenant))
+    conversation = conversation_intake(channel=channel, customer=Customer.objects.create(tenant=org_a.tenant))
     first = message_create(conversation_id=conversation.pk, sender_kind="agent", sender_user=org_a.agent_sh, body="1")
     with django_assert_num_queries(0):
         assert services.outbound_enqueue_for_message(conversation=conversation, message=first) is None

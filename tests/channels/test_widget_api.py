@@ -9,9 +9,10 @@ import pytest
 from apps.channels import services
 from apps.channels.models import ChannelKind
 from apps.conversations.models import Rating
-from apps.conversations.services import conversation_assign, conversation_start
+from apps.conversations.services import conversation_assign
 from apps.customers.models import Customer
 from apps.messaging.visitor import visitor_token_issue
+from apps.routing.intake import conversation_intake
 
 SHOP = "https://shop.example.com"
 
@@ -116,7 +117,7 @@ def test_widget_frame_origin_counts_as_allowed_only_for_our_own_origins(settings
 
 def test_queue_position_rating_and_prechat_for_the_visitor(client, org_a, web_channel):
     customer, auth = _visitor(web_channel)
-    conversation = conversation_start(channel=web_channel, customer=customer)
+    conversation = conversation_intake(channel=web_channel, customer=customer)
     queue = client.get(f"/api/v1/widget/conversations/{conversation.pk}/queue/", **auth).json()
     assert queue["status"] == "queued" and queue["position"] == 1 and queue["estimated_wait_seconds"] > 0
     # Rating needs a served conversation.
@@ -145,7 +146,7 @@ def test_queue_position_rating_and_prechat_for_the_visitor(client, org_a, web_ch
 
 def test_another_visitors_conversation_is_404(client, web_channel):
     other, _ = _visitor(web_channel)
-    conversation = conversation_start(channel=web_channel, customer=other)
+    conversation = conversation_intake(channel=web_channel, customer=other)
     _me, auth = _visitor(web_channel)
     assert client.get(f"/api/v1/widget/conversations/{conversation.pk}/queue/", **auth).status_code == 404
     assert (

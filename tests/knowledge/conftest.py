@@ -38,10 +38,10 @@ class Kit:
         return settings
 
     def start(self, customer=None):
-        from apps.conversations.services import conversation_start
+        from apps.routing.intake import conversation_intake
 
         with self.capture(execute=True):
-            return conversation_start(channel=self.channel, customer=customer or self.customer)
+            return conversation_intake(channel=self.channel, customer=customer or self.customer)
 
     def say(self, conversation, body, *, payload=None, sender_kind="visitor", user=None):
         from apps.messaging.services import message_create

@@ -8,9 +8,9 @@ import pytest
 
 from apps.channels.models import Channel
 from apps.conversations.models import Conversation, ConversationStatus, Participant, ParticipantKind
-from apps.conversations.services import conversation_start
 from apps.customers.services import customer_resolve_visitor
 from apps.messaging.visitor import visitor_token_issue
+from apps.routing.intake import conversation_intake
 from tests.support.live import live_server_url  # noqa: F401  (fixture)
 
 ORIGIN = "https://shop.example.com"
@@ -34,7 +34,7 @@ class IM:
     def conversation(self, *, agent=None):
         """A visitor's open conversation, assigned to `agent` (default agent_sh) as dispatch would."""
         customer, token = self.visitor()
-        conversation = conversation_start(channel=self.channel, customer=customer)
+        conversation = conversation_intake(channel=self.channel, customer=customer)
         agent = agent or self.org.agent_sh
         Conversation.objects.filter(pk=conversation.pk).update(status=ConversationStatus.ACTIVE, assignee=agent)
         Participant.objects.get_or_create(

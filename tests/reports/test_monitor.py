@@ -10,8 +10,8 @@ from channels.testing import WebsocketCommunicator
 
 from apps.accounts.services import agent_set_status
 from apps.channels.models import Channel
-from apps.conversations.services import conversation_start
 from apps.customers.models import Customer
+from apps.routing.intake import conversation_intake
 from config.asgi import application
 from tests.conftest import PASSWORD  # noqa: F401
 from tests.support.browser import chromium
@@ -42,7 +42,7 @@ def _visitor_arrives(org, branch):
         tenant=org.tenant, name=f"web-{branch.name}", branch=branch
     )
     customer = Customer.objects.create(tenant=org.tenant, display_name="访客")
-    return conversation_start(channel=channel, customer=customer)
+    return conversation_intake(channel=channel, customer=customer)
 
 
 @pytest.mark.smoke

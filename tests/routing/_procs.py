@@ -34,8 +34,8 @@ def arrive(job: tuple) -> list[tuple]:
     from django.db import connection
 
     from apps.channels.models import Channel
-    from apps.conversations.services import conversation_start
     from apps.customers.models import Customer
+    from apps.routing.intake import conversation_intake
 
     channel = Channel.objects.get(pk=channel_id)
     customers = {c.pk: c for c in Customer.objects.filter(pk__in=customer_ids)}
@@ -48,7 +48,7 @@ def arrive(job: tuple) -> list[tuple]:
         if delay > 0:
             time.sleep(delay)
         t0 = time.time()
-        conversation = conversation_start(channel=channel, customer=customers[customer_id])
+        conversation = conversation_intake(channel=channel, customer=customers[customer_id])
         out.append((customer_id, conversation.pk, t0, time.time()))
     connection.close()
     return out

@@ -9,8 +9,8 @@ import pytest
 from apps.accounts import services as account_services
 from apps.accounts.models import AgentStatus, Role
 from apps.channels.models import Channel
-from apps.conversations import services as conv_services
 from apps.customers.models import Customer
+from apps.routing.intake import conversation_intake
 
 _n = itertools.count()
 
@@ -46,9 +46,7 @@ class Dispatch:
         dispatch_settings_forget()
 
     def start(self, channel=None, customer=None, **kw):
-        conversation = conv_services.conversation_start(
-            channel=channel or self.channel, customer=customer or self.visitor(), **kw
-        )
+        conversation = conversation_intake(channel=channel or self.channel, customer=customer or self.visitor(), **kw)
         conversation.refresh_from_db()
         return conversation
 

@@ -11,6 +11,7 @@ from apps.accounts import services as account_services
 from apps.accounts.models import AgentStatus, Role, SkillGroup
 from apps.conversations import services as conv_services
 from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus
+from apps.routing.intake import conversation_intake
 from apps.routing.models import AgentPresence, AgentStatusEvent, DispatchSettings, RoutingRule, Strategy
 from apps.routing.selectors import dispatch_settings_forget
 
@@ -225,7 +226,7 @@ def test_arrival_dispatch_uses_a_bounded_number_of_queries(dispatch, django_asse
     dispatch.start()
     customer = dispatch.visitor()
     with django_assert_max_num_queries(40):
-        conv = conv_services.conversation_start(channel=dispatch.channel, customer=customer)
+        conv = conversation_intake(channel=dispatch.channel, customer=customer)
     conv.refresh_from_db()
     assert conv.status == ConversationStatus.ACTIVE
 
@@ -252,3 +253,16 @@ def test_waiting_visitors_are_told_their_position_and_estimated_wait(dispatch, m
     ]
     assert moved[-1]["position"] == 1
     assert [e["queue_length"] for g, e in sent if e["type"] == "queue.changed"][-1] == 1
+
+
+def test_intake_opens_routes_and_assigns_in_one_call_and_returns_the_assigned_state(dispatch):
+    agent = dispatch.agent(dispatch.org.sh, cap=1)
+    customer = dispatch.visitor()
+    conversation = conversation_intake(channel=dispatch.channel, customer=customer, subject="where is my parcel")
+    # the returned object is the state after dispatch: no second read needed by the entry point
+    assert conversation.created_now and conversation.status == "active" and conversation.assignee_id == agent.pk
+    assert conversation.reach_path == dispatch.org.sh.path
+    again = conversation_intake(channel=dispatch.channel, customer=customer)
+    assert (again.pk, again.created_now) == (conversation.pk, False)
+    queued = conversation_intake(channel=dispatch.channel, customer=dispatch.visitor())
+    assert queued.created_now and queued.status == "queued" and queued.assignee_id is None

@@ -14,9 +14,10 @@ from django.utils import timezone
 
 from apps.channels.models import Channel
 from apps.conversations.models import ConversationStatus, Participant, ParticipantKind
-from apps.conversations.services import conversation_event_record, conversation_start
+from apps.conversations.services import conversation_event_record
 from apps.customers.models import Customer
 from apps.messaging.services import message_create
+from apps.routing.intake import conversation_intake
 from tests.support.live import live_server_url  # noqa: F401  (fixture for the browser tests)
 from tests.workbench.browser import browser  # noqa: F401  (fixture)
 
@@ -57,7 +58,7 @@ class Factory:
 
     @off_loop
     def conversation(self, *, agent=None, customer=None, channel=None, name="张三"):
-        conv = conversation_start(channel=channel or self.channel, customer=customer or self.customer(name))
+        conv = conversation_intake(channel=channel or self.channel, customer=customer or self.customer(name))
         if agent is not None:
             self.assign(conv, agent)
         return conv

@@ -132,17 +132,15 @@ class VisitorConversationsView(APIView):
     )
     def post(self, request):
         from apps.channels.models import Channel
-        from apps.conversations.models import Conversation
-        from apps.conversations.services import conversation_start
         from apps.customers.models import Customer
+        from apps.routing.intake import conversation_intake
 
         data = _valid(s.StartRequestSerializer, request.data)
         visitor = request.user
         channel = Channel.objects.get(pk=visitor.channel_id, tenant_id=visitor.tenant_id)
         customer = Customer.objects.get(pk=visitor.customer_id, tenant_id=visitor.tenant_id)
-        conversation = conversation_start(channel=channel, customer=customer, subject=data["subject"])
+        conversation = conversation_intake(channel=channel, customer=customer, subject=data["subject"])
         created = conversation.created_now
-        conversation = Conversation.objects.get(pk=conversation.pk)
         return Response(_brief(conversation), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

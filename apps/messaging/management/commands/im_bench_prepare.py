@@ -25,9 +25,9 @@ from apps.accounts.models import AgentStatus, Role, User
 from apps.accounts.services import branch_create
 from apps.channels.models import Channel
 from apps.conversations.models import Conversation, ConversationStatus, Participant, ParticipantKind
-from apps.conversations.services import conversation_start
 from apps.customers.services import customer_resolve_visitor
 from apps.messaging.visitor import visitor_token_issue
+from apps.routing.intake import conversation_intake
 from apps.tenants.models import Tenant
 
 
@@ -106,7 +106,7 @@ class Command(BaseCommand):
         for i, agent in enumerate(agents):
             with transaction.atomic():
                 customer, _vid = customer_resolve_visitor(tenant=tenant, visitor_id=f"{slug}-v{i:06d}")
-                conversation = conversation_start(channel=channel, customer=customer)
+                conversation = conversation_intake(channel=channel, customer=customer)
                 Conversation.objects.filter(pk=conversation.pk).update(status=ConversationStatus.ACTIVE, assignee=agent)
                 Participant.objects.get_or_create(
                     tenant=tenant, conversation=conversation, kind=ParticipantKind.AGENT, user=agent
