@@ -28,6 +28,7 @@ from apps.messaging import services as msg
 from apps.messaging.models import Message
 from apps.reports import exports, metrics, rollups, selectors
 from apps.reports.models import AgentStatusLog
+from apps.routing.intake import conversation_intake
 from apps.routing.models import RoutingRule
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -116,7 +117,7 @@ class Month:
         channel = rnd.choice(self.channels)
         subject = "浦东网点" if rnd.random() < 0.2 else ""
         customer = Customer.objects.create(tenant=self.org.tenant, display_name=f"访客{self.n}")
-        c = conv.conversation_start(channel=channel, customer=customer, subject=subject)
+        c = conversation_intake(channel=channel, customer=customer, subject=subject)
         self.say(c)
         self.later(rnd.randint(5, 60))
         if channel.bot_enabled:

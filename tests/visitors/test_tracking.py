@@ -13,9 +13,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.channels import services as channel_services
-from apps.conversations.services import conversation_start
 from apps.customers.models import Customer
 from apps.messaging.groups import conversation_group
+from apps.routing.intake import conversation_intake
 from apps.visitors import services
 from apps.visitors.events import visitors_group
 from apps.visitors.models import PageView, Visit
@@ -185,7 +185,7 @@ def _chatting(client, web, org):
     )
     assert linked.status_code == 200 and linked.json() == {"linked": 1}
     customer = Customer.objects.get(pk=session["customer_id"])
-    return conversation_start(channel=web, customer=customer)
+    return conversation_intake(channel=web, customer=customer)
 
 
 def test_agents_panel_and_watchers_follow_the_visitor(client, web, org_a, django_capture_on_commit_callbacks):
