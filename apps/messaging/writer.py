@@ -22,6 +22,7 @@ import logging
 from collections import deque
 
 from channels.db import database_sync_to_async
+from django.db import InterfaceError, OperationalError
 
 from apps.core.errors import ApplicationError
 from apps.messaging import services
@@ -61,6 +62,10 @@ class MessageWriter:
             batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
             try:
                 results = await self._write(requests=[request for request, _future in batch])
+            except (OperationalError, InterfaceError) as exc:
+                # The database is unreachable: every sender is told at once (their clients resend
+                # by client_msg_id), no point trying each request alone.
+                results = [exc] * len(batch)
             except Exception as exc:  # noqa: BLE001 - isolate the request that broke the batch
                 logger.exception("writing a batch of %d messages failed", len(batch))
                 results = [exc] if len(batch) == 1 else [await self._write_alone(r) for r, _f in batch]

@@ -339,9 +339,10 @@ def invitation_accept(*, visitor, invitation_id: int, visitor_key: str):
     when they can take it, otherwise through routing like any other. Safe to repeat."""
     from apps.channels.models import Channel
     from apps.conversations.models import ConversationStatus
-    from apps.conversations.services import conversation_assign, conversation_handoff_to_human, conversation_start
+    from apps.conversations.services import conversation_assign, conversation_handoff_to_human
     from apps.customers.models import Customer
     from apps.messaging.services import message_create
+    from apps.routing.intake import conversation_intake
     from apps.visitors.services import visits_link_customer
 
     now = timezone.now()
@@ -365,7 +366,7 @@ def invitation_accept(*, visitor, invitation_id: int, visitor_key: str):
     # One transaction: dispatch looks for an agent only after it commits, by when the inviting
     # agent holds the conversation (if they can take it: online, with room).
     with transaction.atomic():
-        conversation = conversation_start(channel=channel, customer=customer)
+        conversation = conversation_intake(channel=channel, customer=customer)
         if agent is not None and conversation.assignee_id is None:
             if conversation.status == ConversationStatus.BOT:
                 # A person invited: the answer goes to a person, not to the bot.

@@ -23,6 +23,7 @@ from apps.knowledge.models import CapturedSlot
 from apps.messaging.attachments import attachment_create, attachment_message_content
 from apps.messaging.services import message_create
 from apps.reports import services as report_services
+from apps.routing.intake import conversation_intake
 from apps.routing.services import leave_message_create
 
 NAME = "隐私测试张三丰"
@@ -58,7 +59,7 @@ class Footprint:
             captured={"waybill": [WAYBILL]},
         )
         CustomerIdentity.objects.create(tenant=org.tenant, customer=self.customer, kind="wechat", value=OPENID)
-        self.conv = conv_services.conversation_start(channel=self.channel, customer=self.customer)
+        self.conv = conversation_intake(channel=self.channel, customer=self.customer)
         self.conv.refresh_from_db()
         if self.conv.status != "active":
             conv_services.conversation_assign(conversation_id=self.conv.pk, agent_id=org.agent_sh.pk, actor=org.admin)

@@ -15,6 +15,7 @@ from apps.channels.models import Channel
 from apps.conversations import services as conv_services
 from apps.customers.models import Customer
 from apps.messaging.services import message_create
+from apps.routing.intake import conversation_intake
 from apps.routing.models import Holiday, WorkingHours
 from apps.routing.selectors import dispatch_settings_forget, working_deadline, working_seconds_between
 from apps.sla import services
@@ -92,7 +93,7 @@ class Desk:
 
     def start(self, *, vip=False):
         customer = Customer.objects.create(tenant=self.org.tenant, display_name="c", is_vip=vip)
-        conv = conv_services.conversation_start(channel=self.channel, customer=customer)
+        conv = conversation_intake(channel=self.channel, customer=customer)
         conv.refresh_from_db()
         return conv
 
