@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 VENV = ROOT / ".venv" / "bin"
 DATA = ROOT / "var" / "bench" / "im.json"
 RESULTS = ROOT / "var" / "bench" / "im-results.json"
@@ -139,7 +140,10 @@ class Servers:
             self.ports.append(port)
         if self.celery:
             log = open(LOGS / "celery.log", "w")
-            cmd = [str(VENV / "celery"), "-A", "celery_worker", "worker", "-P", "solo", "-l", "WARNING"]
+            from config.topology import CELERY_QUEUE_NAMES
+
+            queues = ",".join(CELERY_QUEUE_NAMES)
+            cmd = [str(VENV / "celery"), "-A", "celery_worker", "worker", "-P", "solo", "-l", "WARNING", "-Q", queues]
             self.procs["celery"].append(
                 subprocess.Popen(cmd, cwd=ROOT, env=env(), stdout=log, stderr=log, start_new_session=True)
             )
