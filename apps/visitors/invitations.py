@@ -44,34 +44,13 @@ NOT_A_WEBSITE = _("Invitations are shown by the website widget: choose a website
 # --- patterns and rules -----------------------------------------------------------------------------
 
 
-MAX_PATTERN_LENGTH = 500
-PATTERN_MAX_MEM = 4 << 20  # bytes of automaton per pattern
-
-
 def compile_pattern(text: str):
     """A tenant's pattern on RE2 (linear time whatever it is: no backtracking, so a pattern like
-    `(a+)+$` costs microseconds on any address), or ApplicationError saying why RE2 cannot run it."""
-    import re2
+    `(a+)+$` costs microseconds on any address), or ApplicationError saying why RE2 cannot run it.
+    The one RE2 setup of the product (apps.knowledge.capture: the waybill patterns use it too)."""
+    from apps.knowledge.capture import compile_pattern as compile_re2
 
-    if len(text) > MAX_PATTERN_LENGTH:
-        raise ApplicationError(
-            "invalid_pattern", _("A pattern can be at most %(n)d characters.") % {"n": MAX_PATTERN_LENGTH}
-        )
-    options = re2.Options()
-    options.case_sensitive = False
-    options.log_errors = False
-    options.max_mem = PATTERN_MAX_MEM
-    try:
-        return re2.compile(text, options=options)
-    except re2.error as exc:
-        detail = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise ApplicationError(
-            "invalid_pattern",
-            _(
-                "“%(pattern)s” is not a pattern we can run (%(detail)s): lookaround and backreferences are not supported."
-            )
-            % {"pattern": text[:100], "detail": detail},
-        )
+    return compile_re2(text)
 
 
 @lru_cache(maxsize=512)
