@@ -126,7 +126,7 @@ class ChannelForm(forms.ModelForm):
         )
         if config.get("card_thumb"):
             self.fields["card_thumb_upload"].help_text = _("A cover is set. Upload another to replace it.")
-        if self.instance.pk:
+        if self.instance.pk and "kind" in self.fields:  # (a read-only view has no form fields)
             # The kind decides which hooks and callbacks apply; it is fixed once created.
             self.fields["kind"].disabled = True
 

@@ -10,7 +10,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django_ratelimit.exceptions import Ratelimited
-from rest_framework import exceptions, permissions, viewsets
+from rest_framework import exceptions, permissions, serializers, viewsets
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -53,6 +53,15 @@ def exception_handler(exc, context):
         body = {"code": str(getattr(detail, "code", code)), "message": str(detail)}
     response.data = {"error": body}
     return response
+
+
+# Ids are BIGINT: anything outside is "not valid", never a database overflow.
+MAX_ID = 2**63 - 1
+
+
+def id_field(**kwargs) -> serializers.IntegerField:
+    """An integer id in a request body: 1 .. 2^63-1."""
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
 class IsTenantMember(permissions.BasePermission):

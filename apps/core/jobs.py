@@ -16,9 +16,10 @@ import logging
 import random
 import time
 
-from celery import Task
 from django.apps import apps as django_apps
 from django.conf import settings
+
+from celery_worker import KefuTask  # every task's base: retried when the database is briefly away
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def slots_running(*, queue: str, tenant_id: int) -> int:
     return int(client.zcard(key))
 
 
-class TenantFairTask(Task):
+class TenantFairTask(KefuTask):
     """Base for tasks whose first argument identifies a tenant-owned row.
 
     `tenant_model = "app_label.Model"`: the first positional argument is that row's id (or a list

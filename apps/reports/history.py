@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from apps.conversations.models import Conversation
+from apps.core.api import MAX_ID
 from apps.core.errors import ApplicationError, NotFound
 from apps.reports.selectors import require_manager
 from apps.tenants.time import day_range, local_today
@@ -40,9 +41,12 @@ def _int(value, field):
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError) as exc:
         raise ApplicationError("invalid_filter", _("Invalid value for %(field)s.") % {"field": field}) from exc
+    if not 0 <= number <= MAX_ID:
+        raise ApplicationError("invalid_filter", _("Invalid value for %(field)s.") % {"field": field})
+    return number
 
 
 def history_filter_parse(data) -> HistoryFilter:

@@ -327,7 +327,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "apps.core.rest.Pagination",
+    "DEFAULT_METADATA_CLASS": "apps.core.rest.SafeMetadata",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
 }
@@ -336,6 +337,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "REST API of the customer-service system. The websocket protocol is in docs/protocol.md.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Every operation documents the error statuses it can answer with (one error shape).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.schema.add_error_responses",
+    ],
+    "COMPONENT_SPLIT_REQUEST": True,
     # Served from our static files: the docs work without internet access.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

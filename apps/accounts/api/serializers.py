@@ -1,10 +1,11 @@
 from rest_framework import serializers
 
 from apps.accounts.models import AgentStatus, Branch, Role, SkillGroup, User
+from apps.core.api import id_field
 
 
 class BranchSerializer(serializers.ModelSerializer):
-    parent = serializers.IntegerField(required=False, allow_null=True, write_only=True)
+    parent = id_field(required=False, allow_null=True, write_only=True)
     parent_id = serializers.SerializerMethodField()
     effectively_enabled = serializers.SerializerMethodField()
 
@@ -23,7 +24,7 @@ class BranchSerializer(serializers.ModelSerializer):
 
 class UserSerializer(serializers.ModelSerializer):
     password = serializers.CharField(write_only=True, required=False)
-    branch = serializers.IntegerField(source="branch_id", allow_null=True, required=False)
+    branch = id_field(source="branch_id", allow_null=True, required=False)
     role = serializers.ChoiceField(choices=Role.choices)
 
     class Meta:
@@ -68,4 +69,4 @@ class MaxChatsSerializer(serializers.Serializer):
 
 
 class MembersSerializer(serializers.Serializer):
-    members = serializers.ListField(child=serializers.IntegerField(), allow_empty=True)
+    members = serializers.ListField(child=id_field(), allow_empty=True, max_length=1000)

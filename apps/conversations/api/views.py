@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from apps.conversations import selectors, services
 from apps.conversations.models import Conversation, ConversationTag, Transfer
 from apps.conversations.serializers import conversation_to_dict
-from apps.core.api import IsTenantMember, TenantScopedViewSet
+from apps.core.api import IsTenantMember, TenantScopedViewSet, id_field
 
 
 def _render(conversation: Conversation) -> dict:
@@ -20,20 +20,20 @@ def _render(conversation: Conversation) -> dict:
 
 
 class TransferInput(serializers.Serializer):
-    to_agent = serializers.IntegerField(required=False, allow_null=True)
-    to_skill_group = serializers.IntegerField(required=False, allow_null=True)
+    to_agent = id_field(required=False, allow_null=True)
+    to_skill_group = id_field(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class CloseInput(serializers.Serializer):
-    tags = serializers.ListField(child=serializers.IntegerField(), required=False, default=list, max_length=20)
+    tags = serializers.ListField(child=id_field(), required=False, default=list, max_length=20)
     reason = serializers.ChoiceField(
         choices=["agent_closed", "resolved", "spam", "no_response"], default="agent_closed"
     )
 
 
 class TagsInput(serializers.Serializer):
-    tags = serializers.ListField(child=serializers.IntegerField(), max_length=20)
+    tags = serializers.ListField(child=id_field(), max_length=20)
 
 
 class ConversationViewSet(TenantScopedViewSet):
@@ -63,7 +63,7 @@ class ConversationViewSet(TenantScopedViewSet):
             page = list(qs[:200])
         rows = [
             {**conversation_to_dict(c), "position": i}
-            for i, c in enumerate(page, start=1 + int(request.query_params.get("offset") or 0))
+            for i, c in enumerate(page, start=1 + (self.paginator.offset if paginated else 0))
         ]
         return self.get_paginated_response(rows) if paginated else Response({"results": rows})
 

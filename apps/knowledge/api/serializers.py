@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api import id_field
 from apps.knowledge.models import FaqEntry, KeywordAlert
 
 
@@ -56,7 +57,7 @@ class ImportSerializer(serializers.Serializer):
 
 
 class UsageSerializer(serializers.Serializer):
-    entry_id = serializers.IntegerField()
+    entry_id = id_field()
     action = serializers.ChoiceField(choices=["sent", "edited"])
 
 

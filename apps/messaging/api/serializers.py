@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from apps.core.api import MAX_ID, id_field
 from apps.messaging.models import ContentType, Visibility
 
 
@@ -68,7 +69,7 @@ class SendRequestSerializer(serializers.Serializer):
         help_text="Your id for the message; resending it returns the original",
     )
     body = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, default="")
-    attachment_id = serializers.IntegerField(required=False, allow_null=True)
+    attachment_id = id_field(required=False, allow_null=True)
     visibility = serializers.ChoiceField(
         choices=Visibility.choices, default=Visibility.ALL, help_text="staff = internal note (staff only)"
     )
@@ -80,7 +81,7 @@ class SendResponseSerializer(serializers.Serializer):
 
 
 class ReadRequestSerializer(serializers.Serializer):
-    seq = serializers.IntegerField(min_value=0)
+    seq = serializers.IntegerField(min_value=0, max_value=MAX_ID)
 
 
 class ReadResponseSerializer(serializers.Serializer):

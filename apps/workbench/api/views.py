@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Branch
-from apps.core.api import IsTenantMember
+from apps.core.api import MAX_ID, IsTenantMember, id_field
 from apps.core.errors import ApplicationError, NotFound
 from apps.core.replica import replica_reads
 from apps.tenants.time import day_range, local_today, tenant_tz
@@ -46,7 +46,7 @@ class QuickReplyInput(serializers.Serializer):
     category = serializers.CharField(max_length=50, required=False, allow_blank=True)
     shortcut = serializers.CharField(max_length=30, required=False, allow_blank=True)
     scope = serializers.ChoiceField(choices=["personal", "team"], required=False, default="personal")
-    branch_id = serializers.IntegerField(required=False, allow_null=True)
+    branch_id = id_field(required=False, allow_null=True)
 
 
 class QuickReplyListView(APIView):
@@ -139,8 +139,11 @@ def parse_range(params, *, tz, default_days: int = 1) -> tuple[datetime, datetim
     tenant's today (decided here, never by the browser)."""
     today = local_today(tz)
     raw_from, raw_to = params.get("from") or "", params.get("to") or ""
-    d_from = parse_date(raw_from) if raw_from else today - timedelta(days=default_days - 1)
-    d_to = parse_date(raw_to) if raw_to else today
+    try:
+        d_from = parse_date(raw_from) if raw_from else today - timedelta(days=default_days - 1)
+        d_to = parse_date(raw_to) if raw_to else today
+    except ValueError:  # well formed but impossible, like 2026-13-45
+        d_from = d_to = None
     if d_from is None or d_to is None:
         raise ApplicationError("invalid_date", _("Dates must look like 2026-01-31."))
     if d_to < d_from:
@@ -157,9 +160,12 @@ def parse_int(value, name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise ApplicationError("invalid_filter", _("%(name)s must be a number.") % {"name": name})
+    if abs(number) > MAX_ID:
+        raise ApplicationError("invalid_filter", _("%(name)s must be a number.") % {"name": name})
+    return number
 
 
 def history_filters(params, *, tz) -> dict:
@@ -207,6 +213,8 @@ class HistoryView(APIView):
         )
         offset = parse_int(request.query_params.get("offset"), "offset") or 0
         limit = min(parse_int(request.query_params.get("limit"), "limit") or 50, 200)
+        if offset < 0 or limit < 1:
+            raise ApplicationError("invalid_filter", _("offset and limit must not be negative."))
         total = qs.count()
         return Response({"count": total, "results": [history_row(c) for c in qs[offset : offset + limit]]})
 
