@@ -105,6 +105,12 @@ def widget_strings() -> dict:
         "connected": _("Connected"),
         "queued": _("You are number %(position)s in the queue. Estimated wait: about %(minutes)s min."),
         "queued_short": _("You are number %(position)s in the queue."),
+        "queued_no_agent": _(
+            "You are number %(position)s in the queue. No agent is online right now: you can leave a message "
+            "and we will get back to you."
+        ),
+        "no_agent": _("No agent is online right now. Leave a message and we will get back to you as soon as we can."),
+        "leave_button": _("Leave a message"),
         "assigned": _("An agent is now serving you."),
         "closed": _("This conversation has ended."),
         "new_chat": _("Start a new conversation"),
@@ -133,6 +139,7 @@ def widget_strings() -> dict:
         "refused": _("This site may not open the chat."),
         "you": _("You"),
         "agent": _("Agent"),
+        "bot": _("Smart assistant"),
         "system": _("System"),
         "file": _("File"),
     }

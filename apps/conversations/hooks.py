@@ -108,3 +108,18 @@ def on_conversation_closed(fn: Callable) -> Callable:
 def run_conversation_closed(*, conversation) -> None:
     for fn in _closed:
         fn(conversation=conversation)
+
+
+_queue_changed: list[Callable] = []
+
+
+def on_queue_changed(fn: Callable) -> Callable:
+    """`fn(tenant_id)`: a conversation entered or left the tenant's queue (every waiting
+    visitor's place may have moved). Inside the transaction; listeners defer to on_commit."""
+    _queue_changed.append(fn)
+    return fn
+
+
+def run_queue_changed(*, tenant_id: int) -> None:
+    for fn in _queue_changed:
+        fn(tenant_id=tenant_id)

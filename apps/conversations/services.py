@@ -160,6 +160,49 @@ def _publish_queue_changed(tenant_id: int) -> None:
     publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
 
 
+def visitor_notice(conversation: Conversation, body: str) -> None:
+    """A line the visitor (and the staff) read in the conversation itself ("客服张伟为您服务",
+    "正在为您重新排队"): a system message with its own seq, so every screen shows it in the
+    order it happened. Runs inside the caller's transaction."""
+    from apps.messaging.models import ContentType, SenderKind
+    from apps.messaging.services import message_create
+
+    message_create(
+        conversation_id=conversation.pk,
+        sender_kind=SenderKind.SYSTEM,
+        content_type=ContentType.SYSTEM,
+        body=str(body),
+        allow_closed=True,
+    )
+    conversation.last_seq += 1
+
+
+SERVING_STATUSES = (AgentStatus.ONLINE, AgentStatus.BUSY)
+
+
+def agent_can_serve(agent) -> tuple[bool, str, str]:
+    """May this person be given a conversation by someone else right now (a transfer, a
+    supervisor's reassignment)? (yes/no, error code, the reason in the user's language)."""
+    if not agent.is_active or not agent.is_agent_role:
+        return False, "not_an_agent", str(_("This person cannot serve conversations."))
+    if agent.status not in SERVING_STATUSES:
+        return (
+            False,
+            "agent_unavailable",
+            str(
+                _("%(name)s is %(status)s and cannot take conversations now.")
+                % {"name": agent.name, "status": agent.get_status_display()}
+            ),
+        )
+    if agent_active_count(agent_id=agent.pk) >= agent.max_chats:
+        return (
+            False,
+            "agent_full",
+            str(_("%(name)s has no free seat (%(n)d of %(n)d).") % {"name": agent.name, "n": agent.max_chats}),
+        )
+    return True, "", ""
+
+
 def _lock_agents(ids) -> dict:
     ids = sorted({i for i in ids if i})
     if not ids:
@@ -232,6 +275,7 @@ def assign_locked(*, conversation: Conversation, agent, actor=None, reason: str 
     moved = _take_branch_of_agent(conversation, agent)
     conversation.save(update_fields=["status", "assignee", "assigned_at", "inactivity_warned_at", *moved])
     _join(conversation, agent)
+    visitor_notice(conversation, _("%(name)s is now serving you.") % {"name": agent.name})
     conversation_event_record(
         conversation=conversation,
         kind="assigned",
@@ -245,6 +289,8 @@ def assign_locked(*, conversation: Conversation, agent, actor=None, reason: str 
         },
     )
     hooks.run_conversation_assigned(conversation=conversation, agent=agent)
+    if previous == ConversationStatus.QUEUED:
+        hooks.run_queue_changed(tenant_id=conversation.tenant_id)
     payload = {
         "type": "conversation.assigned",
         "conversation": conversation_to_dict(conversation),
@@ -338,8 +384,12 @@ def conversation_requeue(
     actor=None,
     only_if_unanswered: bool = False,
     assigned_before=None,
+    notice: str = "",
+    queue_skill_group_id: int | None = None,
 ) -> Conversation | None:
-    """Take a conversation back from its agent into the queue (first-response timeout).
+    """Take a conversation back from its agent into the queue (first-response timeout, the
+    agent gone offline, handed back or transferred to a queue by staff). `notice` is told to the
+    visitor in the conversation; `queue_skill_group_id` routes it to that skill group's queue.
 
     Returns None when nothing was done (already answered, already requeued ...): safe to call twice.
     """
@@ -364,8 +414,11 @@ def conversation_requeue(
             if exclude_agent and f",{old_agent}," not in conversation.excluded_agents:
                 excluded = [a for a in conversation.excluded_agents.strip(",").split(",") if a] + [str(old_agent)]
                 conversation.excluded_agents = "," + ",".join(excluded[-20:]) + ","
-            conversation.save(update_fields=["status", "assignee", "queued_at", "excluded_agents"])
+            conversation.flags = {**conversation.flags, "queue_skill_group_id": queue_skill_group_id}
+            conversation.save(update_fields=["status", "assignee", "queued_at", "excluded_agents", "flags"])
             _leave(conversation, old_agent)
+            if notice:
+                visitor_notice(conversation, notice)
             event = conversation_event_record(
                 conversation=conversation,
                 kind="requeued",
@@ -377,6 +430,7 @@ def conversation_requeue(
             )
             hooks.run_agent_capacity_freed(agent_id=old_agent, tenant_id=conversation.tenant_id)
             hooks.run_conversation_requeued(conversation=conversation, text="")
+            hooks.run_queue_changed(tenant_id=conversation.tenant_id)
             _attribute_to_routed_branch(event, conversation)
             _publish_updated(conversation, agent_ids=(old_agent,))
             return conversation
@@ -444,6 +498,7 @@ def conversation_close(
             hooks.run_conversation_closed(conversation=conversation)
             if previous == ConversationStatus.QUEUED:
                 _publish_queue_changed(conversation.tenant_id)
+                hooks.run_queue_changed(tenant_id=conversation.tenant_id)
             if had_load:
                 hooks.run_agent_capacity_freed(agent_id=conversation.assignee_id, tenant_id=conversation.tenant_id)
             return conversation
@@ -495,12 +550,26 @@ def conversation_transfer_request(
                 raise ApplicationError("agent_not_found", _("Agent not found."), status=404)
             if to_agent.pk == conversation.assignee_id:
                 raise ApplicationError("invalid_target", _("The conversation is already with this agent."))
+            # A request to someone who cannot take it would sit unanswered while the visitor waits.
+            can, code, why = agent_can_serve(to_agent)
+            if not can:
+                raise ApplicationError(
+                    code, why + " " + str(_("Transfer to a skill group's queue instead.")), status=409
+                )
         else:
             group = SkillGroup.objects.filter(
                 tenant_id=conversation.tenant_id, pk=to_skill_group_id, is_enabled=True
             ).first()
             if group is None:
                 raise ApplicationError("skill_group_not_found", _("Skill group not found."), status=404)
+            members = group.members.filter(is_active=True).exclude(pk=conversation.assignee_id)
+            if not any(agent_can_serve(m)[0] for m in members.filter(status__in=SERVING_STATUSES)):
+                raise ApplicationError(
+                    "skill_group_unavailable",
+                    _("Nobody in %(group)s can take it now. Transfer to the queue of %(group)s instead.")
+                    % {"group": group.name},
+                    status=409,
+                )
         transfer = Transfer.objects.create(
             tenant_id=conversation.tenant_id,
             conversation=conversation,
@@ -533,6 +602,50 @@ def conversation_transfer_request(
             },
         )
         return transfer
+
+
+def conversation_transfer_to_queue(
+    *, conversation_id: int, actor, skill_group_id: int | None = None, note: str = ""
+) -> Conversation:
+    """Hand a conversation back to the queue (of a skill group, or wherever routing sends it),
+    for whoever is free next; the visitor is told and sees their place in the queue."""
+    if len(note) > 500:
+        raise ApplicationError("note_too_long", _("The note can be at most 500 characters."))
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        raise _not_found()
+    _require_visible(actor, conversation)
+    if conversation.status != ConversationStatus.ACTIVE:
+        raise ApplicationError("not_active", _("Only a conversation in service can be transferred."), status=409)
+    if conversation.assignee_id != actor.pk and not actor.is_manager:
+        raise ApplicationError("not_yours", _("Only the agent serving this conversation can transfer it."), status=403)
+    group = None
+    if skill_group_id:
+        group = SkillGroup.objects.filter(tenant_id=conversation.tenant_id, pk=skill_group_id, is_enabled=True).first()
+        if group is None:
+            raise ApplicationError("skill_group_not_found", _("Skill group not found."), status=404)
+    done = conversation_requeue(
+        conversation_id=conversation.pk,
+        reason="transferred_to_queue" if actor.pk == conversation.assignee_id else "handed_back",
+        expected_agent_id=conversation.assignee_id,
+        exclude_agent=False,
+        actor=actor,
+        notice=_("You are being transferred to another agent. Please wait a moment."),
+        queue_skill_group_id=group.pk if group else None,
+    )
+    if done is None:
+        raise ApplicationError("busy", _("The conversation is changing; please try again."), status=409)
+    if note:
+        from apps.messaging.models import SenderKind, Visibility
+        from apps.messaging.services import message_create
+
+        message_create(
+            conversation_id=done.pk,
+            sender_kind=SenderKind.SYSTEM,
+            body=str(_("Transfer note from %(name)s: %(note)s") % {"name": actor.name, "note": note}),
+            visibility=Visibility.STAFF,
+        )
+    return done
 
 
 def transfer_to_dict(transfer: Transfer) -> dict:
@@ -600,6 +713,7 @@ def conversation_transfer_accept(*, transfer_id: int, actor) -> Conversation:
             conversation.save(update_fields=["status", "assignee", "assigned_at", *moved])
             _leave(conversation, old_agent)
             _join(conversation, receiver)
+            visitor_notice(conversation, _("%(name)s is now serving you.") % {"name": receiver.name})
             locked.status = TransferStatus.ACCEPTED
             locked.resolved_by = receiver
             locked.resolved_at = now
@@ -653,6 +767,19 @@ def _transfer_back(*, transfer_id: int, status: str, actor=None, reason: str, ch
         if conversation.status == ConversationStatus.TRANSFER_PENDING:
             conversation.status = ConversationStatus.ACTIVE
             conversation.save(update_fields=["status"])
+            holder = User.objects.filter(pk=conversation.assignee_id).values_list("status", flat=True).first()
+            if holder == AgentStatus.OFFLINE:
+                # The agent it returns to has gone meanwhile: it must not wait with nobody.
+                conversation_id, agent_id = conversation.pk, conversation.assignee_id
+                transaction.on_commit(
+                    lambda: conversation_requeue(
+                        conversation_id=conversation_id,
+                        reason="agent_offline",
+                        expected_agent_id=agent_id,
+                        exclude_agent=False,
+                        notice=_("The agent has left. You are back in the queue for the next free agent."),
+                    )
+                )
         conversation_event_record(
             conversation=conversation,
             kind=f"transfer_{status}",
@@ -856,3 +983,24 @@ def conversation_reopen(*, conversation_id: int, window_seconds: int, actor=None
         hooks.run_conversation_requeued(conversation=conversation, text="")
         _attribute_to_routed_branch(event, conversation)
         return conversation
+
+
+def conversations_release_agent(*, agent_id: int, reason: str = "agent_offline") -> int:
+    """Whoever held these conversations is gone (offline past the grace period): each one in
+    service goes back to the queue for the next free agent and the visitor is told. Pending
+    transfers stay pending (the receiver may still accept; if not, they come back here and are
+    requeued). Safe to run twice. Returns how many were requeued."""
+    ids = list(
+        Conversation.objects.filter(assignee_id=agent_id, status=ConversationStatus.ACTIVE).values_list("pk", flat=True)
+    )
+    released = 0
+    for conversation_id in ids:
+        done = conversation_requeue(
+            conversation_id=conversation_id,
+            reason=reason,
+            expected_agent_id=agent_id,
+            exclude_agent=False,
+            notice=_("The agent has left. You are back in the queue for the next free agent."),
+        )
+        released += done is not None
+    return released

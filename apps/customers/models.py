@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -30,7 +32,43 @@ class Customer(TenantOwned):
     def __str__(self) -> str:
         if self.erased_at is not None:
             return str(_("Erased customer #%(id)s") % {"id": self.pk})
-        return self.display_name or f"#{self.pk}"
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """How people call this customer: nickname, the name they gave, the masked phone, or
+        "访客 7KQ2M" (a stable code, never the database id)."""
+        captured = self.captured if isinstance(self.captured, dict) else {}
+        given = captured.get("name")
+        return (
+            self.display_name
+            or (given if isinstance(given, str) else "")
+            or mask_phone(self.phone)
+            or visitor_label(self.tenant_id, self.pk)
+        )
+
+
+def mask_phone(phone: str) -> str:
+    """13812345678 -> 138****5678; short or odd numbers keep only their last four digits."""
+    digits = "".join(ch for ch in phone or "" if ch.isdigit())
+    if len(digits) >= 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) >= 4:
+        return f"****{digits[-4:]}"
+    return ""
+
+
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud on the phone
+
+
+def visitor_label(tenant_id, pk) -> str:
+    from django.utils.translation import gettext
+
+    if pk is None:
+        return gettext("Visitor")
+    n = int.from_bytes(hashlib.blake2s(f"{tenant_id}:{pk}".encode(), digest_size=4).digest(), "big")
+    code = "".join(_CODE_ALPHABET[(n >> (5 * i)) & 31] for i in range(5))
+    return gettext("Visitor %(code)s") % {"code": code}
 
 
 class IdentityKind(models.TextChoices):

@@ -91,8 +91,13 @@ def _known_slots(conversation: Conversation) -> set[str]:
     from apps.customers.models import Customer
 
     known = set(CapturedSlot.objects.filter(conversation_id=conversation.pk).values_list("slot", flat=True))
-    captured = Customer.objects.filter(pk=conversation.customer_id).values_list("captured", flat=True).first() or {}
-    known |= {k for k, v in captured.items() if v}
+    row = Customer.objects.filter(pk=conversation.customer_id).values("captured", "phone", "display_name").first() or {}
+    known |= {k for k, v in (row.get("captured") or {}).items() if v}
+    # What the visitor already gave in the pre-chat form (or a signed identity) is known too.
+    if row.get("phone"):
+        known.add("phone")
+    if row.get("display_name"):
+        known.add("name")
     return known
 
 

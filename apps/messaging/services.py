@@ -187,7 +187,8 @@ def _write_batch(requests: list[SendRequest]) -> list[Message | ApplicationError
             out.append(message)
             update = updates.setdefault(conversation.pk, {})
             update["last_seq"] = conversation.last_seq
-            if request.visibility == Visibility.ALL:
+            # System lines ("…为您服务") are notices, not the conversation's last word.
+            if request.visibility == Visibility.ALL and request.sender_kind != SenderKind.SYSTEM:
                 update["last_message_at"] = now
                 update["last_message_preview"] = _preview(request.content_type, request.body)
                 if request.sender_kind == SenderKind.VISITOR:

@@ -111,7 +111,13 @@ def intervention_join(*, actor, conversation_id: int, body: str = ""):
 
 
 def intervention_take_over(*, actor, conversation_id: int, agent_id: int | None = None) -> Conversation:
-    """Take over (to self) or reassign (to another agent in reach), through dispatch's services."""
+    """Take over (to self) or reassign (to another agent in reach), through dispatch's services.
+
+    Nobody is given a conversation they cannot serve: a supervisor taking it over themselves is
+    made visible as busy (serving, not receiving new ones) if they were invisible, away or
+    offline; another agent must be online or busy with a free seat. Capacity always holds."""
+    from apps.accounts.models import AgentStatus
+    from apps.accounts.services import agent_set_status
     from apps.conversations import services as conv_services
 
     conv = conversation_get_for_supervisor(actor=actor, conversation_id=conversation_id)
@@ -122,6 +128,15 @@ def intervention_take_over(*, actor, conversation_id: int, agent_id: int | None 
             raise NotFound(_("Agent not found."))
     if not target.is_agent_role:
         raise ApplicationError("not_an_agent", _("Only agents and supervisors can serve conversations."))
+    if conv.status not in ("queued", "active"):
+        raise ApplicationError("cannot_take_over", _("This conversation cannot be taken over now."), status=409)
+    if conv.assignee_id == target.pk:
+        raise ApplicationError("already_assigned", _("This agent already serves the conversation."), status=409)
+    if target.pk == actor.pk and target.status not in conv_services.SERVING_STATUSES:
+        agent_set_status(agent=target, status=AgentStatus.BUSY, actor=actor, reason="take_over")
+    can, code, why = conv_services.agent_can_serve(target)
+    if not can:
+        raise ApplicationError(code, why, status=409)
     previous = conv.assignee_id
     with transaction.atomic():
         if conv.status == "queued":
@@ -132,15 +147,11 @@ def intervention_take_over(*, actor, conversation_id: int, agent_id: int | None 
                 reason="supervisor_takeover",
                 require_online=False,
             )
-        elif conv.status == "active":
-            if conv.assignee_id == target.pk:
-                raise ApplicationError("already_assigned", _("This agent already serves the conversation."), status=409)
+        else:
             transfer = conv_services.conversation_transfer_request(
                 conversation_id=conv.pk, actor=actor, to_agent_id=target.pk, note=_("Taken over by a supervisor")
             )
             conv_services.conversation_transfer_accept(transfer_id=transfer.pk, actor=target)
-        else:
-            raise ApplicationError("cannot_take_over", _("This conversation cannot be taken over now."), status=409)
         audit_record(
             actor=actor,
             action="intervention.take_over",
@@ -148,6 +159,18 @@ def intervention_take_over(*, actor, conversation_id: int, agent_id: int | None 
             changes={"from_agent": previous, "to_agent": target.pk},
         )
     return Conversation.objects.get(pk=conv.pk)
+
+
+def intervention_hand_back(*, actor, conversation_id: int) -> Conversation:
+    """A supervisor gives a conversation back to the queue (for the next free agent; the visitor
+    is told and sees their place). Handing it to a named agent is `intervention_take_over`."""
+    from apps.conversations import services as conv_services
+
+    conv = conversation_get_for_supervisor(actor=actor, conversation_id=conversation_id)
+    with transaction.atomic():
+        done = conv_services.conversation_transfer_to_queue(conversation_id=conv.pk, actor=actor)
+        audit_record(actor=actor, action="intervention.hand_back", obj=conv, changes={"from_agent": conv.assignee_id})
+    return done
 
 
 # --- KPI targets ------------------------------------------------------------------------------

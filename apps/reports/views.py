@@ -188,9 +188,13 @@ def history_page_view(request):
 @manager_page
 def conversation_page(request, pk: int):
     from django.contrib import messages as flash
+    from django.db.models import Count, Q
     from django.shortcuts import redirect
 
     from apps.accounts.models import User
+    from apps.conversations.models import ConversationStatus
+    from apps.conversations.services import ACTIVE_LOAD_STATUSES, SERVING_STATUSES
+    from apps.core import labels
     from apps.messaging.models import Message
     from apps.reports import services
 
@@ -209,21 +213,59 @@ def conversation_page(request, pk: int):
                 services.intervention_join(actor=user, conversation_id=pk, body=request.POST.get("body", ""))
                 flash.success(request, _("You joined the conversation."))
             elif action == "take_over":
-                services.intervention_take_over(
+                done = services.intervention_take_over(
                     actor=user, conversation_id=pk, agent_id=_int(request.POST.get("agent"))
                 )
-                flash.success(request, _("The conversation was reassigned."))
+                if done.assignee_id == user.pk:
+                    flash.success(
+                        request,
+                        _("You serve this conversation now (status: %(status)s). Open it in the workbench to reply.")
+                        % {"status": labels.agent_status(User.objects.get(pk=user.pk).status)},
+                    )
+                else:
+                    flash.success(request, _("The conversation was reassigned."))
+            elif action == "hand_back":
+                services.intervention_hand_back(actor=user, conversation_id=pk)
+                flash.success(request, _("The conversation went back to the queue for the next free agent."))
             else:
                 raise ApplicationError("invalid_action", _("Unknown action."))
         except ApplicationError as exc:
             flash.error(request, exc.message)
         return redirect("reports:conversation", pk=pk)
     msgs = Message.objects.filter(conversation=conv).select_related("sender_user").order_by("seq")[:500]
-    agents = User.objects.visible_to(user).agents().filter(is_active=True).order_by("username")
+    agents = (
+        User.objects.visible_to(user)
+        .agents()
+        .filter(is_active=True)
+        .exclude(pk=user.pk)
+        .annotate(
+            load=Count("assigned_conversations", filter=Q(assigned_conversations__status__in=ACTIVE_LOAD_STATUSES))
+        )
+        .order_by("display_name", "username")
+    )
+    agent_rows = [
+        {"user": a, "can_serve": a.status in SERVING_STATUSES and a.load < a.max_chats, "load": a.load} for a in agents
+    ]
+    agent_rows.sort(key=lambda r: not r["can_serve"])
+    live = {
+        "conversation_id": conv.pk,
+        "statuses": {k: str(v) for k, v in ConversationStatus.choices},
+        "names": {str(a.pk): a.name for a in agents} | {str(user.pk): user.name},
+        "staff_only": _("staff only"),
+        "state": monitor_labels()["state"],
+        "senders": {"visitor": _("Customer"), "bot": _("Bot"), "system": _("System"), "agent": _("Agent")},
+    }
     return render(
         request,
         "reports/conversation.html",
-        {"conv": conv, "messages_list": msgs, "agents": agents, "events": conv.events.select_related("agent")[:200]},
+        {
+            "conv": conv,
+            "messages_list": msgs,
+            "agent_rows": agent_rows,
+            "events": conv.events.select_related("agent", "actor")[:200],
+            "live": live,
+            "can_hand_back": conv.status == ConversationStatus.ACTIVE,
+        },
     )
 
 

@@ -21,6 +21,7 @@ class RoutingConfig(AppConfig):
         conversation_hooks.on_conversation_requeued(services.on_conversation_requeued)
         conversation_hooks.on_agent_capacity_freed(services.on_agent_capacity_freed)
         conversation_hooks.on_conversation_assigned(services.on_conversation_assigned)
+        conversation_hooks.on_queue_changed(services.on_queue_changed)
         conversation_hooks.extra_agent_visibility(queue_for_agent_q)
         account_hooks.on_status_changed(services.on_status_changed)
         account_hooks.on_capacity_changed(services.on_capacity_changed)

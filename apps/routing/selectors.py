@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Subquery, Value, When
@@ -15,7 +16,6 @@ from apps.conversations.services import ACTIVE_LOAD_STATUSES
 from apps.routing.models import DispatchSettings, Holiday, Strategy, WorkingHours
 from apps.tenants.time import tenant_tz
 
-DEFAULT_SECONDS_PER_ASSIGNMENT = 60
 IDLE_FIRST = "idle_first"
 
 
@@ -118,16 +118,55 @@ def queue_for_agent_q(agent: User) -> Q:
 QUEUE_ORDER = ("-priority", "queued_at", "id")
 
 
-def seconds_per_assignment(*, tenant_id: int) -> float:
-    """Recent pace of the queue (last 10 minutes), cached for 10 s."""
-    key = f"routing:pace:{tenant_id}"
-    pace = cache.get(key)
-    if pace is None:
-        since = timezone.now() - dt.timedelta(minutes=10)
-        n = ConversationEvent.objects.filter(tenant_id=tenant_id, kind="assigned", created_at__gte=since).count()
-        pace = 600.0 / n if n else float(DEFAULT_SECONDS_PER_ASSIGNMENT)
-        cache.set(key, pace, 10)
-    return pace
+PACE_WINDOW = dt.timedelta(minutes=30)
+PACE_MIN_ASSIGNMENTS = 2  # fewer than this in the window: no rate to speak of, no estimate
+
+
+@dataclass(frozen=True)
+class QueueWait:
+    """What a waiting visitor may be told: whether anybody can serve now, and the measured pace
+    of the queue (seconds between assignments over the last half hour), if there is one."""
+
+    agents_online: bool
+    seconds_per_assignment: float | None
+
+    def seconds_for(self, position: int) -> int | None:
+        """Estimated wait for this place in the queue; None when it would be a guess."""
+        if not self.agents_online or self.seconds_per_assignment is None:
+            return None
+        return int(round(position * self.seconds_per_assignment))
+
+
+def queue_wait(*, tenant_id: int) -> QueueWait:
+    """Measured from the tenant's assignments in the last 30 minutes (the pace cached for 10 s): with none
+    (or one) there is no estimate, and with nobody online the visitor is offered to leave a
+    message instead of being promised a wait."""
+    key = f"routing:pace2:{tenant_id}"
+    cached = cache.get(key)
+    if cached is None:
+        now = timezone.now()
+        times = list(
+            ConversationEvent.objects.filter(
+                tenant_id=tenant_id, kind__in=("assigned", "transfer_accepted"), created_at__gte=now - PACE_WINDOW
+            )
+            .order_by("created_at")
+            .values_list("created_at", flat=True)
+        )
+        pace = None
+        if len(times) >= PACE_MIN_ASSIGNMENTS:
+            # The queue moves one place per assignment: the mean gap between them, counted up to now.
+            pace = max(1.0, (now - times[0]).total_seconds() / len(times))
+        cached = {"pace": pace}
+        cache.set(key, cached, 10)
+    # Whether anybody can serve (online, or busy and taking from the queue by hand) is not cached:
+    # an agent coming or going changes it at once.
+    serving = User.objects.filter(
+        tenant_id=tenant_id,
+        is_active=True,
+        role__in=[Role.AGENT, Role.SUPERVISOR],
+        status__in=[AgentStatus.ONLINE, AgentStatus.BUSY],
+    ).exists()
+    return QueueWait(agents_online=serving, seconds_per_assignment=cached["pace"])
 
 
 def queue_position(*, conversation: Conversation) -> int:
@@ -142,10 +181,6 @@ def queue_position(*, conversation: Conversation) -> int:
         .count()
     )
     return ahead + 1
-
-
-def estimated_wait_seconds(*, tenant_id: int, position: int) -> int:
-    return int(round(position * seconds_per_assignment(tenant_id=tenant_id)))
 
 
 def _branch_chain_paths(branch: Branch | None) -> list[str]:

@@ -132,16 +132,18 @@ def route_conversation(*, conversation: Conversation, text: str = "") -> Convers
     the row: reach_path, skill group, named agents, priority, strategy. Cheap: a handful of
     indexed queries, run inside the creating transaction."""
     settings_ = selectors.dispatch_settings_get(tenant_id=conversation.tenant_id)
-    rule = _match_rule(conversation, text)
+    # Staff transferred it to a skill group's queue: that group takes it, whatever the rules say.
+    chosen_group = (conversation.flags or {}).get("queue_skill_group_id")
+    rule = None if chosen_group else _match_rule(conversation, text)
     strategy = rule.strategy if rule else Strategy.LEAST_BUSY
-    sticky = settings_.sticky_enabled and (rule.sticky if rule else True)
-    overflow = rule.overflow if rule else True
+    sticky = settings_.sticky_enabled and (rule.sticky if rule else not chosen_group)
+    overflow = rule.overflow if rule else not chosen_group
     channel_branch = (
         Branch.objects.filter(pk=conversation.channel.branch_id).first() if conversation.channel.branch_id else None
     )
     base = (rule.target_branch if rule and rule.target_branch_id else None) or channel_branch
-    skill_group_id = rule.target_skill_group_id if rule else None
-    if skill_group_id and rule.target_skill_group.branch_id and not (rule and rule.target_branch_id):
+    skill_group_id = rule.target_skill_group_id if rule else chosen_group
+    if rule and skill_group_id and rule.target_skill_group.branch_id and not rule.target_branch_id:
         base = Branch.objects.filter(pk=rule.target_skill_group.branch_id).first() or base
     named = list(rule.target_agents.values_list("pk", flat=True)) if rule else []
     excluded = selectors.id_list(conversation.excluded_agents)
@@ -323,6 +325,16 @@ def dispatch_conversation(*, conversation_id: int, conversation: Conversation | 
     return conversation
 
 
+def _position_event(*, conversation_id: int, position: int, wait: selectors.QueueWait) -> dict:
+    return {
+        "type": "conversation.queued",
+        "conversation_id": conversation_id,
+        "position": position,
+        "estimated_wait_seconds": wait.seconds_for(position),
+        "agents_online": wait.agents_online,
+    }
+
+
 def _publish_position(conversation: Conversation) -> None:
     position = selectors.queue_position(conversation=conversation)
     publish(
@@ -330,49 +342,53 @@ def _publish_position(conversation: Conversation) -> None:
             groups.customer_group(conversation.tenant_id, conversation.customer_id),
             groups.conversation_group(conversation.tenant_id, conversation.pk),
         ],
-        {
-            "type": "conversation.queued",
-            "conversation_id": conversation.pk,
-            "position": position,
-            "estimated_wait_seconds": selectors.estimated_wait_seconds(
-                tenant_id=conversation.tenant_id, position=position
-            ),
-        },
+        _position_event(
+            conversation_id=conversation.pk,
+            position=position,
+            wait=selectors.queue_wait(tenant_id=conversation.tenant_id),
+        ),
     )
 
 
 def _queue_changed_on_commit(tenant_id: int) -> None:
-    """Positions of everyone waiting moved: refresh them at most about once a second per tenant."""
+    """Positions of everyone waiting moved: tell them now. Changes that come while a refresh
+    is waiting to run are covered by it (one pending refresh per tenant), so a burst costs one
+    refresh, and no visitor's place is older than one refresh."""
 
     def schedule() -> None:
-        if cache.add(f"routing:qpos:{tenant_id}", 1, timeout=1):
-            from apps.routing.tasks import broadcast_queue_positions
+        from apps.routing.tasks import broadcast_queue_positions
 
-            broadcast_queue_positions.apply_async(args=[tenant_id], countdown=1)
+        if cache.add(queue_refresh_key(tenant_id), 1, timeout=30):  # expires if the task is lost
+            broadcast_queue_positions.apply_async(args=[tenant_id])
 
     transaction.on_commit(schedule)
 
 
+def queue_refresh_key(tenant_id: int) -> str:
+    return f"routing:qpos-pending:{tenant_id}"
+
+
+def on_queue_changed(*, tenant_id: int) -> None:
+    _queue_changed_on_commit(tenant_id)
+
+
 def queue_positions_publish(*, tenant_id: int, limit: int = 200) -> int:
     """Tell every waiting visitor (up to `limit`) their place and estimated wait."""
+    # From here on, a new change schedules a new refresh: this one reads the queue after it.
+    cache.delete(queue_refresh_key(tenant_id))
     waiting = list(
         Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED)
         .order_by(*selectors.QUEUE_ORDER)
         .values_list("pk", "customer_id")[:limit]
     )
-    pace = selectors.seconds_per_assignment(tenant_id=tenant_id)
+    wait = selectors.queue_wait(tenant_id=tenant_id)
     length = selectors.queue_length(tenant_id=tenant_id)
 
     def send_all() -> None:  # no database access in here: it runs in a worker thread
         for index, (conversation_id, customer_id) in enumerate(waiting, start=1):
             publish(
                 [groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
-                {
-                    "type": "conversation.queued",
-                    "conversation_id": conversation_id,
-                    "position": index,
-                    "estimated_wait_seconds": int(round(index * pace)),
-                },
+                _position_event(conversation_id=conversation_id, position=index, wait=wait),
             )
         publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
 
@@ -443,9 +459,16 @@ def on_status_changed(*, agent, previous: str, status: str, actor, reason: str) 
             reason=reason[:100],
         )
     _publish_agent_status(agent)
+    agent_id = agent.pk
+    serving = (AgentStatus.ONLINE, AgentStatus.BUSY)
+    if agent.tenant_id and (previous in serving) != (status in serving):
+        # Whether anybody can serve changed: waiting visitors are told (a wait, or leave a message).
+        _queue_changed_on_commit(agent.tenant_id)
     if status == AgentStatus.ONLINE:
-        agent_id = agent.pk
         transaction.on_commit(lambda: dispatch_for_agent(agent_id=agent_id))
+    elif status == AgentStatus.OFFLINE:
+        # Gone past the grace period (or logged out): nobody may be left waiting on them.
+        transaction.on_commit(lambda: conv_services.conversations_release_agent(agent_id=agent_id))
 
 
 def on_capacity_changed(*, agent) -> None:

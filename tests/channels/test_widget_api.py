@@ -119,7 +119,8 @@ def test_queue_position_rating_and_prechat_for_the_visitor(client, org_a, web_ch
     customer, auth = _visitor(web_channel)
     conversation = conversation_intake(channel=web_channel, customer=customer)
     queue = client.get(f"/api/v1/widget/conversations/{conversation.pk}/queue/", **auth).json()
-    assert queue["status"] == "queued" and queue["position"] == 1 and queue["estimated_wait_seconds"] > 0
+    assert queue["status"] == "queued" and queue["position"] == 1
+    assert queue["estimated_wait_seconds"] is None and queue["agents_online"] is False  # nobody to promise
     # Rating needs a served conversation.
     early = client.post(
         f"/api/v1/widget/conversations/{conversation.pk}/rating/", {"score": 5}, content_type="application/json", **auth

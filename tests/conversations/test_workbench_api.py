@@ -77,7 +77,7 @@ def test_only_the_serving_agent_closes_an_active_conversation(dispatch, api_clie
 def test_transfer_request_and_accept_through_the_api(dispatch, api_client):
     sender = dispatch.agent(dispatch.org.sh, cap=2)
     conv = dispatch.start()
-    receiver = dispatch.agent(dispatch.org.sh, cap=2, online=False)
+    receiver = dispatch.agent(dispatch.org.sh, cap=2, status="busy")
     _login(api_client, sender)
     r = api_client.post(
         f"/api/v1/conversations/{conv.pk}/transfer/", {"to_agent": receiver.pk, "note": "<b>vip</b>"}, format="json"
@@ -134,12 +134,13 @@ def test_another_tenants_conversations_are_not_found(dispatch, api_client):
         ("post", f"/api/v1/conversations/{conv.pk}/tags/"),
         ("post", f"/api/v1/conversations/{conv.pk}/invite-rating/"),
         ("post", f"/api/v1/conversations/{conv.pk}/transfer/"),
+        ("get", f"/api/v1/conversations/{conv.pk}/transfer-targets/"),
     ]:
         r = getattr(api_client, method)(url, {}, format="json")
         assert r.status_code == 404, (url, r.status_code)
     from apps.conversations.services import conversation_transfer_request
 
-    receiver = dispatch.agent(dispatch.org.sh, cap=2, online=False)
+    receiver = dispatch.agent(dispatch.org.sh, cap=2, status="busy")
     transfer = conversation_transfer_request(conversation_id=conv.pk, actor=sender, to_agent_id=receiver.pk)
     assert api_client.post(f"/api/v1/transfers/{transfer.pk}/accept/").status_code == 404
     assert api_client.post(f"/api/v1/transfers/{transfer.pk}/decline/").status_code == 404

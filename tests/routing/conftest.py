@@ -26,10 +26,12 @@ class Dispatch:
     def visitor(self, **kw) -> Customer:
         return Customer.objects.create(tenant=self.org.tenant, display_name=f"v{next(_n)}", **kw)
 
-    def agent(self, branch, cap: int = 5, online: bool = True, role=Role.AGENT):
+    def agent(self, branch, cap: int = 5, online: bool = True, role=Role.AGENT, status: str | None = None):
+        """online=True: dispatch gives them work; status="busy": serving (transfers reach them)
+        but dispatch leaves them alone."""
         user = self.org.user(f"ag{next(_n)}", role, branch, cap=cap)
-        if online:
-            account_services.agent_set_status(agent=user, status=AgentStatus.ONLINE)
+        if status or online:
+            account_services.agent_set_status(agent=user, status=status or AgentStatus.ONLINE)
         return user
 
     def online(self, user, cap: int | None = None):

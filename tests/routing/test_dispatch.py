@@ -231,28 +231,48 @@ def test_arrival_dispatch_uses_a_bounded_number_of_queries(dispatch, django_asse
     assert conv.status == ConversationStatus.ACTIVE
 
 
-def test_waiting_visitors_are_told_their_position_and_estimated_wait(dispatch, monkeypatch):
+def test_waiting_visitors_are_told_their_position_and_an_estimate_only_when_it_is_measured(dispatch, monkeypatch):
+    import time_machine
+    from django.core.cache import cache
+
     from apps.messaging import publish as publish_module
-    from apps.routing import services as routing_services
 
     sent: list[tuple[str, dict]] = []
     monkeypatch.setattr(publish_module, "_send", lambda groups, event: sent.extend((g, event) for g in groups))
-    first, second = dispatch.start(), dispatch.start()
     tenant_id = dispatch.org.tenant.pk
-    queued = [(g, e) for g, e in sent if e["type"] == "conversation.queued"]
-    assert (
-        f"t{tenant_id}.customer.{second.customer_id}",
-        {"type": "conversation.queued", "conversation_id": second.pk, "position": 2, "estimated_wait_seconds": 120},
-    ) in queued  # nobody served yet: 60 s per place by default
-    sent.clear()
-    agent = dispatch.agent(dispatch.org.sh, cap=1)  # takes `first`; `second` moves up
-    assert Conversation.objects.get(pk=first.pk).assignee_id == agent.pk
-    routing_services.queue_positions_publish(tenant_id=tenant_id)
-    moved = [
-        e for g, e in sent if e["type"] == "conversation.queued" and g == f"t{tenant_id}.customer.{second.customer_id}"
-    ]
-    assert moved[-1]["position"] == 1
-    assert [e["queue_length"] for g, e in sent if e["type"] == "queue.changed"][-1] == 1
+
+    def told(conversation) -> dict:
+        mine = [
+            e
+            for g, e in sent
+            if e["type"] == "conversation.queued" and g == f"t{tenant_id}.customer.{conversation.customer_id}"
+        ]
+        return mine[-1]
+
+    first, second = dispatch.start(), dispatch.start()
+    # Nobody online: no invented wait, the visitor is offered to leave a message.
+    assert told(second) == {
+        "type": "conversation.queued",
+        "conversation_id": second.pk,
+        "position": 2,
+        "estimated_wait_seconds": None,
+        "agents_online": False,
+    }
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        agent = dispatch.agent(dispatch.org.sh, cap=1)  # takes `first`: `second` moves up at once
+        assert Conversation.objects.get(pk=first.pk).assignee_id == agent.pk
+        assert told(second)["position"] == 1 and told(second)["agents_online"] is True
+        assert told(second)["estimated_wait_seconds"] is None  # one assignment is no rate yet
+        assert [e["queue_length"] for g, e in sent if e["type"] == "queue.changed"][-1] == 1
+        # Two minutes later the agent closes `first` and takes `second`; a third visitor arrives:
+        # the measured pace (2 assignments in 4 minutes up to now) gives the estimate.
+        clock.shift(120)
+        conv_services.conversation_close(conversation_id=first.pk, actor=agent)
+        assert Conversation.objects.get(pk=second.pk).assignee_id == agent.pk
+        clock.shift(120)
+        cache.delete(f"routing:pace2:{tenant_id}")
+        third = dispatch.start()
+        assert told(third)["position"] == 1 and told(third)["estimated_wait_seconds"] == 120
 
 
 def test_intake_opens_routes_and_assigns_in_one_call_and_returns_the_assigned_state(dispatch):

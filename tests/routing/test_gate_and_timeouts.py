@@ -211,7 +211,8 @@ def test_visitor_inactivity_warns_first_then_closes(dispatch):
     warn_at = now + dt.timedelta(seconds=301)
     assert services.timeout_visitor_inactivity(now=warn_at) == 1
     assert services.timeout_visitor_inactivity(now=warn_at) == 0  # warned once only
-    assert Message.objects.filter(conversation=conv, sender_kind="system").count() == 1
+    # (the first system line is "…为您服务" from the assignment; then the one warning)
+    assert Message.objects.filter(conversation=conv, sender_kind="system").count() == 2
     assert services.timeout_visitor_inactivity(now=warn_at + dt.timedelta(seconds=60)) == 0
     close_at = warn_at + dt.timedelta(seconds=121)
     assert services.timeout_visitor_inactivity(now=close_at) == 1
@@ -316,7 +317,7 @@ def test_transfer_accept_moves_the_conversation_and_frees_the_sender(dispatch):
     sender = dispatch.agent(dispatch.org.sh, cap=1)
     conv = dispatch.start()
     waiting = dispatch.start()
-    receiver = dispatch.agent(dispatch.org.south, cap=1, online=False)
+    receiver = dispatch.agent(dispatch.org.south, cap=1, status="busy")
     transfer = conv_services.conversation_transfer_request(
         conversation_id=conv.pk, actor=sender, to_agent_id=receiver.pk, note="billing"
     )
@@ -331,18 +332,22 @@ def test_transfer_accept_moves_the_conversation_and_frees_the_sender(dispatch):
     assert exc.value.code == "transfer_resolved"
 
 
-def test_transfer_to_a_full_agent_is_refused_on_accept(dispatch):
+def test_transfer_to_a_full_agent_is_refused_on_request_and_on_accept(dispatch):
     sender = dispatch.agent(dispatch.org.sh, cap=2)
     conv = dispatch.start()
     receiver = dispatch.agent(dispatch.org.sh, cap=1)
-    dispatch.start()  # receiver is idle: least busy gets it
     transfer = conv_services.conversation_transfer_request(
         conversation_id=conv.pk, actor=sender, to_agent_id=receiver.pk
     )
+    dispatch.start()  # meanwhile the receiver's only seat is taken (idle: least busy gets it)
     with pytest.raises(ApplicationError) as exc:
         conv_services.conversation_transfer_accept(transfer_id=transfer.pk, actor=receiver)
     assert exc.value.code == "agent_full"
     assert Conversation.objects.get(pk=conv.pk).assignee_id == sender.pk
+    conv_services.conversation_transfer_decline(transfer_id=transfer.pk, actor=receiver)
+    with pytest.raises(ApplicationError) as exc:  # asked now, it is refused at once, with the reason
+        conv_services.conversation_transfer_request(conversation_id=conv.pk, actor=sender, to_agent_id=receiver.pk)
+    assert exc.value.code == "agent_full" and exc.value.status_code == 409
 
 
 def test_transfer_decline_and_timeout_return_the_conversation(dispatch):
@@ -350,7 +355,7 @@ def test_transfer_decline_and_timeout_return_the_conversation(dispatch):
 
     sender = dispatch.agent(dispatch.org.sh, cap=5)
     conv = dispatch.start()
-    receiver = dispatch.agent(dispatch.org.sh, cap=5, online=False)
+    receiver = dispatch.agent(dispatch.org.sh, cap=5, status="busy")
     transfer = conv_services.conversation_transfer_request(
         conversation_id=conv.pk, actor=sender, to_agent_id=receiver.pk
     )
@@ -381,8 +386,8 @@ def test_skill_group_member_accepts_a_group_transfer(dispatch):
 
     sender = dispatch.agent(dispatch.org.sh, cap=5)
     conv = dispatch.start()
-    member = dispatch.agent(dispatch.org.south, cap=5, online=False)
-    outsider = dispatch.agent(dispatch.org.south, cap=5, online=False)
+    member = dispatch.agent(dispatch.org.south, cap=5, status="busy")
+    outsider = dispatch.agent(dispatch.org.south, cap=5, status="busy")
     group = SkillGroup.objects.create(tenant=dispatch.org.tenant, name="billing")
     group.members.add(member)
     transfer = conv_services.conversation_transfer_request(

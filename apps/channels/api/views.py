@@ -167,7 +167,7 @@ class WidgetQueueView(_VisitorView):
 
     @extend_schema(tags=["visitor"])
     def get(self, request, conversation_id: int):
-        from apps.routing.selectors import estimated_wait_seconds, queue_position
+        from apps.routing.selectors import queue_position, queue_wait
 
         conversation = self.conversation(conversation_id)
         if conversation.status != "queued":
@@ -177,15 +177,18 @@ class WidgetQueueView(_VisitorView):
                     "status": conversation.status,
                     "position": None,
                     "estimated_wait_seconds": None,
+                    "agents_online": None,
                 }
             )
         position = queue_position(conversation=conversation)
+        wait = queue_wait(tenant_id=conversation.tenant_id)
         return Response(
             {
                 "conversation_id": conversation.pk,
                 "status": conversation.status,
                 "position": position,
-                "estimated_wait_seconds": estimated_wait_seconds(tenant_id=conversation.tenant_id, position=position),
+                "estimated_wait_seconds": wait.seconds_for(position),
+                "agents_online": wait.agents_online,
             }
         )
 

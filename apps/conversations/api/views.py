@@ -22,6 +22,11 @@ def _render(conversation: Conversation) -> dict:
 class TransferInput(serializers.Serializer):
     to_agent = id_field(required=False, allow_null=True)
     to_skill_group = id_field(required=False, allow_null=True)
+    to_queue = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Back to the queue for the next free agent (of to_skill_group, when given) instead of a request.",
+    )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
 
 
@@ -77,6 +82,14 @@ class ConversationViewSet(TenantScopedViewSet):
         conversation = self._get(pk)
         data = TransferInput(data=request.data)
         data.is_valid(raise_exception=True)
+        if data.validated_data["to_queue"]:
+            conversation = services.conversation_transfer_to_queue(
+                conversation_id=conversation.pk,
+                actor=request.user,
+                skill_group_id=data.validated_data.get("to_skill_group"),
+                note=data.validated_data["note"],
+            )
+            return Response(_render(conversation))
         transfer = services.conversation_transfer_request(
             conversation_id=conversation.pk,
             actor=request.user,
@@ -85,6 +98,11 @@ class ConversationViewSet(TenantScopedViewSet):
             note=data.validated_data["note"],
         )
         return Response(services.transfer_to_dict(transfer), status=201)
+
+    @action(detail=True, methods=["get"], url_path="transfer-targets")
+    def transfer_targets(self, request, pk=None):
+        """Agents (live status, load, whether they can take it and why not) and skill groups."""
+        return Response(selectors.transfer_targets(actor=request.user, conversation=self._get(pk)))
 
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):

@@ -70,7 +70,7 @@ function renderMessage(m) {
     row.appendChild(el("div", "kf-notice", m.body));
   } else {
     row = el("div", "kf-row " + (mine ? "kf-mine" : "kf-theirs"));
-    if (!mine) row.appendChild(el("div", "kf-name", m.sender_name || (m.sender_kind === "bot" ? "🤖" : S.agent)));
+    if (!mine) row.appendChild(el("div", "kf-name", m.sender_name || (m.sender_kind === "bot" ? S.bot : S.agent)));
     var bubble = el("div", "kf-bubble");
     var payload = m.payload || {};
     var att = payload.attachment || {};
@@ -139,9 +139,9 @@ function applyStatus(status) {
   if (status === "queued") {
     refreshQueue();
   } else if (status === "active") {
+    // "…为您服务" is a system message of the conversation (in its true place by seq), not a local line.
     state.conv.served = true;
     banner(null);
-    if (before !== "active") notice(S.assigned);
     setStatus(S.connected);
   } else if (status === "closed") {
     banner(S.closed, "closed");
@@ -155,17 +155,28 @@ function applyStatus(status) {
   }
 }
 
-function showQueue(position, seconds) {
+function showQueue(position, seconds, agentsOnline) {
   if (!state.conv || state.conv.status !== "queued" || !position) return;
-  var minutes = Math.max(1, Math.round((seconds || 0) / 60));
-  banner(seconds ? fmt(S.queued, { position: position, minutes: minutes }) : fmt(S.queued_short, { position: position }), "queue");
+  if (agentsOnline === false) {
+    // Nobody can serve now: say so and offer a message instead of promising a wait.
+    banner(fmt(S.queued_no_agent, { position: position }), "queue");
+    var leave = el("button", "kf-link", S.leave_button);
+    leave.type = "button";
+    leave.addEventListener("click", function () { showLeaveMessage(S.no_agent, "no_agent"); });
+    els.banner.appendChild(leave);
+  } else if (seconds) {
+    banner(fmt(S.queued, { position: position, minutes: Math.max(1, Math.round(seconds / 60)) }), "queue");
+  } else {
+    banner(fmt(S.queued_short, { position: position }), "queue");
+  }
   els.banner.setAttribute("data-position", position);
+  els.banner.setAttribute("data-agents-online", agentsOnline === false ? "0" : "1");
 }
 
 function refreshQueue() {
   if (!state.conv) return;
   api("GET", cfg.api_base + "widget/conversations/" + state.conv.id + "/queue/").then(function (q) {
-    if (q && q.position) showQueue(q.position, q.estimated_wait_seconds);
+    if (q && q.position) showQueue(q.position, q.estimated_wait_seconds, q.agents_online);
   }).catch(function () { /* the next conversation.queued event will tell */ });
 }
 
@@ -396,7 +407,7 @@ var handlers = new Handlers({
     clearTimeout(state.typingTimer);
     if (f.is_typing) state.typingTimer = setTimeout(function () { els.typing.hidden = true; }, 6000);
   },
-  "conversation.queued": forCurrent(function (f) { state.conv.status = "queued"; showQueue(f.position, f.estimated_wait_seconds); }),
+  "conversation.queued": forCurrent(function (f) { state.conv.status = "queued"; showQueue(f.position, f.estimated_wait_seconds, f.agents_online); }),
   "conversation.assigned": forCurrent(function (f) { if (f.status) applyStatus(f.status); }),
   "conversation.updated": forCurrent(function (f) { if (f.status) applyStatus(f.status); }),
   "conversation.closed": forCurrent(function () { applyStatus("closed"); }),

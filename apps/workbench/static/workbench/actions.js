@@ -2,6 +2,7 @@
 import { api, el, gettext as _ } from "../js/kefu/client.js";
 import { renderMine } from "./lists.js";
 import { renderHead } from "./conversation.js";
+import { initTransfer, transferDialogOpened } from "./transfer.js";
 import { $, API, conv, state } from "./state.js";
 
 export function flash(msg, isError) {
@@ -17,7 +18,7 @@ function checked(form) {
     .map(function (i) { return Number(i.value); });
 }
 
-var openers = {}; // dialog id -> fn(dialog) run when it opens
+var openers = { "wb-dlg-transfer": transferDialogOpened }; // dialog id -> fn(dialog) run when it opens
 export function openDialog(id) {
   var dlg = $(id);
   dialogError(dlg, "");
@@ -61,19 +62,6 @@ export function initActions() {
     api("POST", API.tags(state.current), { tags: checked(form) }).then(function () { dlg.close(); flash(_("Tags saved.")); })
       .catch(function (e) { dialogError(dlg, e.message); });
   });
-  onSubmit("wb-transfer-form", function (f, dlg) {
-    var body = { note: f.note.value };
-    if (f.agent.value) body.to_agent = Number(f.agent.value);
-    else if (f.skill_group.value) body.to_skill_group = Number(f.skill_group.value);
-    else { dialogError(dlg, _("Choose an agent or a skill group.")); return; }
-    var id = state.current;
-    api("POST", API.transfer(id), body).then(function () {
-      dlg.close();
-      conv(id, { status: "transfer_pending" });
-      renderHead(conv(id));
-      renderMine();
-      flash(_("Transfer requested."));
-    }).catch(function (e) { dialogError(dlg, e.message); });
-  });
+  initTransfer(dialogError, flash);
 }
 

@@ -8,6 +8,7 @@ import { catchUp, markFailed, noticeLocal, onMessage, readMark, renderHead, rend
 import { refreshMine, refreshQueue, renderMine, renderQueue } from "./lists.js";
 import { statusChanged } from "./status.js";
 import { $, API, conv, customerName, isMine, state } from "./state.js";
+import { transferTargetsStale } from "./transfer.js";
 import { refreshTransfers, renderTransfers, transferRequested } from "./transfers.js";
 
 export var handlers = new Handlers();
@@ -124,7 +125,7 @@ handlers.add({
   "conversation.transfer_resolved": onTransferResolved,
   "conversation.rating_requested": function (f) { noticeLocal(Number(f.conversation_id), _("The customer was invited to rate.")); },
   "conversation.rated": function (f) { noticeLocal(Number(f.conversation_id), fmt(_("Rating received: %(score)s"), { score: f.score || "" })); },
-  "agent.status": function (f) { if (f.agent_id === state.me.id) statusChanged(f.status); },
+  "agent.status": function (f) { if (f.agent_id === state.me.id) statusChanged(f.status); transferTargetsStale(); },
   "error": onError,
 });
 
