@@ -112,7 +112,7 @@ def test_visitor_to_two_agents_to_history_export(live_server_url, browser, org_a
     page2.select_option("#wb-status", "online")
     wait_until(lambda: second.__class__.objects.get(pk=second.pk).status == "online")
     page.click("#wb-act-transfer")
-    page.select_option("#wb-dlg-transfer select[name=agent]", str(second.pk))
+    page.check(f"#wb-transfer-targets input[value='agent:{second.pk}']")
     page.fill("#wb-dlg-transfer input[name=note]", "客户问物流")
     page.click("#wb-dlg-transfer button[value=ok]")
     page2.wait_for_selector("#wb-transfers .wb-transfer")
