@@ -154,8 +154,10 @@ class Month:
             self.say(c)
             self.later(rnd.randint(5, 60))
             self.say(c, agent)
-        if rnd.random() < 0.3:  # a transfer, often to another branch
-            other = rnd.choice([a for a in self.agents if a.pk != agent.pk])
+        # A transfer, often to another branch, to someone who can take it now (others are refused).
+        ready = [a for a in self.agents if a.pk != agent.pk and conv.agent_can_serve(type(a).objects.get(pk=a.pk))[0]]
+        if rnd.random() < 0.3 and ready:
+            other = rnd.choice(ready)
             self.later(rnd.randint(10, 60))
             t = conv.conversation_transfer_request(conversation_id=c.pk, actor=agent, to_agent_id=other.pk)
             self.later(rnd.randint(5, 60))
