@@ -62,6 +62,7 @@ def invitations_page(request):
         start, end = parse_range(request.GET, tz=tz, default_days=7)
     except ApplicationError as exc:
         error = str(exc.message)
+        start, end = parse_range({}, tz=tz, default_days=7)
     except ValueError:  # 2026-13-45: well formed, not a date
         error = _("Dates must look like 2026-01-31.")
         start, end = parse_range({}, tz=tz, default_days=7)
