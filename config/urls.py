@@ -66,3 +66,6 @@ urlpatterns = [
 
 # A database outage (restart, failover) answers 503 + Retry-After instead of the 500 page.
 handler500 = "apps.core.views.server_error"
+handler404 = "apps.core.views.page_not_found"
+handler400 = "apps.core.views.bad_request"
+handler403 = "apps.core.views.permission_denied"

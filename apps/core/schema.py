@@ -8,6 +8,12 @@ credentials, not allowed), 404 (absent or out of reach), 405 (method), 409 (conf
 
 from __future__ import annotations
 
+from drf_spectacular.openapi import AutoSchema as _SpectacularAutoSchema
+from drf_spectacular.types import OpenApiTypes
+from rest_framework.generics import GenericAPIView
+
+_default_gsc = GenericAPIView.get_serializer_class
+
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {
@@ -55,3 +61,25 @@ def add_error_responses(result, generator, request, public):
                     status, {"description": description, "content": {"application/json": {"schema": ref}}}
                 )
     return result
+
+
+class AutoSchema(_SpectacularAutoSchema):
+    """drf-spectacular's AutoSchema; a plain APIView that declares no serializer is documented as
+    taking and answering a JSON object (instead of being left without bodies) until it declares
+    its own shapes with @extend_schema."""
+
+    def _has_serializer(self) -> bool:
+        view = self.view
+        custom = getattr(type(view), "get_serializer_class", _default_gsc) is not _default_gsc
+        return bool(getattr(view, "serializer_class", None) or custom)
+
+    def get_request_serializer(self):
+        serializer = super().get_request_serializer() if self._has_serializer() else None
+        if serializer is None and not self._has_serializer() and self.method in ("POST", "PUT", "PATCH"):
+            return OpenApiTypes.OBJECT
+        return serializer
+
+    def get_response_serializers(self):
+        if not self._has_serializer():
+            return OpenApiTypes.OBJECT
+        return super().get_response_serializers()

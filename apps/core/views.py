@@ -14,6 +14,36 @@ from apps.core import health
 from apps.core.ratelimit import login_rate
 
 
+def _api_error(request: HttpRequest, status: int, code: str, message) -> JsonResponse | None:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
+    return None
+
+
+def page_not_found(request: HttpRequest, exception=None):
+    """handler404: API paths get the API's JSON error (a path that matches no route, e.g. a
+    non-numeric id), pages the Chinese-first 404 page."""
+    from django.views import defaults
+
+    return _api_error(request, 404, "not_found", _("Not found.")) or defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception=None):
+    from django.views import defaults
+
+    return _api_error(request, 400, "bad_request", _("The request is not valid.")) or defaults.bad_request(
+        request, exception
+    )
+
+
+def permission_denied(request: HttpRequest, exception=None):
+    from django.views import defaults
+
+    return _api_error(request, 403, "permission_denied", _("You do not have permission to do this.")) or (
+        defaults.permission_denied(request, exception)
+    )
+
+
 def server_error(request: HttpRequest, *args, **kwargs):
     """handler500: a database that is restarting or failing over is a 503 that says "in a few
     seconds" (and lets the load balancer and the client retry), not a bug page. Renders without

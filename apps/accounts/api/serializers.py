@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.accounts.models import AgentStatus, Branch, Role, SkillGroup, User
@@ -14,11 +15,12 @@ class BranchSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "code", "is_enabled", "depth", "path", "parent", "parent_id", "effectively_enabled"]
         read_only_fields = ["depth", "path", "is_enabled"]
 
-    def get_parent_id(self, obj):
+    @extend_schema_field({"type": "integer", "nullable": True})
+    def get_parent_id(self, obj) -> int | None:
         parent = Branch.objects.get_parent(obj)
         return parent.pk if parent else None
 
-    def get_effectively_enabled(self, obj):
+    def get_effectively_enabled(self, obj) -> bool:
         return obj.is_effectively_enabled()
 
 

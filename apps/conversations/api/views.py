@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -41,6 +43,24 @@ class TagsInput(serializers.Serializer):
     tags = serializers.ListField(child=id_field(), max_length=20)
 
 
+class DeclineInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, max_length=100, default="declined")
+
+
+CONVERSATION = OpenApiTypes.OBJECT  # conversation_to_dict() + tag_ids (docs/protocol.md)
+RESULTS = inline_serializer("Results", {"results": serializers.ListField(child=serializers.DictField())})
+
+
+@extend_schema_view(
+    retrieve=extend_schema(responses=CONVERSATION, tags=["conversations"]),
+    mine=extend_schema(responses=RESULTS, tags=["conversations"]),
+    queue=extend_schema(responses=OpenApiTypes.OBJECT, tags=["conversations"]),
+    accept=extend_schema(request=None, responses=CONVERSATION, tags=["conversations"]),
+    transfer=extend_schema(request=TransferInput, responses={201: OpenApiTypes.OBJECT}, tags=["conversations"]),
+    close=extend_schema(request=CloseInput, responses=CONVERSATION, tags=["conversations"]),
+    tags=extend_schema(request=TagsInput, responses=CONVERSATION, tags=["conversations"]),
+    invite_rating=extend_schema(request=None, responses=CONVERSATION, tags=["conversations"]),
+)
 class ConversationViewSet(TenantScopedViewSet):
     """/conversations/: retrieve one, my open conversations, the queue, and the F9/F14 actions."""
 
@@ -135,6 +155,11 @@ class ConversationViewSet(TenantScopedViewSet):
         )
 
 
+@extend_schema_view(
+    list=extend_schema(responses=RESULTS, tags=["conversations"]),
+    accept=extend_schema(request=None, responses=CONVERSATION, tags=["conversations"]),
+    decline=extend_schema(request=DeclineInput, responses=CONVERSATION, tags=["conversations"]),
+)
 class TransferViewSet(TenantScopedViewSet):
     """/transfers/: incoming transfer requests for me; accept or decline them."""
 
@@ -152,7 +177,9 @@ class TransferViewSet(TenantScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def decline(self, request, pk=None):
-        reason = str(request.data.get("reason", "declined"))[:100] or "declined"
+        data = DeclineInput(data=request.data if isinstance(request.data, dict) else {})
+        data.is_valid(raise_exception=True)
+        reason = data.validated_data["reason"] or "declined"
         return Response(
             _render(services.conversation_transfer_decline(transfer_id=int(pk), actor=request.user, reason=reason))
         )
@@ -163,6 +190,7 @@ class TagListView(APIView):
 
     permission_classes = [IsTenantMember]
 
+    @extend_schema(responses=RESULTS, tags=["conversations"])
     def get(self, request):
         tags = selectors.tags_for(actor=request.user)
         return Response({"results": [{"id": t.pk, "name": t.name, "color": t.color} for t in tags]})

@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django_ratelimit.decorators import ratelimit
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -100,9 +102,18 @@ class FaqEntryViewSet(
         )
         return Response(result, status=status.HTTP_201_CREATED)
 
+    @extend_schema(
+        parameters=[OpenApiParameter("file_format", str, enum=["csv", "xlsx"], required=False)],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
+    )
     @action(detail=False, methods=["get"], url_path="export")
     def export(self, request):
         fmt = request.query_params.get("file_format", "csv")
+        if fmt not in ("csv", "xlsx"):
+            raise ApplicationError("invalid_format", _("Choose CSV or XLSX."))
         content, content_type = services.faq_export(queryset=self.get_queryset(), fmt=fmt)
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="faq.{fmt}"'

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -15,16 +17,46 @@ from apps.reports import exports, services
 from apps.reports.models import ExportJob, FollowUpOutcome, FollowUpTask
 
 
+class ExportCreateInput(serializers.Serializer):
+    format = serializers.ChoiceField(choices=["csv", "xlsx"], default="csv")
+    include_transcript = serializers.BooleanField(default=False)
+    filters = serializers.DictField(required=False, help_text="a history filter (date_from, date_to, channel ...)")
+
+
+EXPORT = inline_serializer(
+    "Export",
+    {
+        "id": serializers.IntegerField(),
+        "format": serializers.CharField(),
+        "status": serializers.CharField(),
+        "progress": serializers.IntegerField(),
+        "total": serializers.IntegerField(),
+        "done": serializers.IntegerField(),
+        "filters": serializers.DictField(),
+        "include_transcript": serializers.BooleanField(),
+        "error": serializers.CharField(),
+        "created_at": serializers.CharField(allow_null=True),
+        "expires_at": serializers.CharField(allow_null=True),
+        "download_url": serializers.CharField(allow_null=True),
+        "transcript_url": serializers.CharField(allow_null=True),
+    },
+)
+
+
 class ExportListCreateView(APIView):
     """GET: my recent exports. POST {kind: history|report, format: csv|xlsx, include_transcript,
     filters: {history filter} or {from, to, grain, dimension, branch}}."""
 
     permission_classes = [IsAuthenticated, IsTenantMember]
 
+    @extend_schema(
+        responses=inline_serializer("ExportList", {"results": serializers.ListField(child=EXPORT)}), tags=["exports"]
+    )
     def get(self, request):
         qs = ExportJob.objects.filter(tenant_id=request.user.tenant_id, requested_by=request.user)[:50]
         return Response({"results": [exports.export_to_dict(j) for j in qs]})
 
+    @extend_schema(request=ExportCreateInput, responses={201: EXPORT}, tags=["exports"])
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         filters = data.get("filters") or {}
@@ -44,6 +76,7 @@ class ExportListCreateView(APIView):
 class ExportDetailView(APIView):
     permission_classes = [IsAuthenticated, IsTenantMember]
 
+    @extend_schema(responses=EXPORT, tags=["exports"])
     def get(self, request, pk: int):
         return Response(exports.export_to_dict(exports.export_get_for_actor(actor=request.user, job_id=pk)))
 
@@ -51,6 +84,11 @@ class ExportDetailView(APIView):
 class ExportDownloadView(APIView):
     permission_classes = [IsAuthenticated, IsTenantMember]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("transcript", str, enum=["1"], required=False)],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        tags=["exports"],
+    )
     def get(self, request, pk: int):
         _job, field, name = exports.export_open_download(
             actor=request.user, job_id=pk, transcript=request.GET.get("transcript") == "1"
