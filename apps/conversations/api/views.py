@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, extend_schema_view
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -48,7 +48,14 @@ class DeclineInput(serializers.Serializer):
 
 
 CONVERSATION = OpenApiTypes.OBJECT  # conversation_to_dict() + tag_ids (docs/protocol.md)
-RESULTS = inline_serializer("Results", {"results": serializers.ListField(child=serializers.DictField())})
+
+
+@extend_schema_serializer(many=False)  # an object with a list inside, also for list actions
+class ResultsSerializer(serializers.Serializer):
+    results = serializers.ListField(child=serializers.DictField())
+
+
+RESULTS = ResultsSerializer
 
 
 @extend_schema_view(
@@ -164,6 +171,7 @@ class TransferViewSet(TenantScopedViewSet):
     """/transfers/: incoming transfer requests for me; accept or decline them."""
 
     model = Transfer
+    pagination_class = None  # the incoming requests of one agent: a short list
     lookup_value_regex = r"[0-9]+"
 
     def list(self, request):

@@ -9,8 +9,8 @@ from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django_ratelimit.decorators import ratelimit
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -119,6 +119,10 @@ class FaqEntryViewSet(
         response["Content-Disposition"] = f'attachment; filename="faq.{fmt}"'
         return response
 
+    @extend_schema(
+        parameters=[OpenApiParameter("q", str, required=False)],
+        responses=inline_serializer("KbSearch", {"results": serializers.ListField(child=serializers.DictField())}),
+    )
     @action(detail=False, methods=["get"], url_path="search")
     def search(self, request):
         """Staff search of the knowledge base (workbench side panel)."""
