@@ -21,7 +21,7 @@ def conversations_mine(*, actor) -> QuerySet:
         Conversation.objects.visible_to(actor)
         .filter(assignee_id=actor.pk)
         .exclude(status=ConversationStatus.CLOSED)
-        .select_related("customer")
+        .select_related("customer", "sla")
         .order_by("-assigned_at")
     )
 
@@ -31,7 +31,7 @@ def queue_visible_to(*, actor) -> QuerySet:
     return (
         Conversation.objects.visible_to(actor)
         .filter(status=ConversationStatus.QUEUED)
-        .select_related("customer")
+        .select_related("customer", "sla")
         .order_by("-priority", "queued_at", "id")
     )
 

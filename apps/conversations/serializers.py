@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
+
 from apps.conversations.models import Conversation
+
+
+def _sla(conversation: Conversation) -> dict | None:
+    # The service-level clock (apps.sla, one row per conversation) when there is one: lists
+    # select_related("sla"); elsewhere one lookup by primary key.
+    try:
+        return conversation.sla.wire()
+    except ObjectDoesNotExist:
+        return None
 
 
 def conversation_to_dict(conversation: Conversation) -> dict:
@@ -25,4 +36,6 @@ def conversation_to_dict(conversation: Conversation) -> dict:
         "closed_at": conversation.closed_at.isoformat() if conversation.closed_at else None,
         "waiting_since": conversation.waiting_since.isoformat() if conversation.waiting_since else None,
         "remind_at": conversation.remind_at.isoformat() if conversation.remind_at else None,
+        "first_response_at": conversation.first_response_at.isoformat() if conversation.first_response_at else None,
+        "sla": _sla(conversation) if conversation.pk else None,
     }

@@ -40,6 +40,16 @@ sent to a branch, before anyone took it) belongs to the branch that next held th
 - logged-in time: any status other than offline; idle (online) / busy / away time: in that status.
   Lands on the agent's branch at that time (AgentStatusLog.branch_id_at_time).
 - KPI targets compare a branch's whole subtree with the target set by the super admin.
+- service levels (SLA, apps.sla): a conversation's clock holds its due instants (working time
+  already in them). The first response is its first visible staff message at or after the clock
+  started, the resolution its first close after that. A target is *met* when that happens by the
+  due instant (the fact lands then: on the replying agent, or on the last agent at the close) and
+  *breached* when the due instant passes first (the fact lands at the due instant, on the agent
+  holding the conversation then, or on none while it is queued). A conversation closed before its
+  first-response due without any reply (the customer left) has no first-response outcome; a
+  resolution target paused while waiting for the customer has no due instant until it resumes
+  (closed while paused = met). Attainment = met / (met + breached), per target; breaches = both
+  targets' breaches. The breach job (apps.sla.services.sla_check) decides with `sla_outcomes`.
 """
 
 from __future__ import annotations
@@ -94,6 +104,10 @@ COUNTERS = (
     "online_s",
     "busy_s",
     "away_s",
+    "sla_frt_met",
+    "sla_frt_breached",
+    "sla_res_met",
+    "sla_res_breached",
 )
 TAG_COUNTERS = tuple(c for c in COUNTERS if not c.endswith("_s") and not c.startswith("messages"))
 
@@ -135,6 +149,12 @@ DEFINITIONS = [
         ),
     ),
     (_("KPI"), _("A branch's figures over its whole subtree, against the target the super admin set.")),
+    (
+        _("Within SLA"),
+        _(
+            "Targets met ÷ targets decided, for first response and resolution separately, counted in working hours: met when the reply (or the close) came by the due time, breached when the due time passed first. A customer who left unanswered before the due time counts for neither; time waiting for the customer does not count towards resolution."
+        ),
+    ),
 ]
 
 
@@ -184,6 +204,7 @@ class _Lifecycle:
         self.last_agent = 0
         self.queued_since: datetime | None = None
         self.episode_accept: datetime | None = None
+        self.holders: list[tuple[datetime, int]] = []  # (ts, agent holding it from then; 0 = none)
 
     def add(self, ts, metric, value, branch, agent=0):
         self.facts.append(Fact(ts, metric, value, branch, agent, self.channel, self.cid))
@@ -202,8 +223,15 @@ class _Lifecycle:
                 self.add(ts, "agent_offered", 1, branch, agent)
         elif to == ACTIVE and agent and (frm != ACTIVE or agent != self.last_agent):
             self._accept(ts, frm, branch, agent)
+            self.holders.append((ts, agent))
         if to == CLOSED and frm != CLOSED:
             self._close(ts, frm, branch)
+        if to in (QUEUED, CLOSED, "bot") and frm != to:
+            self.holders.append((ts, 0))
+
+    def holder_at(self, ts: datetime) -> int:
+        i = bisect_right([t for t, _a in self.holders], ts) - 1
+        return self.holders[i][1] if i >= 0 else 0
 
     def _accept(self, ts, frm, branch, agent) -> None:
         self.add(ts, "agent_offered", 1, branch, agent)
@@ -255,19 +283,88 @@ def _first_at_or_after(times: list[datetime], ts: datetime) -> int | None:
     return lo if lo < len(times) else None
 
 
-def conversation_facts(*, conversation, events, messages, rating=None) -> list[Fact]:
+FIRST_RESPONSE, RESOLUTION = "first_response", "resolution"
+
+
+@dataclass(frozen=True)
+class SlaOutcome:
+    target: str  # FIRST_RESPONSE or RESOLUTION
+    at: datetime  # when it was decided: the reply, the close, or the due instant
+    met: bool
+    due: datetime | None
+
+
+def sla_outcomes(*, clock, first_response_at, resolved_at, now) -> list[SlaOutcome]:
+    """The decided targets of one SLA clock (see the module docstring), at `now`.
+
+    clock: has first_response_due, resolution_due and resolution_paused_at.
+    first_response_at: the first visible staff message at or after the clock started (or None);
+    resolved_at: the first close after it started (or None). A target not decided yet (due in the
+    future, or the resolution paused) has no outcome."""
+    out: list[SlaOutcome] = []
+    due = clock.first_response_due
+    if due is not None:
+        if first_response_at is not None and first_response_at <= due:
+            out.append(SlaOutcome(FIRST_RESPONSE, first_response_at, True, due))
+        elif due <= now:
+            left_unanswered = (
+                resolved_at is not None
+                and resolved_at < due
+                and (first_response_at is None or first_response_at > resolved_at)
+            )
+            if not left_unanswered:
+                out.append(SlaOutcome(FIRST_RESPONSE, due, False, due))
+    due = clock.resolution_due
+    # While paused (waiting for the customer) the due instant is the one before the pause, which
+    # was still ahead then; a close during the pause is in time.
+    paused_at = clock.resolution_paused_at
+    if due is not None:
+        if resolved_at is not None and (resolved_at <= due or (paused_at is not None and resolved_at >= paused_at)):
+            out.append(SlaOutcome(RESOLUTION, resolved_at, True, due))
+        elif paused_at is None and due <= now:
+            out.append(SlaOutcome(RESOLUTION, due, False, due))
+    return out
+
+
+SLA_COUNTER = {
+    (FIRST_RESPONSE, True): "sla_frt_met",
+    (FIRST_RESPONSE, False): "sla_frt_breached",
+    (RESOLUTION, True): "sla_res_met",
+    (RESOLUTION, False): "sla_res_breached",
+}
+
+
+def _sla_facts(walk: _Lifecycle, clock, staff: list[tuple[datetime, int]], now: datetime) -> None:
+    started = clock.started_at
+    reply = next(((ts, user) for ts, user in staff if ts >= started), None)
+    closed = next((ts for ts in walk.closes if ts >= started), None)
+    for o in sla_outcomes(clock=clock, first_response_at=reply[0] if reply else None, resolved_at=closed, now=now):
+        if o.met and o.target == FIRST_RESPONSE:
+            agent = reply[1] or walk.holder_at(o.at)
+        elif o.met:
+            # On the agent who held it until the close (the close itself leaves it with no one).
+            agent = walk.holder_at(o.at - timedelta(microseconds=1))
+        else:
+            agent = walk.holder_at(o.at)
+        walk.add(o.at, SLA_COUNTER[(o.target, o.met)], 1, walk.timeline.at(o.at), agent)
+
+
+def conversation_facts(*, conversation, events, messages, rating=None, sla=None, now=None) -> list[Fact]:
     """The facts of one conversation.
 
     conversation: has id, branch_id, channel_id. events: its ConversationEvents ordered by
     (created_at, id) (need kind, from_status, to_status, agent_id, branch_id, created_at).
     messages: (created_at, sender_kind, sender_user_id) of its visible messages in order, any
-    sender (only COUNTED_SENDERS count). rating: its Rating or None.
+    sender (only COUNTED_SENDERS count). rating: its Rating or None. sla: its SlaClock or None,
+    with `now` deciding which due instants have passed.
     """
     timeline = BranchTimeline(events, default=conversation.branch_id or 0)
     walk = _Lifecycle(conversation.id, conversation.channel_id or 0, timeline)
     for i, ev in enumerate(events):
         walk.event(i, ev)
     walk.first_responses([ts for ts, kind, _u in messages if kind in STAFF_SENDERS])
+    if sla is not None and now is not None:
+        _sla_facts(walk, sla, [(ts, u or 0) for ts, kind, u in messages if kind in STAFF_SENDERS], now)
     for ts, kind, user in messages:
         if kind not in COUNTED_SENDERS:
             continue
@@ -353,6 +450,9 @@ def derived(row: dict) -> dict:
         "wait_avg": avg(row.get("wait_sum", 0), row.get("wait_count", 0)),
         "satisfaction": ratio(row.get("score_4", 0) + row.get("score_5", 0), ratings),
         "score_avg": round(sum(row.get(f"score_{s}", 0) * s for s in range(1, 6)) / ratings, 2) if ratings else None,
+        "sla_frt_rate": ratio(row.get("sla_frt_met", 0), row.get("sla_frt_met", 0) + row.get("sla_frt_breached", 0)),
+        "sla_res_rate": ratio(row.get("sla_res_met", 0), row.get("sla_res_met", 0) + row.get("sla_res_breached", 0)),
+        "sla_breaches": row.get("sla_frt_breached", 0) + row.get("sla_res_breached", 0),
     }
 
 
@@ -403,6 +503,11 @@ def report_columns(dimension: str) -> list[tuple[str, object, str]]:
     if dimension != "tag":
         cols.append(("messages", _("Messages"), COUNT))
     cols += [("ratings", _("Ratings"), COUNT), ("satisfaction", _("Satisfaction"), PERCENT)]
+    cols += [
+        ("sla_frt_rate", _("First response within SLA"), PERCENT),
+        ("sla_res_rate", _("Resolved within SLA"), PERCENT),
+        ("sla_breaches", _("SLA breaches"), COUNT),
+    ]
     if dimension in ("agent", "branch"):
         cols += [
             ("logged_in_s", _("Logged-in time"), DURATION),

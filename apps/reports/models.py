@@ -1,7 +1,7 @@
 """Supervisor centre: report rollups, KPI targets, exports, follow-ups, tracking.
 
 Rollup rows are derived data: `apps.reports.rollups` rebuilds any range of them from the raw
-rows (ConversationEvent, Message, Rating, AgentStatusLog) and the figures are defined once in
+rows (ConversationEvent, Message, Rating, AgentStatusLog, SlaClock) and the figures are defined once in
 `apps.reports.metrics`. Dimension columns are plain integers (0 = none) so the unique key works
 the same on MySQL (where NULLs never collide) and a deleted agent does not cascade into history.
 """
@@ -70,6 +70,10 @@ class RollupMetrics(TenantOwned):
     online_s = models.FloatField(default=0)
     busy_s = models.FloatField(default=0)
     away_s = models.FloatField(default=0)
+    sla_frt_met = models.PositiveIntegerField(default=0)
+    sla_frt_breached = models.PositiveIntegerField(default=0)
+    sla_res_met = models.PositiveIntegerField(default=0)
+    sla_res_breached = models.PositiveIntegerField(default=0)
 
     class Meta:
         abstract = True

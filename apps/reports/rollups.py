@@ -1,6 +1,7 @@
 """Rollups: raw rows -> ReportRow / TagReportRow, idempotent and rebuildable.
 
 `rollup_rebuild(tenant_id, start, end)` recomputes every hour in [start, end) from the raw rows
+(and the service-level clocks, whose due instants decide breaches)
 and replaces the stored rows (then the day rows of the touched local days). Running it twice
 gives the same rows. New and late raw rows are found by id cursors (`rollup_mark_new_rows`):
 each marks the hours it can change as dirty, and `rollup_refresh` recomputes dirty hours. A late
@@ -23,6 +24,7 @@ from apps.conversations.models import Conversation, ConversationEvent, Rating
 from apps.messaging.models import Message
 from apps.reports import metrics
 from apps.reports.models import AgentStatusLog, DirtyBucket, Grain, ReportRow, RollupCursor, TagReportRow
+from apps.sla.models import SlaBreach, SlaClock
 from apps.tenants.time import tenant_tz
 
 CHUNK = 2000
@@ -53,7 +55,7 @@ def compute_range(tenant_id: int, start: datetime, end: datetime, *, now: dateti
     cube: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
     tags: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))
     for ids in _chunks(sorted(_conversations_with_facts(tenant_id, start, end))):
-        for conv, conv_tags, facts in _conversation_facts(ids):
+        for conv, conv_tags, facts in _conversation_facts(ids, now=now):
             _add_conversation(cube, tags, conv, conv_tags, facts, start, end)
     _add_status_time(cube, tenant_id, start, end, now)
     return cube, tags
@@ -69,11 +71,16 @@ def _conversations_with_facts(tenant_id: int, start: datetime, end: datetime) ->
         .distinct()
     )
     ids |= set(Rating.objects.filter(**in_range).values_list("conversation_id", flat=True))
+    # A service-level target breached at its due instant, when nothing else happened.
+    clocks = SlaClock.objects.filter(tenant_id=tenant_id)
+    for field in ("first_response_due", "resolution_due"):
+        ids |= set(clocks.filter(**{f"{field}__gte": start, f"{field}__lt": end}).values_list("pk", flat=True))
     return ids
 
 
-def _conversation_facts(ids: list[int]):
-    """(conversation, tag ids, facts) for a chunk of conversations: four queries a chunk."""
+def _conversation_facts(ids: list[int], *, now: datetime | None = None):
+    """(conversation, tag ids, facts) for a chunk of conversations: six queries a chunk."""
+    now = now or timezone.now()
     convs = {c.id: c for c in Conversation.objects.filter(id__in=ids).only("id", "branch_id", "channel_id")}
     events = defaultdict(list)
     for ev in (
@@ -90,6 +97,7 @@ def _conversation_facts(ids: list[int]):
     ):
         msgs[cid].append((ts, kind, sender))
     ratings = {r.conversation_id: r for r in Rating.objects.filter(conversation_id__in=ids)}
+    clocks = {c.pk: c for c in SlaClock.objects.filter(conversation_id__in=ids)}
     conv_tags = defaultdict(list)
     through = Conversation.tags.through
     for cid, tid in through.objects.filter(conversation_id__in=ids).values_list(
@@ -101,7 +109,12 @@ def _conversation_facts(ids: list[int]):
         if conv is None:
             continue
         facts = metrics.conversation_facts(
-            conversation=conv, events=events[cid], messages=msgs[cid], rating=ratings.get(cid)
+            conversation=conv,
+            events=events[cid],
+            messages=msgs[cid],
+            rating=ratings.get(cid),
+            sla=clocks.get(cid),
+            now=now,
         )
         yield conv, conv_tags[cid], facts
 
@@ -318,6 +331,12 @@ def _rating_marks(rows):
         yield r.tenant_id, hour_floor(r.created_at)
 
 
+def _breach_marks(rows):
+    # A breach lands at its due instant; the row is written by the check job shortly after.
+    for r in rows:
+        yield r.tenant_id, hour_floor(r.due_at)
+
+
 def _status_marks(rows, now=None):
     """From each status change to the agent's next one (or now): one query for the batch."""
     now = now or timezone.now()
@@ -344,6 +363,7 @@ SOURCES = (
     ("message", Message, _message_marks),
     ("rating", Rating, _rating_marks),
     ("status", AgentStatusLog, _status_marks),
+    ("sla_breach", SlaBreach, _breach_marks),
 )
 # Signed-in agents' time keeps growing: the current hour, and the previous one for a few minutes
 # (the last refresh inside an hour ran a little before its end).

@@ -81,6 +81,10 @@ class SlaClock(TenantOwned):
     resolved_at = models.DateTimeField(null=True)
     first_response_breached = models.BooleanField(default=False)
     resolution_breached = models.BooleanField(default=False)
+    # Waiting for the customer pauses the resolution target: the working time it had left then;
+    # resolution_due stays the instant before the pause until the clock resumes.
+    resolution_paused_at = models.DateTimeField(null=True)
+    resolution_left_s = models.FloatField(null=True)
 
     class Meta:
         indexes = [
@@ -88,6 +92,12 @@ class SlaClock(TenantOwned):
             models.Index(fields=["resolution_due"], name="sla_res_due_idx"),
             models.Index(fields=["tenant", "started_at"], name="sla_report_idx"),
         ]
+
+    def wire(self) -> dict:
+        """What the workbench list shows (conversation_to_dict carries it)."""
+        from apps.sla.selectors import clock_to_dict
+
+        return clock_to_dict(self)
 
 
 class BreachKind(models.TextChoices):

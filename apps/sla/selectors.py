@@ -23,6 +23,7 @@ def clock_to_dict(clock: SlaClock | None) -> dict | None:
         "resolution_warn_at": iso(clock.resolution_warn_at),
         "resolution_due": iso(clock.resolution_due),
         "resolution_breached": clock.resolution_breached,
+        "resolution_paused": clock.resolution_paused_at is not None,
     }
 
 

@@ -9,12 +9,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.models import Conversation, ConversationStatus
 from apps.core.errors import ApplicationError
 from apps.core.services import audit_record
+from apps.reports.metrics import sla_outcomes
 from apps.sla.models import BreachKind, CustomerTier, SlaBreach, SlaClock, SlaPolicy
 
 log = logging.getLogger(__name__)
@@ -169,18 +171,43 @@ def sla_check(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, 
             SlaClock.objects.filter(pk=pk, **{f"{field}__isnull": True}).update(**{field: at})
     breaches = 0
     specs = (
-        (BreachKind.FIRST_RESPONSE, "first_response_due", "first_response_breached", "first_response_at"),
-        (BreachKind.RESOLUTION, "resolution_due", "resolution_breached", "closed_at"),
+        (
+            BreachKind.FIRST_RESPONSE,
+            "first_response_due",
+            "first_response_breached",
+            "first_response_at",
+            "first_response_at",
+        ),
+        (BreachKind.RESOLUTION, "resolution_due", "resolution_breached", "resolved_at", "closed_at"),
     )
-    for kind, due_field, flag, met_field in specs:
-        late = Q(**{f"conversation__{met_field}__isnull": True}) | Q(**{f"conversation__{met_field}__gt": F(due_field)})
-        qs = SlaClock.objects.filter(**{flag: False, f"{due_field}__lte": now}).filter(late)
+    for kind, due_field, flag, met_field, conv_field in specs:
+        # Candidates (met in time excluded, so the set stays small); each is then decided below.
+        met = Coalesce(met_field, f"conversation__{conv_field}")
+        qs = (
+            SlaClock.objects.filter(**{flag: False, f"{due_field}__lte": now})
+            .annotate(met=met)
+            .filter(Q(met__isnull=True) | Q(met__gt=F(due_field)))
+        )
         if kind == BreachKind.FIRST_RESPONSE:
             # Closed before the due time without a reply: the customer left, nothing was breached.
-            qs = qs.exclude(conversation__first_response_at__isnull=True, conversation__closed_at__lt=F(due_field))
-        for clock in qs.select_related("conversation")[:limit]:
-            if _record_breach(clock, kind, getattr(clock, due_field), now) is not None:
-                breaches += 1
+            closed = Coalesce("resolved_at", "conversation__closed_at")
+            qs = qs.annotate(closed=closed).filter(
+                Q(met__isnull=False) | Q(closed__isnull=True) | Q(closed__gte=F(due_field))
+            )
+        else:
+            qs = qs.filter(resolution_paused_at__isnull=True)
+        for clock in qs.select_related("conversation").order_by(due_field)[:limit]:
+            # Decided by the figures' own definition (apps.reports.metrics.sla_outcomes).
+            conv = clock.conversation
+            outcomes = sla_outcomes(
+                clock=clock,
+                first_response_at=clock.first_response_at or conv.first_response_at,
+                resolved_at=clock.resolved_at or conv.closed_at,
+                now=now,
+            )
+            if any(o.target == kind and not o.met for o in outcomes):
+                if _record_breach(clock, kind, getattr(clock, due_field), now) is not None:
+                    breaches += 1
     return {"started": started, "breaches": breaches}
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import time_machine
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -30,6 +31,8 @@ from apps.reports import exports, metrics, rollups, selectors
 from apps.reports.models import AgentStatusLog
 from apps.routing.intake import conversation_intake
 from apps.routing.models import RoutingRule
+from apps.sla import services as sla
+from apps.sla.models import SlaBreach, SlaClock
 
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
 MONTH_START = datetime(2026, 3, 1, tzinfo=SH)
@@ -63,6 +66,23 @@ class Month:
             User.objects.filter(pk=a.pk).update(display_name=f"客服{i + 1}")
             a.refresh_from_db()
         self.n = 0
+        # Service levels (wall-clock time: the tenant has no calendar): VIP customers first.
+        self.sla_rnd = random.Random(seed + 1)  # its own stream: the month's other draws stay as they were
+        for name, order, tier, frt, res in (("VIP", 1, "vip", 120, 900), ("all", 2, "any", 300, 1800)):
+            sla.sla_policy_save(
+                actor=org.admin,
+                tenant_id=t.pk,
+                name=name,
+                order=order,
+                customer_tier=tier,
+                first_response_seconds=frt,
+                resolution_seconds=res,
+            )
+        sla.policies_forget()
+
+    def clock_start(self, c):
+        # What apps.sla's hook enqueues after the commit (on_commit does not run in this test).
+        sla.sla_clock_start(conversation_id=c.pk)
 
     def at(self, when):
         self.clock.move_to(when)
@@ -110,14 +130,18 @@ class Month:
         for a in self.agents:
             self.status(a, "offline")
         if d % 3 == 0:
+            sla.sla_check()  # breach rows, days late for some
             rollups.rollup_refresh()  # the beat, now and then: later rows are "late" for it
 
     def conversation(self, on):
         rnd = self.rnd
         channel = rnd.choice(self.channels)
         subject = "浦东网点" if rnd.random() < 0.2 else ""
-        customer = Customer.objects.create(tenant=self.org.tenant, display_name=f"访客{self.n}")
+        customer = Customer.objects.create(
+            tenant=self.org.tenant, display_name=f"访客{self.n}", is_vip=self.sla_rnd.random() < 0.3
+        )
         c = conversation_intake(channel=channel, customer=customer, subject=subject)
+        self.clock_start(c)
         self.say(c)
         self.later(rnd.randint(5, 60))
         if channel.bot_enabled:
@@ -127,6 +151,7 @@ class Month:
                 conv.conversation_close(conversation_id=c.pk, reason="visitor_left")
                 return
             conv.conversation_handoff_to_human(conversation_id=c.pk, text=subject)
+            self.clock_start(c)
         c.refresh_from_db()
         if rnd.random() < 0.15:  # abandoned in the queue
             self.later(rnd.randint(30, 600))
@@ -217,6 +242,7 @@ def brute_force(tenant, start, end, now):
     for m in visible.order_by("created_at", "seq"):
         all_msgs[m.conversation_id].append(m)
     all_ratings = {r.conversation_id: r for r in Rating.objects.filter(tenant=tenant)}
+    clocks = {k.conversation_id: k for k in SlaClock.objects.filter(tenant=tenant)}
     for c in Conversation.objects.filter(tenant=tenant):
         evs = all_events[c.pk]
         # Branch after each event: its own, else the next event's that has one.
@@ -284,6 +310,9 @@ def brute_force(tenant, start, end, now):
         if r is not None and inside(r.created_at):
             put(branch_at(r.created_at), r.agent_id or last_agent, "ratings")
             put(branch_at(r.created_at), r.agent_id or last_agent, f"score_{r.score}")
+        clock = clocks.get(c.pk)
+        if clock is not None:
+            _brute_sla(clock, evs, msgs, branch_at, put, inside, now)
     for agent_id in set(AgentStatusLog.objects.filter(tenant=tenant).values_list("agent_id", flat=True)):
         logs = list(AgentStatusLog.objects.filter(agent_id=agent_id).order_by("created_at", "id"))
         for i, log in enumerate(logs):
@@ -296,6 +325,46 @@ def brute_force(tenant, start, end, now):
             if log.status in ("online", "busy", "away"):
                 put(log.branch_id_at_time, agent_id, f"{log.status}_s", secs)
     return cells
+
+
+def _brute_sla(clock, evs, msgs, branch_at, put, inside, now):
+    """Service-level outcomes: met when the reply (close) came by the due time, breached at the
+    due time otherwise; nothing for a customer who left unanswered before the due time."""
+    staff = {"agent", "supervisor", "salesperson"}
+
+    def holder(ts, strictly_before=False):
+        who = 0
+        for e in evs:
+            if e.created_at > ts or (strictly_before and e.created_at == ts):
+                break
+            if e.to_status == "active" and e.agent_id and e.kind not in ("transfer_declined", "transfer_timed_out"):
+                who = e.agent_id
+            elif e.to_status in ("queued", "closed", "bot") and e.from_status != e.to_status:
+                who = 0
+        return who
+
+    reply = next((m for m in msgs if m.sender_kind in staff and m.created_at >= clock.started_at), None)
+    close = next(
+        (
+            e.created_at
+            for e in evs
+            if e.to_status == "closed" and e.from_status != "closed" and e.created_at >= clock.started_at
+        ),
+        None,
+    )
+    due = clock.first_response_due
+    if reply is not None and reply.created_at <= due:
+        if inside(reply.created_at):
+            put(branch_at(reply.created_at), reply.sender_user_id, "sla_frt_met")
+    elif due <= now and not (close is not None and close < due and (reply is None or reply.created_at > close)):
+        if inside(due):
+            put(branch_at(due), holder(due), "sla_frt_breached")
+    due = clock.resolution_due
+    if close is not None and close <= due:
+        if inside(close):
+            put(branch_at(close), holder(close, strictly_before=True), "sla_res_met")
+    elif due <= now and inside(due):
+        put(branch_at(due), holder(due), "sla_res_breached")
 
 
 def group(cells, by, keep=lambda branch: True):
@@ -397,6 +466,7 @@ def test_every_figure_is_the_same_everywhere_and_equals_the_raw_rows(org_a, clie
         month.conversation([org.agent_sh])  # after the last refresh: read live only
         now = NOW + timedelta(minutes=30)
         clock.move_to(now)
+        sla.sla_check()
         _every_case_happened(org)
         with translation.override("zh-hans"):
             _check(org, client, api_client, month, now)
@@ -489,6 +559,16 @@ def _every_case_happened(org):
         stamps[cid].append(ts)
     late = sum(any(b < a for a, b in zip(t, t[1:], strict=False)) for t in stamps.values())
     assert late >= 3  # messages stamped before ones written earlier
+    # Service levels: both targets met and breached, on both policies, and customers who left.
+    breaches = SlaBreach.objects.filter(tenant=org.tenant)
+    assert breaches.filter(kind="first_response").count() >= 5 and breaches.filter(kind="resolution").count() >= 5
+    clocks = SlaClock.objects.filter(tenant=org.tenant)
+    assert clocks.filter(policy__name="VIP").count() >= 10 and clocks.filter(policy__name="all").count() >= 10
+    assert clocks.filter(first_response_breached=False, first_response_at__isnull=False).count() >= 5
+    left = clocks.filter(
+        conversation__first_response_at__isnull=True, conversation__closed_at__lt=F("first_response_due")
+    )
+    assert left.count() >= 2
 
 
 def _sum(grouped, dimension):
