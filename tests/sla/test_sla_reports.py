@@ -16,6 +16,7 @@ from apps.conversations import services as conv_services
 from apps.customers.models import Customer
 from apps.messaging.services import message_create
 from apps.reports import rollups
+from apps.routing.intake import conversation_intake
 from apps.routing.selectors import dispatch_settings_forget
 from apps.sla import services
 from apps.sla.models import SlaBreach, SlaClock
@@ -35,7 +36,7 @@ def _forget():
 
 def _start(org, channel):
     customer = Customer.objects.create(tenant=org.tenant, display_name="c")
-    conv = conv_services.conversation_start(channel=channel, customer=customer)
+    conv = conversation_intake(channel=channel, customer=customer)
     services.sla_clock_start(conversation_id=conv.pk)  # what the hook's task does after commit
     return conv
 
