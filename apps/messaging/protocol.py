@@ -19,9 +19,10 @@ def max_frame_bytes() -> int:
     return int(getattr(settings, "IM_MAX_FRAME_BYTES", 32 * 1024))
 
 
-# The transport (daphne) refuses websocket messages larger than this by closing the connection
-# with code 1009 before the application sees them (docs/protocol.md §3).
-TRANSPORT_MAX_BYTES = 1024 * 1024
+# The transport ceiling (docs/protocol.md §3): every websocket message up to this size reaches the
+# consumer, which answers one over max_frame_bytes() with frame_too_large on an open socket; a
+# larger one is refused by the transport with close code 1009 (apps.core.webserver sets it).
+TRANSPORT_MAX_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 32
 
 

@@ -173,7 +173,9 @@ class Topology:
             self.components[f"daphne-{i}"] = Component(
                 f"daphne-{i}",
                 "daphne",
-                [self.python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--proxy-headers"]
+                # daphne with the protocol's transport limit (apps.core.webserver), as in the image;
+                # no --proxy-headers: apps.core.proxy trusts TRUSTED_PROXY_COUNT (1: nginx).
+                [self.python, "-m", "apps.core.webserver", "-b", "127.0.0.1", "-p", str(port)]
                 + ["config.asgi:application"],
                 port=port,
                 app=True,

@@ -90,3 +90,49 @@ def test_every_task_runs_again_when_the_database_is_briefly_unavailable():
         assert any(issubclass(OperationalError, e) for e in retried), task.name
         assert any(issubclass(InterfaceError, e) for e in retried), task.name
         assert hasattr(task, "_orig_run"), task.name  # the autoretry wrapper is installed
+
+
+def test_every_web_server_is_ours_with_the_transport_limit_and_no_proxy_headers(tmp_path, monkeypatch):
+    """runall, the local topology, compose and the image all start daphne through
+    apps.core.webserver (the 4 MiB websocket transport limit of docs/protocol.md), never with
+    --proxy-headers: apps.core.proxy decides the client address from TRUSTED_PROXY_COUNT."""
+    import json
+
+    import honcho.manager
+    from django.core.management import call_command
+
+    from apps.core.webserver import KefuCommandLineInterface
+    from apps.messaging.protocol import TRANSPORT_MAX_BYTES
+    from bench.topology.cluster import Topology
+
+    started: dict[str, str] = {}
+
+    class Recorder:
+        returncode = 0
+
+        def add_process(self, name, cmd, **kwargs):
+            started[name] = cmd
+
+        def loop(self):
+            pass
+
+    monkeypatch.setattr(honcho.manager, "Manager", Recorder)
+    with pytest.raises(SystemExit):
+        call_command("runall", port=18999)
+    compose = _compose()
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    cmd = json.loads(next(line for line in dockerfile.splitlines() if line.startswith("CMD "))[4:])
+    commands = {
+        "runall": started["web"].split(),
+        "topology": Topology(tmp_path, base_port=30100, daphne=1).components["daphne-1"].argv,
+        "compose": compose["services"]["web"]["command"],
+        "Dockerfile": cmd,
+    }
+    for where, argv in commands.items():
+        at = argv.index("-m")
+        assert argv[at + 1] == "apps.core.webserver", where
+        assert "--proxy-headers" not in argv, where
+        assert argv[-1] == "config.asgi:application", where
+    assert compose["x-app"]["environment"]["TRUSTED_PROXY_COUNT"] == "1"
+    args = KefuCommandLineInterface().parser.parse_args(["config.asgi:application"])
+    assert args.websocket_max_message_size == args.websocket_max_frame_size == TRANSPORT_MAX_BYTES > 1024 * 1024

@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from apps.messaging import protocol
 from tests.messaging.conftest import ORIGIN
 from tests.messaging.wsutil import agent_ws, recv, send, visitor_ws
 from tests.support.live import ws_url
@@ -114,20 +115,38 @@ async def test_every_error_frame_echoes_ref_and_the_socket_stays_open(im_a, sett
 
 
 async def test_transport_limit_over_the_real_server(live_server_url, im_a):
-    """Up to the transport limit (1 MiB): frame_too_large with ref, socket open. Beyond it the
-    transport does not read the message and closes the connection, as documented."""
+    """Through the real daphne (apps.core.webserver): a frame far over max_frame_bytes but under
+    the 4 MiB transport ceiling (over daphne's own 1 MiB default) gets frame_too_large with its
+    ref, wherever the ref sits, and the socket stays open. A message over the ceiling (one frame,
+    or fragments adding up to it) is refused with close code 1009 and the documented reason."""
     _conv, _customer, token = await sync_to_async(im_a.conversation)()
     url = ws_url(live_server_url, f"/ws/visitor/?token={token}")
+    ceiling = protocol.TRANSPORT_MAX_BYTES
     async with connect(url, origin=ORIGIN, max_size=None) as ws:
         json.loads(await ws.recv())  # hello
-        await ws.send(json.dumps({"ref": "m1", "type": "send", "body": "x" * (900 * 1024)}))
+        await ws.send(json.dumps({"ref": "m1", "type": "send", "body": "x" * (2 * 1024 * 1024)}))
         frame = json.loads(await ws.recv())
-        assert (frame["code"], frame["ref"]) == ("frame_too_large", "m1")
+        assert (frame["type"], frame["code"], frame["ref"]) == ("error", "frame_too_large", "m1")
+        # Exactly at the ceiling, with the ref after the body, as JSON.stringify may put it.
+        head, tail = '{"type":"send","body":"', '","ref":"at-the-end"}'
+        await ws.send(head + "x" * (ceiling - len(head) - len(tail)) + tail)
+        frame = json.loads(await ws.recv())
+        assert (frame["code"], frame["ref"]) == ("frame_too_large", "at-the-end")
         await ws.send(json.dumps({"type": "ping", "ref": "after"}))
         assert json.loads(await ws.recv())["ref"] == "after"
-        await ws.send("x" * (1024 * 1024 + 1))
-        with pytest.raises(ConnectionClosed):
+        await ws.send("x" * (ceiling + 1))
+        with pytest.raises(ConnectionClosed) as closed:
             await ws.recv()
+    assert closed.value.rcvd is not None, "the server must close with a close frame, not drop TCP"
+    assert closed.value.rcvd.code == 1009
+    assert f"exceeds payload limit of {ceiling} octets" in closed.value.rcvd.reason
+    # Fragments count together: three of 1.5 MiB are one 4.5 MiB message.
+    async with connect(url, origin=ORIGIN, max_size=None) as ws:
+        json.loads(await ws.recv())  # hello
+        await ws.send(iter(["x" * (1536 * 1024)] * 3))
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 @pytest.mark.parametrize(

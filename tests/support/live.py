@@ -92,10 +92,12 @@ class DaphneServerProcess(_fork.Process):
 
             _reinstall_reactor()
             from daphne.endpoints import build_endpoint_description_strings
-            from daphne.server import Server
             from twisted.internet import reactor
 
-            server = Server(
+            from apps.core.webserver import KefuServer
+
+            # The server the project runs (apps.core.webserver): the same websocket transport limit.
+            server = KefuServer(
                 application=_make_application(),
                 endpoints=build_endpoint_description_strings(host=self.host, port=0),
                 signal_handlers=False,

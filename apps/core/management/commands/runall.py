@@ -37,8 +37,9 @@ class Command(BaseCommand):
         manager = Manager()
         if settings.EMBEDDED_REDIS:
             manager.add_process("redis", f"{py} -m apps.core.embedded_redis {settings.EMBEDDED_REDIS_SOCKET}", env=env)
-        # No --proxy-headers: the client address is decided by apps.core.proxy (TRUSTED_PROXY_COUNT).
-        manager.add_process("web", f"{py} -m daphne -b {host} -p {port} config.asgi:application", env=env)
+        # daphne with the protocol's transport limit (apps.core.webserver). No --proxy-headers: the
+        # client address is decided by apps.core.proxy (TRUSTED_PROXY_COUNT).
+        manager.add_process("web", f"{py} -m apps.core.webserver -b {host} -p {port} config.asgi:application", env=env)
         # One worker serves every queue here; production runs workers per queue (config/topology.py).
         queues = ",".join(CELERY_QUEUE_NAMES)
         manager.add_process(
