@@ -13,7 +13,7 @@ EVENTS: dict[str, set[str]] = {
     "read": {"conversation_id", "reader_kind", "reader_id", "seq"},
     # conversation lifecycle (dispatch)
     "conversation.created": {"conversation"},
-    "conversation.queued": {"conversation_id", "position", "estimated_wait_seconds", "agents_online"},
+    "conversation.queued": {"conversation_id", "position", "estimated_wait_seconds", "agents_online", "as_of"},
     "conversation.assigned": {"conversation", "agent_id"},
     "conversation.transfer_requested": {"conversation", "transfer"},
     "conversation.transfer_resolved": {"conversation_id", "transfer_id", "accepted", "reason"},

@@ -169,6 +169,14 @@ def queue_wait(*, tenant_id: int) -> QueueWait:
     return QueueWait(agents_online=serving, seconds_per_assignment=cached["pace"])
 
 
+def queue_read_instant() -> int:
+    """When a read of the queue began (ms since the epoch), sent with every place. Places are
+    computed and delivered on different paths (the refresh job, a single conversation's
+    routing, the REST answer), so they can arrive out of order: clients keep the place read
+    last and drop an older one."""
+    return int(time.time() * 1000)
+
+
 def queue_position(*, conversation: Conversation) -> int:
     """1-based place in the tenant's queue: higher priority first, then first come."""
     ahead = (

@@ -325,17 +325,19 @@ def dispatch_conversation(*, conversation_id: int, conversation: Conversation | 
     return conversation
 
 
-def _position_event(*, conversation_id: int, position: int, wait: selectors.QueueWait) -> dict:
+def _position_event(*, conversation_id: int, position: int, wait: selectors.QueueWait, as_of: int) -> dict:
     return {
         "type": "conversation.queued",
         "conversation_id": conversation_id,
         "position": position,
         "estimated_wait_seconds": wait.seconds_for(position),
         "agents_online": wait.agents_online,
+        "as_of": as_of,
     }
 
 
 def _publish_position(conversation: Conversation) -> None:
+    as_of = selectors.queue_read_instant()
     position = selectors.queue_position(conversation=conversation)
     publish(
         [
@@ -346,6 +348,7 @@ def _publish_position(conversation: Conversation) -> None:
             conversation_id=conversation.pk,
             position=position,
             wait=selectors.queue_wait(tenant_id=conversation.tenant_id),
+            as_of=as_of,
         ),
     )
 
@@ -376,6 +379,7 @@ def queue_positions_publish(*, tenant_id: int, limit: int = 200) -> int:
     """Tell every waiting visitor (up to `limit`) their place and estimated wait."""
     # From here on, a new change schedules a new refresh: this one reads the queue after it.
     cache.delete(queue_refresh_key(tenant_id))
+    as_of = selectors.queue_read_instant()
     waiting = list(
         Conversation.objects.filter(tenant_id=tenant_id, status=ConversationStatus.QUEUED)
         .order_by(*selectors.QUEUE_ORDER)
@@ -388,7 +392,7 @@ def queue_positions_publish(*, tenant_id: int, limit: int = 200) -> int:
         for index, (conversation_id, customer_id) in enumerate(waiting, start=1):
             publish(
                 [groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
-                _position_event(conversation_id=conversation_id, position=index, wait=wait),
+                _position_event(conversation_id=conversation_id, position=index, wait=wait, as_of=as_of),
             )
         publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
 

@@ -250,19 +250,23 @@ def test_waiting_visitors_are_told_their_position_and_an_estimate_only_when_it_i
         ]
         return mine[-1]
 
-    first, second = dispatch.start(), dispatch.start()
-    # Nobody online: no invented wait, the visitor is offered to leave a message.
-    assert told(second) == {
-        "type": "conversation.queued",
-        "conversation_id": second.pk,
-        "position": 2,
-        "estimated_wait_seconds": None,
-        "agents_online": False,
-    }
-    with time_machine.travel(timezone.now(), tick=False) as clock:
+    start = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False) as clock:
+        first, second = dispatch.start(), dispatch.start()
+        # Nobody online: no invented wait, the visitor is offered to leave a message.
+        assert told(second) == {
+            "type": "conversation.queued",
+            "conversation_id": second.pk,
+            "position": 2,
+            "estimated_wait_seconds": None,
+            "agents_online": False,
+            "as_of": int(start.timestamp() * 1000),  # when the queue was read: clients keep the latest
+        }
+        clock.shift(1)
         agent = dispatch.agent(dispatch.org.sh, cap=1)  # takes `first`: `second` moves up at once
         assert Conversation.objects.get(pk=first.pk).assignee_id == agent.pk
         assert told(second)["position"] == 1 and told(second)["agents_online"] is True
+        assert told(second)["as_of"] == int(start.timestamp() * 1000) + 1000
         assert told(second)["estimated_wait_seconds"] is None  # one assignment is no rate yet
         assert [e["queue_length"] for g, e in sent if e["type"] == "queue.changed"][-1] == 1
         # Two minutes later the agent closes `first` and takes `second`; a third visitor arrives:

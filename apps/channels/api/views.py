@@ -167,8 +167,9 @@ class WidgetQueueView(_VisitorView):
 
     @extend_schema(tags=["visitor"])
     def get(self, request, conversation_id: int):
-        from apps.routing.selectors import queue_position, queue_wait
+        from apps.routing.selectors import queue_position, queue_read_instant, queue_wait
 
+        as_of = queue_read_instant()
         conversation = self.conversation(conversation_id)
         if conversation.status != "queued":
             return Response(
@@ -178,6 +179,7 @@ class WidgetQueueView(_VisitorView):
                     "position": None,
                     "estimated_wait_seconds": None,
                     "agents_online": None,
+                    "as_of": as_of,
                 }
             )
         position = queue_position(conversation=conversation)
@@ -189,6 +191,7 @@ class WidgetQueueView(_VisitorView):
                 "position": position,
                 "estimated_wait_seconds": wait.seconds_for(position),
                 "agents_online": wait.agents_online,
+                "as_of": as_of,
             }
         )
 

@@ -155,8 +155,13 @@ function applyStatus(status) {
   }
 }
 
-function showQueue(position, seconds, agentsOnline) {
+function showQueue(position, seconds, agentsOnline, asOf) {
   if (!state.conv || state.conv.status !== "queued" || !position) return;
+  // Places arrive on different paths and may cross: keep the one read last.
+  if (asOf) {
+    if (state.queueAsOf && asOf < state.queueAsOf) return;
+    state.queueAsOf = asOf;
+  }
   if (agentsOnline === false) {
     // Nobody can serve now: say so and offer a message instead of promising a wait.
     banner(fmt(S.queued_no_agent, { position: position }), "queue");
@@ -176,7 +181,7 @@ function showQueue(position, seconds, agentsOnline) {
 function refreshQueue() {
   if (!state.conv) return;
   api("GET", cfg.api_base + "widget/conversations/" + state.conv.id + "/queue/").then(function (q) {
-    if (q && q.position) showQueue(q.position, q.estimated_wait_seconds, q.agents_online);
+    if (q && q.position) showQueue(q.position, q.estimated_wait_seconds, q.agents_online, q.as_of);
   }).catch(function () { /* the next conversation.queued event will tell */ });
 }
 
@@ -407,7 +412,7 @@ var handlers = new Handlers({
     clearTimeout(state.typingTimer);
     if (f.is_typing) state.typingTimer = setTimeout(function () { els.typing.hidden = true; }, 6000);
   },
-  "conversation.queued": forCurrent(function (f) { state.conv.status = "queued"; showQueue(f.position, f.estimated_wait_seconds, f.agents_online); }),
+  "conversation.queued": forCurrent(function (f) { state.conv.status = "queued"; showQueue(f.position, f.estimated_wait_seconds, f.agents_online, f.as_of); }),
   "conversation.assigned": forCurrent(function (f) { if (f.status) applyStatus(f.status); }),
   "conversation.updated": forCurrent(function (f) { if (f.status) applyStatus(f.status); }),
   "conversation.closed": forCurrent(function () { applyStatus("closed"); }),
