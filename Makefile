@@ -59,9 +59,11 @@ faults: install-dev
 	$(PIP) install --quiet -r requirements-mysql.txt
 	$(PY) bench/faults.py $(FAULT_ARGS)
 
+## make lint: ruff (lint + format check, docs' code blocks included) and mypy (settings in pyproject.toml)
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install-dev
 	$(VENV)/bin/ruff format .

@@ -18,6 +18,7 @@ delays another, and each queue has its own workers (`celery worker -Q <queue>`).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 # --- Celery queues -----------------------------------------------------------------------------
 # One constant for every place that names a queue: task routes below, `runall` (one worker for all
@@ -54,7 +55,7 @@ def channel_layer_hosts(redis_url: str) -> list[str]:
 REPLICA_ALIAS = "replica"
 
 
-def replica_database(primary: dict) -> dict | None:
+def replica_database(primary: dict[str, Any]) -> dict[str, Any] | None:
     """The DATABASES entry of the read replica, or None when there is none.
 
     It takes the primary's engine options (charset, isolation level, SQL mode) and connects with a
@@ -66,7 +67,7 @@ def replica_database(primary: dict) -> dict | None:
         return None
     import dj_database_url
 
-    replica = dj_database_url.parse(url, conn_max_age=primary.get("CONN_MAX_AGE", 0))
+    replica: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=primary.get("CONN_MAX_AGE", 0)))
     if replica["ENGINE"] != primary["ENGINE"]:
         raise ValueError("DATABASE_REPLICA_URL must use the same database engine as DATABASE_URL")
     options = dict(primary.get("OPTIONS", {}))

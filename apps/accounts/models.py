@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -36,7 +38,7 @@ class Branch(MP_Node, TenantOwned):
     is_enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
-    objects = BranchManager()
+    objects: ClassVar[BranchManager] = BranchManager()
     subtree_field = "self"
 
     class Meta:
@@ -88,7 +90,7 @@ class UserQuerySet(TenantQuerySet):
         return self.filter(role__in=[Role.AGENT, Role.SUPERVISOR])
 
 
-class KefuUserManager(UserManager.from_queryset(UserQuerySet)):
+class KefuUserManager(UserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]  # the stubs cannot follow a generic manager's from_queryset
     pass
 
 
@@ -118,7 +120,7 @@ class User(AbstractUser):
     status = models.CharField(_("status"), max_length=20, choices=AgentStatus.choices, default=AgentStatus.OFFLINE)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
 
-    objects = KefuUserManager()
+    objects: ClassVar[KefuUserManager] = KefuUserManager()
     subtree_field = "branch"
 
     class Meta:
@@ -155,7 +157,7 @@ class User(AbstractUser):
 
     @property
     def branch_path(self) -> str:
-        return self.branch.path if self.branch_id else ""
+        return self.branch.path if self.branch is not None else ""
 
     def can_reach_branch(self, branch: Branch | None) -> bool:
         """Whether a branch lies inside this user's reach (their subtree, or the tenant)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -60,7 +62,7 @@ def branch_update(
 ) -> Branch:
     _require_manager(actor)
     _require_reach(actor, branch)
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     if name is not None and name != branch.name:
         changes["name"] = [branch.name, name]
         branch.name = name
@@ -207,7 +209,7 @@ def user_update(
 ) -> User:
     _require_manager(actor)
     _require_user_reach(actor, user)
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     if email is not None and email != user.email:
         changes["email"] = [user.email, email]
         user.email = email

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -91,12 +92,12 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     """
 
     permission_classes = [IsTenantMember]
-    model = None
+    model: Any = None  # the TenantOwned model of the view set
 
     def get_queryset(self):
         return self.model.objects.visible_to(self.request.user)
 
     def get_serializer_context(self):
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         context["actor"] = self.request.user
         return context

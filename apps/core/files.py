@@ -77,7 +77,7 @@ def private_file_response(field_file, *, filename: str, content_type: str | None
     content_type = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     prefix = getattr(settings, "PRIVATE_MEDIA_ACCEL_PREFIX", "")
     if prefix:
-        response = HttpResponse(content_type=content_type)
+        response: HttpResponse | FileResponse = HttpResponse(content_type=content_type)
         response["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + quote(field_file.name.lstrip("/"))
         disposition = "attachment" if as_attachment else "inline"
         response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{quote(os.path.basename(filename))}"

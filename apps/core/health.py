@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -74,7 +75,8 @@ def check_channel_layer() -> dict:
     gets no wake-ups (clients still catch up from the database on their heartbeat)."""
     import redis
 
-    hosts = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
+    hosts = layer["CONFIG"]["hosts"]
     shards = []
     for host in hosts:
         url = host if isinstance(host, str) else host.get("address", "")

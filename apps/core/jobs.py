@@ -94,7 +94,7 @@ class TenantFairTask(KefuTask):
             return self.run(*args, **kwargs)
         queue = self._queue()
         cap = tenant_cap(queue) if queue else None
-        if not cap:
+        if not queue or not cap:
             return self.run(*args, **kwargs)
         tenant_id = self.tenant_of(args, kwargs)
         if tenant_id is None:

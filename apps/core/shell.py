@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
 class Section:
     key: str
-    label: str
+    label: str | Promise
     url: str
     prefix: str
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
@@ -58,9 +58,8 @@ def server_error(request: HttpRequest, *args, **kwargs):
         return defaults.server_error(request, *args, **kwargs)
     if request.path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json"):
         body = {"error": {"code": "unavailable", "message": _("The service is briefly unavailable. Please try again.")}}
-        response = JsonResponse(body, status=503)
+        response: HttpResponse = JsonResponse(body, status=503)
     else:
-        from django.http import HttpResponse
         from django.template import loader
 
         response = HttpResponse(loader.get_template("503.html").render(), status=503)

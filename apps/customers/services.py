@@ -31,7 +31,7 @@ def identity_verify(*, tenant, identity: dict, now: float | None = None) -> str:
     user_id = str(identity.get("user_id") or "").strip()
     signature = str(identity.get("signature") or "")
     try:
-        timestamp = int(identity.get("timestamp"))
+        timestamp = int(identity.get("timestamp") or "")
     except (TypeError, ValueError):
         raise ApplicationError("invalid_identity", _("The signed identity has no valid timestamp."), status=400)
     if not user_id or len(user_id) > 150:
@@ -93,7 +93,7 @@ def customer_resolve_visitor(
         visitor_id = secrets.token_urlsafe(18)
     if anonymous is None:
         _attach_identity(customer=customer, kind=IdentityKind.ANONYMOUS, value=visitor_id)
-    updates = {"last_seen_at": timezone.now()}
+    updates: dict[str, object] = {"last_seen_at": timezone.now()}
     if identity:
         name = str(identity.get("name") or "").strip()[:100]
         phone = str(identity.get("phone") or "").strip()[:30]

@@ -335,7 +335,7 @@ def followup_update(
         changes["status"] = task.status
     task.save()
     audit_record(actor=actor, action="followup.update", obj=task, changes=changes)
-    if done:
+    if done and task.customer_id is not None:
         tracking_notify(
             customer_id=task.customer_id,
             tenant_id=task.tenant_id,

@@ -103,7 +103,7 @@ def candidate_agents(*, conversation: Conversation, strategy: str, limit: int = 
 def queue_for_agent_q(agent: User) -> Q:
     """The queued conversations this agent may take (reach, skill group, named agents)."""
     paths = [""]
-    if agent.branch_id:
+    if agent.branch is not None:
         branch_path = agent.branch.path
         steplen = Branch.steplen
         paths += [branch_path[:i] for i in range(steplen, len(branch_path) + 1, steplen)]

@@ -28,7 +28,7 @@ RULE_FIELDS = [
 class InvitationRuleForm(forms.ModelForm):
     class Meta:
         model = InvitationRule
-        fields = RULE_FIELDS
+        fields = list(RULE_FIELDS)
 
     request = None  # set by the admin: who is saving
 
