@@ -156,13 +156,56 @@ def guarded_request(method: str, url: str, *, timeout: float | httpx.Timeout | N
 # --- requests (wechatpy speaks requests, not httpx) ----------------------------------------------
 
 
+def _pinned(connection_cls):
+    """A urllib3 connection class that connects only to an address that passed the check, and to
+    that very address (the name is resolved once, here): a host that resolved to a public address
+    for check_url() and to 127.0.0.1 a moment later (DNS rebinding) is refused. SNI, the
+    certificate check and the Host header still use the name."""
+
+    class Pinned(connection_cls):
+        def _new_conn(self):
+            from urllib3.exceptions import NewConnectionError
+
+            try:
+                addresses = resolve(self.host, self.port)
+            except OutboundRefused as exc:
+                raise NewConnectionError(self, f"outbound call refused: {exc}") from exc
+            last: Exception | None = None
+            for address in addresses:
+                self._dns_host = address  # where to connect; self.host (SNI, Host) is unchanged
+                try:
+                    return super()._new_conn()
+                except NewConnectionError as exc:
+                    last = exc
+            raise last or NewConnectionError(self, f"cannot connect to {self.host}")
+
+    Pinned.__name__ = f"Guarded{connection_cls.__name__}"
+    return Pinned
+
+
 def guard_requests_session(session) -> None:
-    """Make a requests.Session check every URL it is about to call (redirect hops included)."""
+    """Make a requests.Session check every URL it is about to call (redirect hops included) and
+    connect only to the address that passed the check."""
     from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class GuardedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = _pinned(HTTPConnection)
+
+    class GuardedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _pinned(HTTPSConnection)
 
     class GuardedAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {"http": GuardedHTTPPool, "https": GuardedHTTPSPool}
+
+        def proxy_manager_for(self, *args, **kwargs):  # never through a proxy (trust_env is off too)
+            raise OutboundRefused("outbound calls do not go through proxies")
+
         def send(self, request, *args, **kwargs):
-            check_url(request.url)
+            check_url(request.url)  # a clear refusal before any connection; the connect-time check counts
             return super().send(request, *args, **kwargs)
 
     session.trust_env = False

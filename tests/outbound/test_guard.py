@@ -120,6 +120,61 @@ def test_names_are_checked_after_resolution(settings, endpoint, monkeypatch):
     assert endpoint.requests[-1]["headers"]["Host"] == f"hooks.tenant.example:{port}"
 
 
+@pytest.mark.parametrize("client", ["httpx", "requests"])
+def test_a_name_that_rebinds_to_an_internal_address_after_the_check_is_never_reached(
+    client, settings, endpoint, monkeypatch
+):
+    """DNS rebinding: the name answers an allowed address for the first lookup and the internal
+    endpoint's address afterwards. Both clients (httpx for webhooks, requests for wechatpy)
+    connect only to an address checked at connect time, so the endpoint sees nothing."""
+    import requests
+
+    from apps.outbound.guard import guard_requests_session
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.2/32"]  # stands for "a public address"
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def rebinding_dns(host, *args, **kwargs):
+        if host != "api.rebind.example":
+            return real(host, *args, **kwargs)
+        lookups.append(host)
+        return real("127.0.0.2" if len(lookups) == 1 else "127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    url = f"http://api.rebind.example:{endpoint.server.server_port}/cgi-bin/token"
+    if client == "httpx":
+        with pytest.raises(httpx.HTTPError):
+            guarded_request("GET", url, timeout=2)
+    else:
+        session = requests.Session()
+        guard_requests_session(session)
+        with pytest.raises(requests.ConnectionError, match="outbound call refused"):
+            session.get(url, timeout=2)
+    assert len(lookups) >= 2  # checked, then resolved again where the socket is opened
+    assert endpoint.requests == []
+
+
+def test_the_requests_client_connects_to_the_checked_address_with_the_name_in_host(settings, endpoint, monkeypatch):
+    import requests
+
+    from apps.outbound.guard import guard_requests_session
+
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    real = socket.getaddrinfo
+    monkeypatch.setattr(
+        socket, "getaddrinfo", lambda host, *a, **k: real("127.0.0.1" if host == "api.wx.example" else host, *a, **k)
+    )
+    session = requests.Session()
+    guard_requests_session(session)
+    port = endpoint.server.server_port
+    assert session.get(f"http://api.wx.example:{port}/cgi-bin/token", timeout=2).status_code == 200
+    assert endpoint.requests[-1]["headers"]["Host"] == f"api.wx.example:{port}"
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+    with pytest.raises(OutboundRefused):  # refused before connecting: a clear reason
+        session.get(f"http://api.wx.example:{port}/cgi-bin/token", timeout=2)
+
+
 def test_every_redirect_hop_is_checked(settings):
     settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     for target in ("http://127.0.0.2:9/x", "http://169.254.169.254/latest/meta-data/", "file:///etc/passwd"):
