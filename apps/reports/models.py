@@ -215,6 +215,7 @@ class FollowUpStatus(models.TextChoices):
 class FollowUpSource(models.TextChoices):
     RATING = "rating", _("Dissatisfied rating")
     LEAVE_MESSAGE = "leave_message", _("Left message")
+    MANUAL = "manual", _("Created by staff")
 
 
 class FollowUpOutcome(models.TextChoices):
@@ -254,6 +255,10 @@ class FollowUpTask(TenantOwned):
     status = models.CharField(_("status"), max_length=10, choices=FollowUpStatus.choices, default=FollowUpStatus.OPEN)
     outcome = models.CharField(_("outcome"), max_length=20, choices=FollowUpOutcome.choices, blank=True)
     result = models.TextField(_("result"), blank=True)
+    note = models.TextField(_("what to follow up"), blank=True)  # written by staff on a manual task
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 

@@ -278,6 +278,40 @@ def followup_create_for_leave_message(*, leave_message_id: int) -> FollowUpTask 
     return task
 
 
+FOLLOWUP_MAX_AHEAD = timedelta(days=90)
+FOLLOWUP_NOTE_MAX = 1000
+
+
+def followup_create(*, actor, conversation_id: int, due_at, note: str = "", now=None) -> FollowUpTask:
+    """A follow-up task staff write themselves from a conversation they can see (the workbench):
+    owned by the author, due at the time they chose."""
+    from apps.messaging.selectors import conversation_get_for_agent
+
+    now = now or timezone.now()
+    note = (note or "").strip()
+    if not note:
+        raise ApplicationError("note_required", _("Write down what to follow up."))
+    if len(note) > FOLLOWUP_NOTE_MAX:
+        raise ApplicationError("note_too_long", _("The note is too long."))
+    if due_at is None or not (now < due_at <= now + FOLLOWUP_MAX_AHEAD):
+        raise ApplicationError("invalid_due_at", _("Choose a due time in the next 90 days."))
+    conv = conversation_get_for_agent(user=actor, conversation_id=conversation_id)
+    with transaction.atomic():
+        task = FollowUpTask.objects.create(
+            tenant_id=conv.tenant_id,
+            source=FollowUpSource.MANUAL,
+            conversation=conv,
+            customer_id=conv.customer_id,
+            branch_id=conv.branch_id,
+            assignee=actor,
+            created_by=actor,
+            due_at=due_at,
+            note=note,
+        )
+        audit_record(actor=actor, action="followup.create", obj=task, changes={"conversation": conv.pk})
+    return task
+
+
 def _followup_for_actor(actor, task_id: int) -> FollowUpTask:
     """Managers: their subtree's tasks. Agents: only the tasks they own."""
     qs = FollowUpTask.objects.visible_to(actor).select_for_update()

@@ -24,6 +24,21 @@ from apps.routing import selectors
 
 MAX_REMIND_AHEAD = dt.timedelta(days=30)
 
+# Listeners told when a conversation starts or stops waiting, inside the transaction with its row
+# locked: fn(conversation, waiting: bool, at). apps.sla pauses the resolution clock here (a layer
+# above dispatch, so it registers itself rather than being imported).
+_waiting_listeners: list = []
+
+
+def on_waiting_changed(fn):
+    _waiting_listeners.append(fn)
+    return fn
+
+
+def _tell(conversation: Conversation, *, waiting: bool, at: dt.datetime) -> None:
+    for fn in _waiting_listeners:
+        fn(conversation=conversation, waiting=waiting, at=at)
+
 
 def _publish(conversation: Conversation) -> None:
     publish(
@@ -55,12 +70,15 @@ def conversation_wait(*, conversation_id: int, actor, remind_at: dt.datetime | N
         conv = _locked_for(actor, conversation_id)
         release = selectors.dispatch_settings_get(tenant_id=conv.tenant_id).waiting_releases_load
         was_released = conv.load_released
+        started = conv.waiting_since is None
         conv.waiting_since = conv.waiting_since or now
         conv.remind_at, conv.reminded_at, conv.load_released = remind_at, None, release
         conv.save(update_fields=["waiting_since", "remind_at", "reminded_at", "load_released"])
         conv_services.conversation_event_record(
             conversation=conv, kind="waiting", from_status=conv.status, to_status=conv.status, actor=actor
         )
+        if started:
+            _tell(conv, waiting=True, at=now)
         _publish(conv)
         if release and not was_released and conv.assignee_id:
             from apps.routing.services import dispatch_for_agent
@@ -72,6 +90,7 @@ def conversation_wait(*, conversation_id: int, actor, remind_at: dt.datetime | N
 
 def _wake(conv: Conversation, *, reason: str, actor=None) -> None:
     """Inside the caller's transaction, with the conversation row locked."""
+    _tell(conv, waiting=False, at=timezone.now())
     conv.waiting_since = conv.remind_at = conv.reminded_at = None
     conv.load_released = False
     conv.save(update_fields=["waiting_since", "remind_at", "reminded_at", "load_released"])

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from apps.conversations import hooks
 from apps.conversations.models import ConversationStatus
+from apps.routing import waiting
 
 
 def _enqueue(conversation) -> None:
@@ -31,3 +32,15 @@ def _started(*, conversation, actor=None) -> None:
 @hooks.on_conversation_requeued
 def _requeued(*, conversation, text: str = "") -> None:
     _enqueue(conversation)
+
+
+@waiting.on_waiting_changed
+def _waiting(*, conversation, waiting: bool, at) -> None:
+    from apps.sla.services import sla_resolution_pause, sla_resolution_resume
+
+    if waiting:
+        sla_resolution_pause(conversation_id=conversation.pk, at=at)
+    else:
+        sla_resolution_resume(conversation_id=conversation.pk, at=at)
+    # The conversation's wire shape (published next) reads the clock again.
+    conversation._state.fields_cache.pop("sla", None)

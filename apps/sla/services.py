@@ -265,3 +265,60 @@ def sla_policy_save(*, actor, tenant_id: int, policy: SlaPolicy | None = None, *
             audit_record(actor=actor, action="sla.policy_update", obj=policy, changes=diff)
         transaction.on_commit(lambda: policies_forget(tenant_id))
     return policy
+
+
+def sla_resolution_pause(*, conversation_id: int, at: dt.datetime) -> SlaClock | None:
+    """Waiting for the customer stops the resolution clock: the working time left is kept and the
+    due instant stays the one before the pause (still ahead) until it resumes. A target already
+    due, met or breached is not paused. Runs inside the waiting transaction."""
+    from apps.routing.selectors import working_seconds_between
+
+    clock = (
+        SlaClock.objects.select_for_update()
+        .select_related("conversation__tenant", "conversation__branch")
+        .filter(
+            conversation_id=conversation_id,
+            resolution_due__gt=at,
+            resolution_paused_at__isnull=True,
+            resolved_at__isnull=True,
+            resolution_breached=False,
+        )
+        .first()
+    )
+    if clock is None:
+        return None
+    conv = clock.conversation
+    clock.resolution_left_s = working_seconds_between(
+        tenant=conv.tenant, branch=conv.branch, start=at, end=clock.resolution_due
+    )
+    clock.resolution_paused_at = at
+    clock.save(update_fields=["resolution_left_s", "resolution_paused_at"])
+    return clock
+
+
+def sla_resolution_resume(*, conversation_id: int, at: dt.datetime) -> SlaClock | None:
+    """The clock runs again from `at` with the working time it had left; the amber instant keeps
+    the same working-time distance before the due instant as when the clock started."""
+    from apps.routing.selectors import working_deadline, working_seconds_between
+
+    clock = (
+        SlaClock.objects.select_for_update()
+        .select_related("conversation__tenant", "conversation__branch")
+        .filter(conversation_id=conversation_id, resolution_paused_at__isnull=False)
+        .first()
+    )
+    if clock is None:
+        return None
+    conv = clock.conversation
+    left = clock.resolution_left_s or 0.0
+    gap = 0.0
+    if clock.resolution_warn_at is not None and clock.resolution_due is not None:
+        gap = working_seconds_between(
+            tenant=conv.tenant, branch=conv.branch, start=clock.resolution_warn_at, end=clock.resolution_due
+        )
+    due = working_deadline(tenant=conv.tenant, branch=conv.branch, start=at, seconds=left)
+    warn = working_deadline(tenant=conv.tenant, branch=conv.branch, start=at, seconds=max(0.0, left - gap))
+    clock.resolution_due, clock.resolution_warn_at = due, warn
+    clock.resolution_paused_at, clock.resolution_left_s = None, None
+    clock.save(update_fields=["resolution_due", "resolution_warn_at", "resolution_paused_at", "resolution_left_s"])
+    return clock

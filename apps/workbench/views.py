@@ -55,13 +55,13 @@ def _bootstrap(user: User) -> dict:
             assignee=user,
             status__in=[ConversationStatus.ACTIVE, ConversationStatus.TRANSFER_PENDING],
         )
-        .select_related("customer", "channel")
+        .select_related("customer", "channel", "sla")
         .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
         .order_by("id")[:200]
     )
     queue = (
         selectors.queue_for_agent(actor=user)
-        .select_related("customer", "channel")
+        .select_related("customer", "channel", "sla")
         .order_by("-priority", "queued_at", "id")[:200]
     )
 

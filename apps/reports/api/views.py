@@ -11,7 +11,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core.api import IsTenantMember
+from apps.core.api import IsTenantMember, id_field
 from apps.core.files import private_file_response
 from apps.reports import exports, services
 from apps.reports.models import ExportJob, FollowUpOutcome, FollowUpTask
@@ -139,6 +139,12 @@ class FollowUpSerializer(serializers.Serializer):
     done = serializers.BooleanField(required=False)
 
 
+class FollowUpCreateSerializer(serializers.Serializer):
+    conversation_id = id_field()
+    due_at = serializers.DateTimeField()
+    note = serializers.CharField(max_length=1000, trim_whitespace=True)
+
+
 def followup_to_dict(task: FollowUpTask) -> dict:
     lm = task.leave_message
     return {
@@ -148,7 +154,7 @@ def followup_to_dict(task: FollowUpTask) -> dict:
         "customer_id": task.customer_id,
         "customer_name": str(task.customer) if task.customer_id else (lm.name if lm else ""),
         "contact": lm.contact if lm else "",
-        "text": (lm.content if lm else (task.rating.comment if task.rating else ""))[:300],
+        "text": (task.note or (lm.content if lm else (task.rating.comment if task.rating else "")))[:300],
         "score": task.rating.score if task.rating else None,
         "assignee_id": task.assignee_id,
         "due_at": task.due_at.isoformat(),
@@ -171,6 +177,15 @@ class FollowUpListView(APIView):
         if state in ("open", "done"):
             qs = qs.filter(status=state)
         return Response({"results": [followup_to_dict(t) for t in qs.order_by("status", "due_at", "id")[:200]]})
+
+    @extend_schema(request=FollowUpCreateSerializer, responses={201: OpenApiTypes.OBJECT}, tags=["followups"])
+    def post(self, request):
+        """A follow-up task on a conversation the actor can see, owned by them."""
+        data = FollowUpCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        task = services.followup_create(actor=request.user, **data.validated_data)
+        task = FollowUpTask.objects.select_related("customer", "rating", "leave_message").get(pk=task.pk)
+        return Response(followup_to_dict(task), status=status.HTTP_201_CREATED)
 
 
 class FollowUpDetailView(APIView):

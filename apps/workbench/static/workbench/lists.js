@@ -32,6 +32,8 @@ function byWaitThenRecent(x, y) {
 // Extra per-item decorations other features add (SLA colours, collision, ...): fn(li, c).
 var mineDecorators = [];
 export function decorateMine(fn) { mineDecorators.push(fn); }
+var queueDecorators = []; // the same for the queue: fn(li, conversationDict)
+export function decorateQueue(fn) { queueDecorators.push(fn); }
 
 export function renderMine() {
   var items = [];
@@ -90,6 +92,7 @@ function fillQueueItem(li, q) {
   li.querySelector(".wb-item-name").textContent = customerName(q) || _("Visitor");
   li.querySelector(".wb-item-last").textContent = q.last_message_preview || q.channel_name || "";
   li.querySelector(".wb-accept").disabled = false;
+  queueDecorators.forEach(function (fn) { fn(li, q); });
 }
 
 export function tick() {

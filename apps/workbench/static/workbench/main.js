@@ -15,6 +15,9 @@ import { initPanel } from "./panel.js";
 import "./platform.js"; // WeChat reply windows and mini-program cards in the customer panel
 import "./visitor.js"; // the page the customer is on, live, and their visits' trail
 import "./visitors.js"; // the Visitors tab: who is on the site now, and inviting them
+import "./sla.js"; // SLA time left and colours in the lists, live breach alerts
+import "./waiting.js"; // waiting for the customer (snooze) with a reminder
+import "./followups.js"; // the Follow-ups tab: my follow-up tasks, completing and creating them
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
