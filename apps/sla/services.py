@@ -285,7 +285,7 @@ def sla_resolution_pause(*, conversation_id: int, at: dt.datetime) -> SlaClock |
         )
         .first()
     )
-    if clock is None:
+    if clock is None or clock.resolution_due is None:
         return None
     conv = clock.conversation
     clock.resolution_left_s = working_seconds_between(
