@@ -1,9 +1,7 @@
-"""Websocket URL routing: each domain app owns apps/<app>/routing.py."""
+"""Websocket URL routing: the apps that serve a websocket own apps/<app>/routing.py."""
 
-from importlib import import_module
+from apps.messaging.routing import websocket_urlpatterns as messaging_ws
+from apps.reports.routing import websocket_urlpatterns as reports_ws
+from apps.visitors.routing import websocket_urlpatterns as visitors_ws
 
-from config.urls import DOMAIN_APPS
-
-websocket_urlpatterns: list = []
-for _app in DOMAIN_APPS:
-    websocket_urlpatterns += import_module(f"apps.{_app}.routing").websocket_urlpatterns
+websocket_urlpatterns = [*messaging_ws, *reports_ws, *visitors_ws]

@@ -8,25 +8,25 @@ from apps.core import views as core_views
 from apps.core.admin_site import manage_site
 from apps.tenants.api.views import PublicCompanyInfoView
 
-# Each domain app owns apps/<app>/api/urls.py (REST, under /api/v1/) and apps/<app>/urls.py (pages).
-DOMAIN_APPS = [
-    "customers",
-    "conversations",
-    "messaging",
-    "channels",
-    "routing",
-    "knowledge",
-    "workbench",
-    "reports",
-    "visitors",
-]
-
+# REST under /api/v1/: the apps with an API own apps/<app>/api/urls.py.
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.accounts.api.urls")),
     path("public/tenants/<slug:slug>/info/", PublicCompanyInfoView.as_view(), name="public-company-info"),
-    *[path("", include(f"apps.{app}.api.urls")) for app in DOMAIN_APPS],
-    path("", include("apps.privacy.api.urls")),
-    path("", include("apps.sla.api.urls")),
+    *[
+        path("", include(f"apps.{app}.api.urls"))
+        for app in (
+            "conversations",
+            "messaging",
+            "channels",
+            "routing",
+            "knowledge",
+            "workbench",
+            "reports",
+            "visitors",
+            "privacy",
+            "sla",
+        )
+    ],
 ]
 
 urlpatterns = [
@@ -58,7 +58,8 @@ urlpatterns = [
     # Swagger UI and Redoc from our own static files (drf-spectacular-sidecar): no CDN, no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
-    *[path("", include(f"apps.{app}.urls")) for app in DOMAIN_APPS],
+    # Pages: the apps that serve pages own apps/<app>/urls.py.
+    *[path("", include(f"apps.{app}.urls")) for app in ("messaging", "channels", "workbench", "reports", "visitors")],
     # Only tenant logos are public. Attachments, exports and transcripts are private files
     # (apps.core.files): read through views that check a credential, never under /media/.
     re_path(r"^media/tenant-logos/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT / "tenant-logos"}),

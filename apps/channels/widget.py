@@ -42,10 +42,8 @@ def widget_channel_get(*, key: str) -> Channel:
 
 
 def working_now(channel: Channel) -> bool:
-    try:
-        from apps.routing.selectors import is_working_time
-    except ImportError:  # dispatch not installed: always open
-        return True
+    from apps.routing.selectors import is_working_time
+
     return is_working_time(tenant=channel.tenant, branch=channel.branch)
 
 
@@ -53,12 +51,9 @@ def off_hours_message(channel: Channel) -> str:
     custom = channel.cfg("offline_message")
     if custom:
         return custom
-    try:
-        from apps.routing.selectors import dispatch_settings_get
+    from apps.routing.selectors import dispatch_settings_get
 
-        custom = dispatch_settings_get(tenant_id=channel.tenant_id).off_hours_message
-    except ImportError:
-        custom = ""
+    custom = dispatch_settings_get(tenant_id=channel.tenant_id).off_hours_message
     return custom or _("We are outside service hours. Please leave a message and we will get back to you.")
 
 

@@ -44,7 +44,7 @@ def run_before_conversation_start(*, channel, customer, status: str) -> None:
 
 
 def on_conversation_requeued(fn: Callable) -> Callable:
-    """`fn(conversation, text)`: a conversation entered the queue again (bot hand-off, reopen,
+    """`fn(conversation, text)`: a conversation entered the queue again (bot hand-off,
     agent timeout). Runs inside the transaction with the conversation row locked."""
     _requeued.append(fn)
     return fn

@@ -128,7 +128,7 @@ def conversation_attribute_routed(*, event: ConversationEvent, conversation: Con
     _attribute_to_routed_branch(event, conversation)
 
 
-# --- lifecycle: assign, accept, release, close, transfer, rating, hand-off, reopen ----------
+# --- lifecycle: assign, accept, release, close, transfer, rating, hand-off ----------------
 # Every function below follows the lock order of apps.conversations.locking: agent rows
 # (ascending id), then the conversation row, then transfer rows.
 
@@ -933,54 +933,6 @@ def conversation_handoff_to_human(
             reason=reason[:100],
         )
         hooks.run_conversation_requeued(conversation=conversation, text=text)
-        _attribute_to_routed_branch(event, conversation)
-        return conversation
-
-
-def conversation_reopen(*, conversation_id: int, window_seconds: int, actor=None) -> Conversation:
-    """Reopen rule: a visitor who writes again within `window_seconds` of the close gets the
-    same conversation back (queued, sticky to the last agent) instead of a new one, unless they
-    already have another open conversation on that channel."""
-    with transaction.atomic():
-        conversation = _lock_conversation(conversation_id)
-        if conversation.status != ConversationStatus.CLOSED:
-            return conversation
-        if conversation.closed_at is None or (timezone.now() - conversation.closed_at).total_seconds() > window_seconds:
-            raise ApplicationError(
-                "reopen_window_passed", _("This conversation can no longer be reopened."), status=409
-            )
-        open_key = Conversation.make_open_key(conversation.channel_id, conversation.customer_id)
-        if Conversation.objects.filter(open_key=open_key).exists():
-            raise ApplicationError("already_open", _("You already have an open conversation."), status=409)
-        last_agent = conversation.assignee_id
-        try:
-            with transaction.atomic():
-                Conversation.objects.filter(pk=conversation.pk).update(
-                    open_key=open_key,
-                    status=ConversationStatus.QUEUED,
-                    assignee=None,
-                    closed_at=None,
-                    close_reason="",
-                    queued_at=timezone.now(),
-                    first_response_at=None,
-                    inactivity_warned_at=None,
-                    excluded_agents="",
-                )
-        except IntegrityError:
-            raise ApplicationError("already_open", _("You already have an open conversation."), status=409)
-        conversation.refresh_from_db()
-        event = conversation_event_record(
-            conversation=conversation,
-            kind="reopened",
-            from_status=ConversationStatus.CLOSED,
-            to_status=ConversationStatus.QUEUED,
-            actor=actor,
-            agent_id=last_agent,
-            reason="visitor_returned",
-        )
-        conversation.flags = {**conversation.flags, "last_agent_id": last_agent}
-        Conversation.objects.filter(pk=conversation.pk).update(flags=conversation.flags)
-        hooks.run_conversation_requeued(conversation=conversation, text="")
         _attribute_to_routed_branch(event, conversation)
         return conversation
 

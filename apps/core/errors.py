@@ -40,7 +40,3 @@ class PermissionDenied(ApplicationError):
         from django.utils.translation import gettext_lazy as _
 
         super().__init__(code, message or _("You do not have permission to do this."))
-
-
-class Conflict(ApplicationError):
-    status_code = 409

@@ -34,10 +34,6 @@ def max_bytes() -> int:
     return int(getattr(settings, "IM_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
 
 
-def allowed_types() -> list[str]:
-    return sorted(set(IMAGE_TYPES) | FILE_TYPES)
-
-
 def _reencode_image(data: bytes, mime: str) -> tuple[bytes, str, int, int]:
     try:
         with Image.open(io.BytesIO(data)) as probe:

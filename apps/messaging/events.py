@@ -12,7 +12,6 @@ EVENTS: dict[str, set[str]] = {
     "typing": {"conversation_id", "sender_kind", "sender_name", "is_typing"},
     "read": {"conversation_id", "reader_kind", "reader_id", "seq"},
     # conversation lifecycle (dispatch)
-    "conversation.created": {"conversation"},
     "conversation.queued": {"conversation_id", "position", "estimated_wait_seconds", "agents_online", "as_of"},
     "conversation.assigned": {"conversation", "agent_id"},
     "conversation.transfer_requested": {"conversation", "transfer"},

@@ -18,7 +18,7 @@ sent to a branch, before anyone took it) belongs to the branch that next held th
 (super admins see it as "(none)").
 
 - offered: each time a conversation enters the human queue (an event to "queued" from another
-  status: new conversation, bot hand-off, re-queue, reopen). Agent: none.
+  status: new conversation, bot hand-off, re-queue). Agent: none.
 - accepted: a conversation taken by an agent from the queue or straight from the bot (an event to
   "active" from "queued", "bot" or nothing). Transfers are not counted again. On the taking agent.
 - connect rate = accepted / offered (per agent: agent accepted / agent offered).
@@ -31,7 +31,7 @@ sent to a branch, before anyone took it) belongs to the branch that next held th
 - first response time (FRT): for each time an agent becomes the active agent, the time to the
   first visible staff message after it (before the next agent or the close). Lands at that message.
 - handling time (AHT): at each close of a served conversation, the close minus the first
-  acceptance since it last entered the queue (a reopened conversation is handled again). Lands at
+  acceptance since it last entered the queue (a requeued conversation is handled again). Lands at
   the close, on the last agent.
 - messages: visible messages (not whispers/internal notes, not system/bot) by visitors and staff.
   Staff messages are on their sender; visitor messages on no agent.

@@ -92,7 +92,6 @@ class DispatchSettingsAdmin(SuperAdminOnly):
                     "queue_full_message",
                     "overflow_depth",
                     "sticky_enabled",
-                    "reopen_window_seconds",
                 ]
             },
         ),

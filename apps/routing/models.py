@@ -34,7 +34,6 @@ class DispatchSettings(TenantOwned):
         help_text=_("How many levels up the organisation tree a conversation may overflow."),
     )
     sticky_enabled = models.BooleanField(_("return visitors to their last agent"), default=True)
-    reopen_window_seconds = models.PositiveIntegerField(_("reopen window (s)"), default=600)
     first_response_timeout_seconds = models.PositiveIntegerField(
         _("agent first-response timeout (s)"),
         default=120,

@@ -182,7 +182,7 @@ def route_conversation(*, conversation: Conversation, text: str = "") -> Convers
                     break
     sticky_agent = None
     if sticky:
-        sticky_agent = conversation.flags.get("last_agent_id") or (
+        sticky_agent = (
             Conversation.objects.filter(
                 tenant_id=conversation.tenant_id, customer_id=conversation.customer_id, assignee__isnull=False
             )

@@ -48,19 +48,12 @@ def quick_reply_get_for_actor(*, actor, quick_reply_id: int) -> QuickReply:
 
 
 def queue_for_agent(*, actor) -> QuerySet:
-    """The waiting conversations this agent may take. Dispatch (apps.routing) defines the rule
-    (reach up the tree, skill groups, named agents); without it: the agent's branch and above."""
-    from apps.conversations.models import Conversation, ConversationStatus
+    """The waiting conversations this agent may take: dispatch (apps.routing) defines the rule
+    (reach up the tree, skill groups, named agents)."""
+    from apps.conversations.models import Conversation
+    from apps.routing.selectors import queue_for_agent_q
 
-    try:
-        from apps.routing.selectors import queue_for_agent_q
-    except ImportError:
-        queue_for_agent_q = None
-    if queue_for_agent_q is not None:
-        return Conversation.objects.filter(queue_for_agent_q(actor))
-    return Conversation.objects.filter(tenant_id=actor.tenant_id, status=ConversationStatus.QUEUED).filter(
-        Q(branch__isnull=True) | Q(branch__path__in=_ancestor_paths(actor))
-    )
+    return Conversation.objects.filter(queue_for_agent_q(actor))
 
 
 def conversations_of_agent(*, actor) -> QuerySet:

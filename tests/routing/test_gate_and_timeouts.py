@@ -400,22 +400,7 @@ def test_skill_group_member_accepts_a_group_transfer(dispatch):
     assert Conversation.objects.get(pk=conv.pk).assignee_id == member.pk
 
 
-# --- reopen, rating -------------------------------------------------------------------------
-
-
-def test_reopen_within_window_goes_back_to_the_last_agent(dispatch):
-    agent = dispatch.agent(dispatch.org.sh, cap=5)
-    conv = dispatch.start()
-    conv_services.conversation_close(conversation_id=conv.pk, actor=agent)
-    dispatch.agent(dispatch.org.sh, cap=5)
-    reopened = conv_services.conversation_reopen(conversation_id=conv.pk, window_seconds=600)
-    reopened.refresh_from_db()
-    assert reopened.status == ConversationStatus.ACTIVE and reopened.assignee_id == agent.pk
-    conv_services.conversation_close(conversation_id=conv.pk, actor=agent)
-    Conversation.objects.filter(pk=conv.pk).update(closed_at=timezone.now() - dt.timedelta(hours=1))
-    with pytest.raises(ApplicationError) as exc:
-        conv_services.conversation_reopen(conversation_id=conv.pk, window_seconds=600)
-    assert exc.value.code == "reopen_window_passed"
+# --- rating -------------------------------------------------------------------------------
 
 
 def test_rating_invite_and_submit_once(dispatch):

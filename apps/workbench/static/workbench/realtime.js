@@ -52,14 +52,13 @@ function onRead(f) {
   if (state.current === c.id) readMark(c);
 }
 
-/** conversation.created / .updated / .assigned: where the conversation stands now. */
+/** conversation.updated / .assigned: where the conversation stands now. */
 function onConversation(f) {
   var d = f.conversation;
   if (!d) return;
   if (d.status === "queued") {
     state.queue.set(d.id, Object.assign(state.queue.get(d.id) || {}, d));
     renderQueue();
-    if (f.type === "conversation.created") alertUser(_("New conversation waiting"), customerName(d), d.id);
     return;
   }
   state.queue.delete(d.id);
@@ -115,7 +114,6 @@ handlers.add({
   "resync": function (f) { catchUp(conv(f.conversation_id)); },
   "typing": onTyping,
   "read": onRead,
-  "conversation.created": onConversation,
   "conversation.updated": onConversation,
   "conversation.assigned": onConversation,
   "conversation.queued": function () { refreshQueue(); },

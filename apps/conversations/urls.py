@@ -1,3 +1,0 @@
-"""Pages served by this app."""
-
-urlpatterns: list = []
