@@ -16,8 +16,6 @@ from apps.channels.widget import VisitorTracking
 from apps.core.admin_site import ReadOnlyScopedAdmin, TenantScopedAdmin, manage_site
 from apps.core.errors import ApplicationError
 
-# Never rendered back: leaving the field empty keeps the stored value.
-SECRET_FIELDS = {"app_secret", "api_secret", "secret", "token", "encoding_aes_key"}
 # Labels carry the platform consoles' own names (in the zh-Hans catalogue) so admins can match them.
 CONFIG_LABELS = {
     "app_id": _("WeChat AppID (official account or mini-program)"),
@@ -33,14 +31,10 @@ CONFIG_LABELS = {
     "api_secret": _("Partner API secret"),
     "webhook_url": _("Partner webhook URL"),
 }
-# Which settings each kind uses (the form shows all; the service checks the ones a kind needs).
-KIND_CONFIG_KEYS = {
-    ChannelKind.WECHAT: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
-    ChannelKind.MINIPROGRAM: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
-    ChannelKind.WECOM_KF: ["corp_id", "secret", "token", "encoding_aes_key", "open_kfid", "api_base_url"],
-    ChannelKind.PARTNER: ["api_key", "api_secret", "webhook_url"],
-}
 CONFIG_KEYS = list(CONFIG_LABELS)
+# Saved through services.channel_create / channel_update (the kind is fixed once created).
+CHANNEL_FIELDS = ["name", "branch", "is_enabled", "greeting", "bot_enabled"]
+SECRET_FIELDS = services.SECRET_CONFIG_KEYS
 
 
 class ChannelForm(forms.ModelForm):
@@ -133,48 +127,14 @@ class ChannelForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         kind = cleaned.get("kind") or self.instance.kind
-        config = dict(self.instance.config or {})
-        for key in CONFIG_KEYS:
-            if key not in KIND_CONFIG_KEYS.get(kind, ()):
-                config.pop(key, None)  # another kind's credential: never stored
-                continue
-            value = (cleaned.get(f"cfg_{key}") or "").strip()
-            if key in SECRET_FIELDS and not value:
-                continue  # keep the stored secret
-            if value:
-                config[key] = value
-            else:
-                config.pop(key, None)
-        widget_settings = {
-            "prechat_fields": list(cleaned.get("prechat_fields") or []),
-            "offline_message": (cleaned.get("offline_message") or "").strip(),
-            "rating_tags": [
-                t.strip()[:30] for t in (cleaned.get("rating_tags") or "").replace("，", ",").split(",") if t.strip()
-            ][:10],
-            "theme_color": cleaned.get("theme_color") or "",
-            # "on" is the default and not stored; only web channels track.
-            "visitor_tracking": cleaned.get("visitor_tracking") if kind == ChannelKind.WEB else "",
-        }
-        if widget_settings["visitor_tracking"] == VisitorTracking.ON:
-            widget_settings["visitor_tracking"] = ""
-        for name, value in widget_settings.items():
-            if value:
-                config[name] = value
-            else:
-                config.pop(name, None)
         try:
             cards = services.parse_cards(cleaned.get("cards_text") or "")
         except ApplicationError as exc:
             self.add_error("cards_text", str(exc.message))
             cards = []
-        if cards:
-            config["cards"] = cards
-        else:
-            config.pop("cards", None)
         thumb = cleaned.get("card_thumb_upload")
         if thumb is not None and thumb.size > 2 * 1024 * 1024:
             self.add_error("card_thumb_upload", _("The cover image may be at most 2 MB."))
-        origins = (cleaned.get("allowed_origins_text") or "").splitlines()
         user = self.request.user if self.request else None
         branch = cleaned.get("branch")
         if user is not None and not (user.is_super_admin or user.is_platform_operator):
@@ -182,27 +142,25 @@ class ChannelForm(forms.ModelForm):
                 self.add_error("branch", _("Choose the branch this channel belongs to."))
             elif not user.can_reach_branch(branch):
                 self.add_error("branch", _("Not found."))
-        try:
-            config, origins = services.channel_validate(kind=kind, config=config, allowed_origins=origins)
+        config = services.channel_config_build(
+            kind=kind,
+            stored=self.instance.config or {},
+            credentials={key: cleaned.get(f"cfg_{key}") or "" for key in CONFIG_KEYS},
+            prechat_fields=cleaned.get("prechat_fields") or [],
+            offline_message=cleaned.get("offline_message") or "",
+            rating_tags=cleaned.get("rating_tags") or "",
+            theme_color=cleaned.get("theme_color") or "",
+            visitor_tracking=cleaned.get("visitor_tracking") or "",
+            cards=cards,
+        )
+        origins = (cleaned.get("allowed_origins_text") or "").splitlines()
+        try:  # the service checks again on save; here the admin sees the problem on the form
+            self.channel_config, self.channel_origins = services.channel_validate(
+                kind=kind, config=config, allowed_origins=origins
+            )
         except ApplicationError as exc:
             raise forms.ValidationError(str(exc.message))
-        self.instance.config = config
-        self.instance.allowed_origins = origins
         return cleaned
-
-    def save(self, commit=True):
-        thumb = self.cleaned_data.get("card_thumb_upload")
-        if thumb is not None:
-            import os
-
-            from django.core.files.storage import default_storage
-
-            from apps.core.files import private_name
-
-            # Private like attachments: only ever uploaded to WeChat, never served.
-            path = default_storage.save(private_name("channel-assets", os.path.splitext(thumb.name)[1]), thumb)
-            self.instance.config = {**(self.instance.config or {}), "card_thumb": path}
-        return super().save(commit=commit)
 
 
 for _key in CONFIG_KEYS:
@@ -220,6 +178,23 @@ class ChannelAdmin(TenantScopedAdmin):
     search_fields = ["name", "key"]
     readonly_fields = ["key", "integration"]
     actions = ["enable_channels", "disable_channels", "list_wecom_accounts"]
+
+    def save_model(self, request, obj, form, change):
+        config = form.channel_config
+        thumb = form.cleaned_data.get("card_thumb_upload")
+        if thumb is not None:
+            config = {**config, "card_thumb": services.channel_card_thumb_store(upload=thumb)}
+        fields = {name: form.cleaned_data.get(name, getattr(obj, name)) for name in CHANNEL_FIELDS}
+        fields |= {"actor": request.user, "config": config, "allowed_origins": form.channel_origins}
+        if change:
+            services.channel_update(channel=obj, **fields)
+        else:
+            saved = services.channel_create(
+                tenant=obj.tenant if obj.tenant_id else request.user.tenant, kind=obj.kind, **fields
+            )
+            obj.pk = saved.pk
+            obj._state.adding = False
+        obj.refresh_from_db()
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)

@@ -89,6 +89,14 @@ def channel_validate(*, kind: str, config: dict, allowed_origins: list[str]) -> 
     return config, origins
 
 
+def _check_branch(actor, branch) -> None:
+    """A channel belongs to a branch the actor reaches; only super admins make tenant-wide ones."""
+    if actor is not None and branch is not None and not actor.can_reach_branch(branch):
+        raise ApplicationError("not_found", _("Not found."), status=404)
+    if actor is not None and branch is None and not (actor.is_super_admin or actor.is_platform_operator):
+        raise ApplicationError("branch_required", _("Choose the branch this channel belongs to."))
+
+
 def channel_create(
     *,
     tenant,
@@ -102,10 +110,7 @@ def channel_create(
     config: dict | None = None,
     is_enabled: bool = True,
 ) -> Channel:
-    if actor is not None and branch is not None and not actor.can_reach_branch(branch):
-        raise ApplicationError("not_found", _("Not found."), status=404)
-    if actor is not None and branch is None and not (actor.is_super_admin or actor.is_platform_operator):
-        raise ApplicationError("branch_required", _("Choose the branch this channel belongs to."))
+    _check_branch(actor, branch)
     config, origins = channel_validate(kind=kind, config=config or {}, allowed_origins=allowed_origins or [])
     with transaction.atomic():
         channel = Channel.objects.create(
@@ -121,6 +126,110 @@ def channel_create(
         )
         audit_record(actor=actor, action="channel.create", obj=channel, tenant=tenant)
     return channel
+
+
+def channel_update(
+    *,
+    channel: Channel,
+    actor,
+    name: str,
+    branch,
+    allowed_origins: list[str],
+    greeting: str,
+    bot_enabled: bool,
+    config: dict,
+    is_enabled: bool,
+) -> Channel:
+    """Change a channel's settings (its kind is fixed once created); the audit names the changed
+    fields, never a credential's value."""
+    _check_branch(actor, branch)
+    config, origins = channel_validate(kind=channel.kind, config=config, allowed_origins=allowed_origins)
+    values = {
+        "name": name,
+        "branch": branch,
+        "allowed_origins": origins,
+        "greeting": greeting,
+        "bot_enabled": bot_enabled,
+        "config": config,
+        "is_enabled": is_enabled,
+    }
+    with transaction.atomic():
+        channel = Channel.objects.select_for_update().get(pk=channel.pk)
+        changed = [field for field, value in values.items() if getattr(channel, field) != value]
+        if changed:
+            for field in changed:
+                setattr(channel, field, values[field])
+            channel.save(update_fields=changed)
+            audit_record(actor=actor, action="channel.update", obj=channel, changes={"fields": changed})
+    return channel
+
+
+# Which settings each kind uses; the secrets are never shown back (an empty field keeps them).
+KIND_CONFIG_KEYS = {
+    ChannelKind.WECHAT: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
+    ChannelKind.MINIPROGRAM: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
+    ChannelKind.WECOM_KF: ["corp_id", "secret", "token", "encoding_aes_key", "open_kfid", "api_base_url"],
+    ChannelKind.PARTNER: ["api_key", "api_secret", "webhook_url"],
+}
+SECRET_CONFIG_KEYS = {"app_secret", "api_secret", "secret", "token", "encoding_aes_key"}
+CREDENTIAL_KEYS = list(dict.fromkeys(key for keys in KIND_CONFIG_KEYS.values() for key in keys))
+
+
+def channel_config_build(
+    *,
+    kind: str,
+    stored: dict,
+    credentials: dict[str, str],
+    prechat_fields: list[str],
+    offline_message: str,
+    rating_tags: str,
+    theme_color: str,
+    visitor_tracking: str,
+    cards: list[dict],
+) -> dict:
+    """A channel's config from the back office's fields over what is stored: another kind's
+    credentials are dropped, an empty secret keeps the stored one, empty settings are not stored
+    (the defaults apply), "on" visitor tracking is the default and only web channels track."""
+    from apps.channels.widget import VisitorTracking
+
+    config = dict(stored or {})
+    settings_: dict[str, object] = {}
+    for key in CREDENTIAL_KEYS:
+        if key not in KIND_CONFIG_KEYS.get(kind, ()):
+            config.pop(key, None)
+            continue
+        value = (credentials.get(key) or "").strip()
+        if key in SECRET_CONFIG_KEYS and not value:
+            continue
+        settings_[key] = value
+    tracking = visitor_tracking if kind == ChannelKind.WEB and visitor_tracking != VisitorTracking.ON else ""
+    settings_ |= {
+        "prechat_fields": list(prechat_fields or []),
+        "offline_message": (offline_message or "").strip(),
+        "rating_tags": [t.strip()[:30] for t in (rating_tags or "").replace("，", ",").split(",") if t.strip()][:10],
+        "theme_color": theme_color or "",
+        "visitor_tracking": tracking or "",
+        "cards": cards,
+    }
+    for key, value in settings_.items():
+        if value:
+            config[key] = value
+        else:
+            config.pop(key, None)
+    return config
+
+
+def channel_card_thumb_store(*, upload) -> str:
+    """Store a mini-program card cover privately (only ever uploaded to WeChat, never served)."""
+    import os
+
+    from django.core.files.storage import default_storage
+
+    from apps.core.files import private_name
+
+    if upload.size > 2 * 1024 * 1024:
+        raise ApplicationError("invalid_setting", _("The cover image may be at most 2 MB."))
+    return default_storage.save(private_name("channel-assets", os.path.splitext(upload.name)[1]), upload)
 
 
 def channel_set_enabled(*, channel: Channel, enabled: bool, actor) -> Channel:

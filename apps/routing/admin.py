@@ -4,11 +4,10 @@ switches and timeouts, left messages and the agent status log."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin_site import ReadOnlyScopedAdmin, SuperAdminOnly, TenantScopedAdmin, manage_site
-from apps.routing import selectors
+from apps.routing import services
 from apps.routing.models import AgentStatusEvent, DispatchSettings, Holiday, LeaveMessage, RoutingRule, WorkingHours
 
 
@@ -33,15 +32,17 @@ class RoutingRuleAdmin(SuperAdminOnly):
 
 
 class CalendarAdmin(SuperAdminOnly):
-    """Dispatch remembers calendars for a few seconds per process: forget them on change here."""
-
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: selectors.dispatch_settings_forget(obj.tenant_id))
+        if not obj.tenant_id:
+            obj.tenant_id = request.user.tenant_id
+        services.calendar_entry_save(actor=request.user, entry=obj)
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        transaction.on_commit(lambda: selectors.dispatch_settings_forget(obj.tenant_id))
+        services.calendar_entry_delete(actor=request.user, entry=obj)
+
+    def delete_queryset(self, request, queryset):
+        for entry in queryset:
+            services.calendar_entry_delete(actor=request.user, entry=entry)
 
 
 @admin.register(WorkingHours, site=manage_site)
@@ -124,8 +125,13 @@ class DispatchSettingsAdmin(SuperAdminOnly):
         return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        transaction.on_commit(lambda: selectors.dispatch_settings_forget(obj.tenant_id))
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        saved = services.dispatch_settings_update(
+            actor=request.user, tenant_id=obj.tenant_id or request.user.tenant_id, **changes
+        )
+        obj.pk = saved.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
 
 
 @admin.register(LeaveMessage, site=manage_site)

@@ -36,9 +36,11 @@ from apps.routing.models import (
     AgentPresence,
     AgentStatusEvent,
     DispatchSettings,
+    Holiday,
     LeaveMessage,
     RoutingRule,
     Strategy,
+    WorkingHours,
 )
 
 logger = logging.getLogger(__name__)
@@ -591,15 +593,17 @@ SETTINGS_FIELDS = {f.name for f in DispatchSettings._meta.get_fields() if getatt
 }
 
 
-def dispatch_settings_update(*, actor, **changes) -> DispatchSettings:
-    """F45/F58: super admins change switches and timeouts; every change is audited."""
-    if not (actor.is_super_admin or actor.is_platform_operator) or not actor.tenant_id:
+def dispatch_settings_update(*, actor, tenant_id: int | None = None, **changes) -> DispatchSettings:
+    """F45/F58: super admins change their tenant's switches and timeouts (platform operators any
+    tenant's, named by `tenant_id`); every change is audited."""
+    tenant_id = tenant_id or actor.tenant_id
+    if not (actor.is_platform_operator or (actor.is_super_admin and tenant_id == actor.tenant_id)) or not tenant_id:
         raise ApplicationError("permission_denied", _("Only a super admin can change dispatch settings."), status=403)
     unknown = set(changes) - SETTINGS_FIELDS
     if unknown:
         raise ApplicationError("invalid", _("Unknown settings: %(names)s") % {"names": ", ".join(sorted(unknown))})
     with transaction.atomic():
-        obj = selectors.dispatch_settings_get(tenant_id=actor.tenant_id, fresh=True)
+        obj = selectors.dispatch_settings_get(tenant_id=tenant_id, fresh=True)
         obj = DispatchSettings.objects.select_for_update().get(pk=obj.pk)
         diff = {}
         for name, value in changes.items():
@@ -617,6 +621,23 @@ def dispatch_settings_update(*, actor, **changes) -> DispatchSettings:
                 changes={k: [str(a), str(b)] for k, (a, b) in diff.items()},
             )
         return obj
+
+
+def calendar_entry_save(*, actor, entry: WorkingHours | Holiday) -> WorkingHours | Holiday:
+    """A working-hours or holiday row from the back office. Dispatch remembers calendars for a few
+    seconds per process: this one forgets the tenant's on commit."""
+    with transaction.atomic():
+        entry.save()
+        tenant_id = entry.tenant_id
+        transaction.on_commit(lambda: selectors.dispatch_settings_forget(tenant_id))
+    return entry
+
+
+def calendar_entry_delete(*, actor, entry: WorkingHours | Holiday) -> None:
+    with transaction.atomic():
+        tenant_id = entry.tenant_id
+        entry.delete()
+        transaction.on_commit(lambda: selectors.dispatch_settings_forget(tenant_id))
 
 
 def load_evaluate(*, now: dt.datetime | None = None) -> int:

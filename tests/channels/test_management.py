@@ -49,6 +49,8 @@ def test_supervisor_creates_a_channel_for_a_branch_in_their_subtree(client, org_
     assert channel.tenant_id == org_a.tenant.pk and channel.branch_id == org_a.sh.pk
     assert channel.allowed_origins == ["https://www.example.com", "http://localhost:3000"]
     assert AuditEntry.objects.filter(action="admin.add", object_id=str(channel.pk)).exists()
+    # The back office saves through the service, which writes its own audit entry.
+    assert AuditEntry.objects.filter(action="channel.create", object_id=str(channel.pk)).exists()
 
 
 def test_supervisor_cannot_create_outside_their_subtree_or_tenant_wide(client, org_a):
@@ -74,6 +76,8 @@ def test_supervisor_sees_but_cannot_change_tenant_wide_or_other_branch_channels(
     assert ok.status_code == 302
     mine.refresh_from_db()
     assert mine.name == "上海官网"
+    (update,) = AuditEntry.objects.filter(action="channel.update", object_id=str(mine.pk))
+    assert set(update.changes["fields"]) == {"name", "allowed_origins", "greeting"}
 
 
 def test_other_tenant_channel_is_404_in_the_back_office(client, org_a, org_b):
