@@ -6,8 +6,8 @@ from django.utils.translation import ngettext
 
 from apps.accounts import services
 from apps.accounts.forms import BranchForm, UserForm
-from apps.accounts.models import Branch, SkillGroup, User
-from apps.core.admin_site import TenantScopedAdmin, manage_site
+from apps.accounts.models import AgentStatusLog, Branch, SkillGroup, User
+from apps.core.admin_site import ReadOnlyScopedAdmin, TenantScopedAdmin, manage_site
 from apps.core.errors import ApplicationError
 
 
@@ -192,3 +192,10 @@ class SkillGroupAdmin(TenantScopedAdmin):
     @admin.display(description=_("members"))
     def member_count(self, obj):
         return obj.members.count()
+
+
+@admin.register(AgentStatusLog, site=manage_site)
+class AgentStatusLogAdmin(ReadOnlyScopedAdmin):
+    list_display = ["created_at", "agent", "previous", "status", "actor", "reason"]
+    list_filter = ["status"]
+    ordering = ["-id"]

@@ -194,3 +194,26 @@ class SkillGroup(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AgentStatusLog(TenantOwned):
+    """One row per agent status change (who, when, from, to, by whom, why), written with the
+    change by services.agent_set_status: the source of logged-in/online/busy/away time in the
+    reports (F26/F28) and the back office's status log."""
+
+    agent = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+", verbose_name=_("agent"))
+    branch_id_at_time = models.IntegerField(default=0)
+    previous = models.CharField(_("from"), max_length=20, blank=True)
+    status = models.CharField(_("to"), max_length=20)
+    actor = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    reason = models.CharField(_("reason"), max_length=100, blank=True)
+    created_at = models.DateTimeField(_("at"), db_index=True)
+
+    class Meta:
+        db_table = "reports_agentstatuslog"  # kept when the model moved here from apps.reports
+        ordering = ["agent_id", "created_at", "id"]
+        indexes = [models.Index(fields=["tenant", "agent", "created_at"], name="statuslog_agent_idx")]
+        verbose_name = _("agent status change")
+        verbose_name_plural = _("agent status changes")

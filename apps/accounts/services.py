@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.models import ROLE_RANK, AgentStatus, Branch, Role, SkillGroup, User
+from apps.accounts.models import ROLE_RANK, AgentStatus, AgentStatusLog, Branch, Role, SkillGroup, User
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
 from apps.core.services import audit_record
 
@@ -313,6 +313,17 @@ def agent_set_status(*, agent: User, status: str, actor: User | None = None, rea
         User.objects.filter(pk=agent.pk).update(status=status, status_changed_at=now)
         agent.status = status
         agent.status_changed_at = now
+        if agent.tenant_id:
+            AgentStatusLog.objects.create(
+                tenant_id=agent.tenant_id,
+                agent_id=agent.pk,
+                branch_id_at_time=agent.branch_id or 0,
+                previous=previous or "",
+                status=status,
+                actor=actor if getattr(actor, "pk", None) else None,
+                reason=(reason or "")[:100],
+                created_at=now,
+            )
         from apps.accounts import hooks
 
         hooks.run_status_changed(agent, previous=previous, status=status, actor=actor, reason=reason)

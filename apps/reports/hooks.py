@@ -1,29 +1,8 @@
-"""What the supervisor centre hooks into: agent status changes become AgentStatusLog rows, new
-messages are indexed for full-text search after commit."""
+"""What the supervisor centre hooks into: new messages are indexed for full-text search after commit."""
 
 from __future__ import annotations
 
-from django.utils import timezone
-
-from apps.accounts import hooks as account_hooks
 from apps.messaging import hooks as message_hooks
-
-
-@account_hooks.on_status_changed
-def record_status_change(*, agent, previous: str, status: str, actor, reason: str) -> None:
-    from apps.reports.models import AgentStatusLog
-
-    if not agent.tenant_id:
-        return
-    AgentStatusLog.objects.create(
-        tenant_id=agent.tenant_id,
-        agent_id=agent.pk,
-        branch_id_at_time=agent.branch_id or 0,
-        previous=previous or "",
-        status=status,
-        reason=(reason or "")[:100],
-        created_at=getattr(agent, "status_changed_at", None) or timezone.now(),
-    )
 
 
 @message_hooks.on_messages_committed

@@ -16,21 +16,6 @@ from apps.core.files import private_upload_to
 from apps.core.tenancy import TenantOwned
 
 
-class AgentStatusLog(TenantOwned):
-    """One row per agent status change (F26/F28): the source of logged-in/online/busy/away time."""
-
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    branch_id_at_time = models.IntegerField(default=0)
-    previous = models.CharField(max_length=20, blank=True)
-    status = models.CharField(max_length=20)
-    reason = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        ordering = ["agent_id", "created_at", "id"]
-        indexes = [models.Index(fields=["tenant", "agent", "created_at"], name="statuslog_agent_idx")]
-
-
 class Grain(models.TextChoices):
     # Hour rows are the full cube (branch x agent x channel). Day rows are two projections of
     # it, so a year's report reads ~365 x (branches x channels) or (branches x agents) rows,

@@ -19,11 +19,11 @@ from django.db import transaction
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
-from apps.accounts.models import User
+from apps.accounts.models import AgentStatusLog, User
 from apps.conversations.models import Conversation, ConversationEvent, Rating
 from apps.messaging.models import Message
 from apps.reports import metrics
-from apps.reports.models import AgentStatusLog, DirtyBucket, Grain, ReportRow, RollupCursor, TagReportRow
+from apps.reports.models import DirtyBucket, Grain, ReportRow, RollupCursor, TagReportRow
 from apps.sla.models import SlaBreach, SlaClock
 from apps.tenants.time import tenant_tz
 

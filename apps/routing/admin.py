@@ -1,14 +1,14 @@
 """Back-office screens (F45/F52/F58): routing rules, working hours, holidays, the dispatch
-switches and timeouts, left messages and the agent status log."""
+switches and timeouts, and left messages."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.admin_site import ReadOnlyScopedAdmin, SuperAdminOnly, TenantScopedAdmin, manage_site
+from apps.core.admin_site import SuperAdminOnly, TenantScopedAdmin, manage_site
 from apps.routing import services
-from apps.routing.models import AgentStatusEvent, DispatchSettings, Holiday, LeaveMessage, RoutingRule, WorkingHours
+from apps.routing.models import DispatchSettings, Holiday, LeaveMessage, RoutingRule, WorkingHours
 
 
 @admin.register(RoutingRule, site=manage_site)
@@ -143,9 +143,3 @@ class LeaveMessageAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return False
-
-
-@admin.register(AgentStatusEvent, site=manage_site)
-class AgentStatusEventAdmin(ReadOnlyScopedAdmin):
-    list_display = ["created_at", "agent", "from_status", "to_status", "actor", "reason"]
-    list_filter = ["to_status"]

@@ -219,31 +219,6 @@ class AgentConnection(TenantOwned):
     seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
-class AgentStatusEvent(TenantOwned):
-    """Every status change of an agent (who, when, from, to, why), for reports and audits."""
-
-    agent = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("agent")
-    )
-    from_status = models.CharField(_("from"), max_length=20)
-    to_status = models.CharField(_("to"), max_length=20)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        verbose_name=_("by"),
-    )
-    reason = models.CharField(_("reason"), max_length=100, blank=True)
-    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
-
-    class Meta:
-        verbose_name = _("agent status change")
-        verbose_name_plural = _("agent status changes")
-        ordering = ["-id"]
-
-
 class LeaveMessage(TenantOwned):
     """留言: what a visitor leaves when nobody can serve them (off hours, queue full, limited)."""
 

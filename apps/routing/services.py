@@ -34,7 +34,6 @@ from apps.routing import selectors
 from apps.routing.models import (
     AgentConnection,
     AgentPresence,
-    AgentStatusEvent,
     DispatchSettings,
     Holiday,
     LeaveMessage,
@@ -455,15 +454,6 @@ def _publish_agent_status(agent) -> None:
 
 
 def on_status_changed(*, agent, previous: str, status: str, actor, reason: str) -> None:
-    if agent.tenant_id:
-        AgentStatusEvent.objects.create(
-            tenant_id=agent.tenant_id,
-            agent=agent,
-            from_status=previous,
-            to_status=status,
-            actor=actor if getattr(actor, "pk", None) else None,
-            reason=reason[:100],
-        )
     _publish_agent_status(agent)
     agent_id = agent.pk
     serving = (AgentStatus.ONLINE, AgentStatus.BUSY)

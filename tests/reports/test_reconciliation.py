@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from apps.accounts import services as account_services
-from apps.accounts.models import User
+from apps.accounts.models import AgentStatusLog, User
 from apps.channels.models import Channel
 from apps.conversations import services as conv
 from apps.conversations.models import Conversation, ConversationEvent, Rating
@@ -28,7 +28,6 @@ from apps.customers.models import Customer
 from apps.messaging import services as msg
 from apps.messaging.models import Message
 from apps.reports import exports, metrics, rollups, selectors
-from apps.reports.models import AgentStatusLog
 from apps.routing.intake import conversation_intake
 from apps.routing.models import RoutingRule
 from apps.sla import services as sla

@@ -12,6 +12,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from apps.accounts.models import AgentStatusLog
 from apps.accounts.services import agent_set_status
 from apps.conversations.models import Conversation, Participant
 from apps.core.errors import ApplicationError, NotFound
@@ -21,7 +22,7 @@ from apps.messaging.models import Message
 from apps.messaging.selectors import message_history
 from apps.messaging.services import message_create
 from apps.reports import customer_centre, exports, services
-from apps.reports.models import AgentStatusLog, ExportJob, FollowUpTask, TrackingNotification
+from apps.reports.models import ExportJob, FollowUpTask, TrackingNotification
 from tests.conftest import PASSWORD
 from tests.reports.conftest import T0
 

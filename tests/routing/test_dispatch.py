@@ -12,7 +12,7 @@ from apps.accounts.models import AgentStatus, Role, SkillGroup
 from apps.conversations import services as conv_services
 from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus
 from apps.routing.intake import conversation_intake
-from apps.routing.models import AgentPresence, AgentStatusEvent, DispatchSettings, RoutingRule, Strategy
+from apps.routing.models import AgentPresence, DispatchSettings, RoutingRule, Strategy
 from apps.routing.selectors import dispatch_settings_forget
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -189,15 +189,6 @@ def test_long_queue_switches_to_idle_first(dispatch):
     AgentPresence.objects.filter(agent=busy).update(last_assigned_at=timezone.now() - dt.timedelta(hours=1))
     _settings(org, queue_threshold=0)  # any waiting visitor counts as a long queue
     assert dispatch.start().assignee_id == idle.pk
-
-
-def test_agent_status_changes_are_recorded(dispatch):
-    agent = dispatch.agent(dispatch.org.sh, cap=1)
-    account_services.agent_set_status(agent=agent, status=AgentStatus.AWAY, actor=agent, reason="lunch")
-    rows = list(
-        AgentStatusEvent.objects.filter(agent=agent).order_by("id").values_list("from_status", "to_status", "reason")
-    )
-    assert rows == [("offline", "online", ""), ("online", "away", "lunch")]
 
 
 def test_every_transition_writes_an_event_row(dispatch):

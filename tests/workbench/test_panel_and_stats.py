@@ -5,9 +5,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from apps.accounts.models import AgentStatusLog
 from apps.conversations.models import Rating
 from apps.reports import selectors
-from apps.reports.models import AgentStatusLog
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 SH = zoneinfo.ZoneInfo("Asia/Shanghai")
