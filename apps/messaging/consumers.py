@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import InterfaceError, OperationalError
@@ -73,6 +74,17 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
     extra_frames: tuple[str, ...] = ()
 
     # --- lifecycle -------------------------------------------------------------------------
+    async def dispatch(self, message):
+        # Channels' own dispatch first runs close_old_connections through sync_to_async before
+        # every handler: a hop to the one thread-sensitive thread for every frame and every
+        # wake-up, to tidy that thread's connections, which these consumers never use. Every DB
+        # call here goes through database_sync_to_async, which closes stale connections itself
+        # in the thread that makes it.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def websocket_connect(self, message):
         self.subs: dict[int, int] = {}  # conversation id -> last seq delivered on this socket
         self.access: dict[int, tuple[Conversation, float]] = {}

@@ -6,7 +6,6 @@ catches up from the database by seq.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -18,25 +17,40 @@ from apps.messaging import events
 logger = logging.getLogger(__name__)
 
 
-async def _send_all(layer, groups: list[str], message: dict) -> None:
-    results = await asyncio.gather(*(layer.group_send(group, message) for group in groups), return_exceptions=True)
-    for group, result in zip(groups, results, strict=True):
-        if isinstance(result, Exception):
-            logger.error("publish to %s failed: %r", group, result)
+async def _send_all(layer, items: list[tuple[str, dict]]) -> None:
+    """Every (group, message) in order. The project's layer sends them all in a constant number of
+    Redis round trips (`apps.messaging.layer`); another layer (tests' in-memory one) one by one."""
+    many = getattr(layer, "group_send_many", None)
+    if many is not None:
+        try:
+            await many(items)
+        except Exception:  # noqa: BLE001 - a lost wake-up is recovered by resume; never fail the write
+            logger.exception("publish of %d wake-ups failed", len(items))
+        return
+    for group, message in items:
+        try:
+            await layer.group_send(group, message)
+        except Exception as exc:  # noqa: BLE001 - as above
+            logger.error("publish to %s failed: %r", group, exc)
 
 
 def _send(groups: list[str], event: dict) -> None:
-    """One hop into the event loop for all groups of an event (not one per group: from a sync
-    thread every async_to_sync call costs a loop switch and, outside daphne, a Redis round trip
-    set-up). Groups are independent, so they are sent concurrently; events stay in order because
-    the next event is sent only after this call returns."""
+    _send_batch([(groups, event)])
+
+
+def _send_batch(batch: list[tuple[list[str], dict]]) -> None:
+    """One hop into the event loop for every group of every event (not one per group or per
+    event: from a sync thread every async_to_sync call costs a loop switch and, outside daphne, a
+    Redis round trip set-up). Events stay in order: they are queued in the order given, and the
+    next batch is sent only after this call returns."""
     layer = get_channel_layer()
-    if layer is None or not groups:
+    items = [(group, {"type": "kf.event", "event": event}) for groups, event in batch for group in groups]
+    if layer is None or not items:
         return
     try:
-        async_to_sync(_send_all)(layer, groups, {"type": "kf.event", "event": event})
+        async_to_sync(_send_all)(layer, items)
     except Exception:  # noqa: BLE001 - a lost wake-up is recovered by resume; never fail the write
-        logger.exception("publish to %s failed", groups)
+        logger.exception("publish of %d wake-ups failed", len(items))
 
 
 def publish(groups: str | list[str], event: dict) -> None:
@@ -44,3 +58,14 @@ def publish(groups: str | list[str], event: dict) -> None:
     targets = [groups] if isinstance(groups, str) else list(groups)
 
     transaction.on_commit(lambda: _send(targets, event))
+
+
+def publish_many(batch: list[tuple[str | list[str], dict]]) -> None:
+    """Several events of one transaction, published after its commit in one hop (the message
+    writer's batch: one wake-up per message, all sent together)."""
+    targets = []
+    for groups, event in batch:
+        events.validate(event)
+        targets.append(([groups] if isinstance(groups, str) else list(groups), event))
+    if targets:
+        transaction.on_commit(lambda: _send_batch(targets))

@@ -17,7 +17,7 @@ from apps.core.errors import ApplicationError
 from apps.messaging import hooks
 from apps.messaging.groups import conversation_group
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
-from apps.messaging.publish import publish
+from apps.messaging.publish import publish, publish_many
 from apps.messaging.serializers import message_to_dict
 
 logger = logging.getLogger(__name__)
@@ -216,12 +216,16 @@ def _write_batch(requests: list[SendRequest]) -> list[Message | ApplicationError
             return out
         _update_conversations(updates)
         hooks.run_messages_written(created)
-        for message in created:
-            conversation = message.conversation
-            publish(
-                conversation_group(conversation.tenant_id, conversation.pk),
-                {"type": "message.created", "conversation_id": conversation.pk, "message": message_to_dict(message)},
-            )
+        # One wake-up per message, all sent together after the commit.
+        publish_many(
+            [
+                (
+                    conversation_group(m.conversation.tenant_id, m.conversation_id),
+                    {"type": "message.created", "conversation_id": m.conversation_id, "message": message_to_dict(m)},
+                )
+                for m in created
+            ]
+        )
         transaction.on_commit(lambda: _after_commit(created))
         return out
 

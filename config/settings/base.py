@@ -165,7 +165,7 @@ def celery_url(redis_url: str) -> str:
 
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "apps.messaging.layer.BatchingRedisChannelLayer",
         "CONFIG": {
             "hosts": topology.channel_layer_hosts(REDIS_URL),
             "prefix": f"{REDIS_PREFIX}:asgi",
