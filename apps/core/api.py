@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from apps.core.errors import ApplicationError
+from apps.core.params import MAX_ID
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ def exception_handler(exc, context):
         body = {"code": str(getattr(detail, "code", code)), "message": str(detail)}
     response.data = {"error": body}
     return response
-
-
-# Ids are BIGINT: anything outside is "not valid", never a database overflow.
-MAX_ID = 2**63 - 1
 
 
 def id_field(**kwargs) -> serializers.IntegerField:

@@ -62,3 +62,16 @@ def origin_is_ours(origin: str | None, *, own: str | None = None) -> bool:
     if normalized is None:
         return False
     return normalized == normalize_origin(own) or normalized in configured_origins()
+
+
+def websocket_origin_ok(scope) -> bool:
+    """A websocket handshake from a browser must come from one of our origins (no cross-site
+    hijacking with the visitor's or staff member's cookies); without an Origin header it is not a
+    browser and the session or token is the check."""
+    headers = dict(scope.get("headers") or [])
+    origin = headers.get(b"origin")
+    if origin is None:
+        return True
+    host = headers.get(b"host")
+    own = request_origin(secure=scope.get("scheme") == "wss", host=host.decode("latin-1") if host else None)
+    return origin_is_ours(origin.decode("latin-1"), own=own)

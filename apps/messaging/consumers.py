@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from apps.accounts import hooks as account_hooks
 from apps.conversations.models import Conversation
 from apps.core.errors import ApplicationError
-from apps.core.origins import origin_is_ours, request_origin
+from apps.core.origins import request_origin, websocket_origin_ok
 from apps.messaging import presence, protocol, selectors, services
 from apps.messaging.groups import agent_group, conversation_group, customer_group, tenant_staff_group
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
@@ -413,7 +413,7 @@ class AgentConsumer(BaseIMConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active or not user.tenant_id:
             return await self.refuse("unauthorized")
-        if not self.origin_ok():
+        if not websocket_origin_ok(self.scope):
             return await self.refuse("origin_not_allowed")
         self.user = user
         self.presence_key = presence.agent_key(user.pk)
@@ -460,12 +460,6 @@ class AgentConsumer(BaseIMConsumer):
         await super().disconnect(code)
         if user is not None:
             await db(account_hooks.run_connection_changed)(user, channel_name=self.channel_name, connected=False)
-
-    def origin_ok(self) -> bool:
-        origin = _header(self.scope, b"origin")
-        if origin is None:
-            return True  # not a browser: no cross-site hijacking to fear, the session is the check
-        return origin_is_ours(origin, own=_own_origin(self.scope))
 
     async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
         if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):

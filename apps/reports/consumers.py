@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.http.request import split_domain_port, validate_host
 
 from apps.core.errors import ApplicationError
+from apps.core.origins import websocket_origin_ok
 from apps.messaging.groups import tenant_staff_group
 from apps.tenants.time import tenant_tz
 
@@ -25,29 +24,11 @@ THROTTLE = getattr(settings, "REPORTS_MONITOR_THROTTLE_SECONDS", 1.0)
 PERIODIC = 30.0  # waiting times grow even when nothing happens
 
 
-def origin_ok(scope) -> bool:
-    headers = dict(scope.get("headers") or [])
-    origin = headers.get(b"origin")
-    if origin is None:
-        return True  # not a browser; the session is the check
-    origin = origin.decode("latin-1")
-    parts = urlsplit(origin)
-    if not parts.hostname:
-        return False
-    if origin.rstrip("/").lower() in {o.rstrip("/").lower() for o in getattr(settings, "CSRF_TRUSTED_ORIGINS", [])}:
-        return True
-    host = (headers.get(b"host") or b"").decode("latin-1").lower()
-    if host and parts.netloc.lower() == host:
-        return True
-    domain, _port = split_domain_port(parts.netloc.lower())
-    return validate_host(domain, [h for h in settings.ALLOWED_HOSTS if h != "*"])
-
-
 class MonitorConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if (
-            not origin_ok(self.scope)
+            not websocket_origin_ok(self.scope)
             or user is None
             or not user.is_authenticated
             or not user.is_active

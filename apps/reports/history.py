@@ -9,8 +9,8 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from apps.conversations.models import Conversation
-from apps.core.api import MAX_ID
 from apps.core.errors import ApplicationError, NotFound
+from apps.core.params import int_param
 from apps.reports.selectors import require_manager
 from apps.tenants.time import day_range, local_today
 
@@ -37,29 +37,17 @@ class HistoryFilter:
         return {k: v for k, v in asdict(self).items() if v not in (None, "")}
 
 
-def _int(value, field):
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as exc:
-        raise ApplicationError("invalid_filter", _("Invalid value for %(field)s.") % {"field": field}) from exc
-    if not 0 <= number <= MAX_ID:
-        raise ApplicationError("invalid_filter", _("Invalid value for %(field)s.") % {"field": field})
-    return number
-
-
 def history_filter_parse(data) -> HistoryFilter:
     """Validate a filter from a query string or JSON body; bad input -> 400, nothing else."""
     get = data.get
     f = HistoryFilter(
         date_from=(get("date_from") or get("from") or "").strip(),
         date_to=(get("date_to") or get("to") or "").strip(),
-        channel=_int(get("channel"), "channel"),
-        branch=_int(get("branch"), "branch"),
-        agent=_int(get("agent"), "agent"),
+        channel=int_param(get("channel"), name="channel"),
+        branch=int_param(get("branch"), name="branch"),
+        agent=int_param(get("agent"), name="agent"),
         customer=(get("customer") or "").strip()[:100],
-        tag=_int(get("tag"), "tag"),
+        tag=int_param(get("tag"), name="tag"),
         satisfaction=(get("satisfaction") or "").strip(),
         status=(get("status") or "").strip(),
         text=(get("text") or get("q") or "").strip(),

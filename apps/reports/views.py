@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
+from apps.core.params import int_param_or_none
 from apps.core.replica import replica_reads
 from apps.reports import charts, metrics, selectors
 from apps.tenants.time import tenant_tz as _tenant_tz
@@ -36,13 +37,6 @@ def tenant_tz(user):
     return _tenant_tz(user=user)
 
 
-def _int(value):
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
 @manager_page
 @replica_reads()
 def report_page(request):
@@ -61,7 +55,7 @@ def report_page(request):
         rng = selectors.parse_range(
             tz=tenant_tz(user), date_from=q.get("from"), date_to=q.get("to"), grain=q.get("grain")
         )
-        branch_id = _int(q.get("branch"))
+        branch_id = int_param_or_none(q.get("branch"))
         table = selectors.report_table(actor=user, dimension=dimension, rng=rng, branch_id=branch_id)
         series = selectors.report_series(actor=user, rng=rng, branch_id=branch_id)
         kpis = selectors.kpi_table(actor=user, rng=rng, branch_id=branch_id)
@@ -174,7 +168,7 @@ def history_page_view(request):
     }
     try:
         f = history_filter_parse(request.GET)
-        page = _int(request.GET.get("page")) or 1
+        page = int_param_or_none(request.GET.get("page")) or 1
         rows, has_next = history_page(actor=user, f=f, tz=tenant_tz(user), page=page)
     except ApplicationError as exc:
         ctx["error"] = exc.message
@@ -214,7 +208,7 @@ def conversation_page(request, pk: int):
                 flash.success(request, _("You joined the conversation."))
             elif action == "take_over":
                 done = services.intervention_take_over(
-                    actor=user, conversation_id=pk, agent_id=_int(request.POST.get("agent"))
+                    actor=user, conversation_id=pk, agent_id=int_param_or_none(request.POST.get("agent"))
                 )
                 if done.assignee_id == user.pk:
                     flash.success(
@@ -312,7 +306,7 @@ def followups_page(request):
         try:
             services.followup_update(
                 actor=request.user,
-                task_id=_int(request.POST.get("task")) or 0,
+                task_id=int_param_or_none(request.POST.get("task")) or 0,
                 result=request.POST.get("result"),
                 outcome=request.POST.get("outcome") or None,
                 done=request.POST.get("done") == "1",
@@ -368,11 +362,11 @@ def customer_page(request, pk: int):
         try:
             if action == "merge":
                 customer_centre.customer_merge(
-                    actor=user, target_id=pk, source_id=_int(request.POST.get("source")) or 0
+                    actor=user, target_id=pk, source_id=int_param_or_none(request.POST.get("source")) or 0
                 )
                 flash.success(request, _("Customers merged."))
             elif action == "split":
-                customer_centre.customer_split(actor=user, merge_id=_int(request.POST.get("merge")) or 0)
+                customer_centre.customer_split(actor=user, merge_id=int_param_or_none(request.POST.get("merge")) or 0)
                 flash.success(request, _("Merge undone."))
             elif action in ("subscribe", "unsubscribe"):
                 services.tracking_subscribe(

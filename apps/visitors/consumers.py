@@ -14,7 +14,7 @@ import logging
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from apps.reports.consumers import origin_ok
+from apps.core.origins import websocket_origin_ok
 from apps.visitors import selectors
 from apps.visitors.events import visitors_group
 
@@ -26,7 +26,7 @@ PERIODIC = 20.0  # visitors whose pings stop disappear without an event
 class VisitorsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
-        if not origin_ok(self.scope) or user is None or not user.is_authenticated or not user.is_active:
+        if not websocket_origin_ok(self.scope) or user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=4403)
             return
         if not user.tenant_id:

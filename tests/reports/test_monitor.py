@@ -86,6 +86,11 @@ async def test_monitor_refuses_agents_anonymous_and_foreign_origins(org_a):
     assert not ok
     _comm, ok = await _monitor(org_a.sup_east, origin="https://evil.example")
     assert not ok
+    # The same rule as the chat sockets (apps.core.origins): our host name on another scheme or
+    # port, or with a suffix, is not our origin.
+    for origin in ("https://testserver", "http://testserver:8443", "http://testserver.evil.example"):
+        _comm, ok = await _monitor(org_a.sup_east, origin=origin)
+        assert not ok, origin
     comm = WebsocketCommunicator(application, "/ws/monitor/")
     connected, _ = await comm.connect(timeout=5)
     assert not connected

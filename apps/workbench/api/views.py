@@ -9,8 +9,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.models import Branch
-from apps.core.api import MAX_ID, IsTenantMember, id_field
+from apps.core.api import IsTenantMember, id_field
 from apps.core.errors import ApplicationError, NotFound
+from apps.core.params import int_param
 from apps.core.replica import replica_reads
 from apps.tenants.time import day_range, local_today, tenant_tz
 from apps.workbench import selectors, services, stats
@@ -156,18 +157,6 @@ def parse_range(params, *, tz, default_days: int = 1) -> tuple[datetime, datetim
         raise ApplicationError("invalid_date", _("Dates must look like 2026-01-31.")) from exc
 
 
-def parse_int(value, name: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ApplicationError("invalid_filter", _("%(name)s must be a number.") % {"name": name})
-    if abs(number) > MAX_ID:
-        raise ApplicationError("invalid_filter", _("%(name)s must be a number.") % {"name": name})
-    return number
-
-
 def history_filters(params, *, tz) -> dict:
     start, end = (None, None)
     if params.get("from") or params.get("to"):
@@ -178,10 +167,10 @@ def history_filters(params, *, tz) -> dict:
     return {
         "date_from": start,
         "date_to": end,
-        "channel_id": parse_int(params.get("channel"), "channel"),
+        "channel_id": int_param(params.get("channel"), name="channel"),
         "nickname": (params.get("nickname") or "")[:100],
         "satisfaction": satisfaction,
-        "tag_id": parse_int(params.get("tag"), "tag"),
+        "tag_id": int_param(params.get("tag"), name="tag"),
     }
 
 
@@ -211,8 +200,8 @@ class HistoryView(APIView):
         qs = selectors.history_list(
             actor=request.user, **history_filters(request.query_params, tz=tenant_tz(user=request.user))
         )
-        offset = parse_int(request.query_params.get("offset"), "offset") or 0
-        limit = min(parse_int(request.query_params.get("limit"), "limit") or 50, 200)
+        offset = int_param(request.query_params.get("offset"), name="offset") or 0
+        limit = min(int_param(request.query_params.get("limit"), name="limit") or 50, 200)
         if offset < 0 or limit < 1:
             raise ApplicationError("invalid_filter", _("offset and limit must not be negative."))
         total = qs.count()
