@@ -170,7 +170,7 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             for key in dict.fromkeys(key for key, _m, _c, _s in entries):
                 pipe.zremrangebyscore(key, min=0, max=now - int(self.expiry))
             keys = [key for key, _m, _c, _s in entries]
-            args = [m for _k, m, _c, _s in entries] + [c for _k, _m, c, _s in entries]
+            args: list = [m for _k, m, _c, _s in entries] + [c for _k, _m, c, _s in entries]
             args += [s for _k, _m, _c, s in entries] + [self.expiry]
             pipe.eval(_QUEUE_LUA, len(keys), *keys, *args)
             replies = await pipe.execute()
