@@ -7,7 +7,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
-.PHONY: run test install install-dev migrate demo lint format messages clean topology-up topology-down topology-status faults
+.PHONY: run test install install-dev migrate demo lint format messages clean topology-programs topology-up topology-down topology-status faults
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,17 @@ test: install-dev
 ## make topology-up: the production topology on this machine (nginx, daphne x2, Redis shards, MariaDB
 ## primary + replica, Celery worker per queue + beat) at http://127.0.0.1:18400 (bench/topology/cluster.py)
 TOPOLOGY_ARGS ?=
-topology-up: install
+# Debian's programs the topology runs (and mysqlclient's build needs), installed when missing.
+TOPOLOGY_APT := nginx mariadb-server redis-server libmariadb-dev pkg-config
+topology-programs:
+	@missing=$$(for p in $(TOPOLOGY_APT); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "topology: install these Debian packages first: $$missing" >&2; exit 1; fi; \
+	  echo "topology: installing" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+topology-up: install topology-programs
 	$(PIP) install --quiet -r requirements-mysql.txt
 	$(PY) -m bench.topology up $(TOPOLOGY_ARGS)
 
@@ -55,7 +65,7 @@ topology-status:
 
 ## make faults: the fault table under load against the topology (bench/faults.py; results in bench/README.md)
 FAULT_ARGS ?=
-faults: install-dev
+faults: install-dev topology-programs
 	$(PIP) install --quiet -r requirements-mysql.txt
 	$(PY) bench/faults.py $(FAULT_ARGS)
 
