@@ -319,15 +319,21 @@ def run_row(fault: str, topo: Topology, args, data_file: Path, push_file: Path, 
         "--run-id",
         run_id,
         "--ack-timeout",
-        "10",
+        str(args.ack_timeout),
         "--json",
     ]
-    load = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Its own process group: a load tool that hangs is ended with its client processes.
+    load = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     # Wait until the clients are connected and sending.
     for line in load.stderr:
         if "connected in" in line:
             print("  " + line.strip(), flush=True)
             break
+    else:
+        load.wait()
+        raise RuntimeError(f"im_load did not connect (exit {load.returncode})")
     stderr_rest: list[str] = []
     threading.Thread(target=lambda: stderr_rest.extend(load.stderr), daemon=True).start()
     meter = Meter(topo)
@@ -351,7 +357,12 @@ def run_row(fault: str, topo: Topology, args, data_file: Path, push_file: Path, 
         time.sleep(args.outage)
         marks["repair"] = mark(marks_file, "repair")
         repair(fault, topo)
-    out, _err = load.communicate()
+    try:
+        out, _err = load.communicate(timeout=args.duration + args.drain + 300)
+    except subprocess.TimeoutExpired:
+        os.killpg(load.pid, 9)
+        load.wait()
+        raise RuntimeError(f"im_load hung: {''.join(stderr_rest)[-3000:]}") from None
     last = meter.snapshot()
     watcher.stop.set()
     watcher.thread.join(35)
@@ -496,9 +507,9 @@ def push_check(topo: Topology, receiver: Receiver, push: dict, tenant_id: int, p
     return out
 
 
-def prepare(topo: Topology, receiver: Receiver, args, out_dir: Path) -> tuple[Path, Path]:
-    data_file, push_file = out_dir / "im.json", out_dir / "push.json"
-    topo.manage("im_bench_prepare", "--conversations", str(args.conversations), "--supervisor", "--out", str(data_file))
+def prepare(topo: Topology, receiver: Receiver, args, out_dir: Path) -> Path:
+    """The push tenant: visitors whose agents never connect, with the local Receiver as webhook."""
+    push_file = out_dir / "push.json"
     topo.manage("im_bench_prepare", "--conversations", str(args.push_conversations), "--out", str(push_file))
     push = json.loads(push_file.read_text())
     topo.sql(
@@ -507,7 +518,17 @@ def prepare(topo: Topology, receiver: Receiver, args, out_dir: Path) -> tuple[Pa
         f"WHERE id={push['tenant_id']}",
     )
     topo.wait_replica_caught_up()
-    return data_file, push_file
+    return push_file
+
+
+def prepare_row(topo: Topology, args, out_dir: Path, fault: str) -> Path:
+    """A fresh IM tenant per row: between two rows the agents are disconnected for longer than the
+    offline grace period (30 s), after which dispatch rightly hands their conversations back to the
+    queue, so a tenant is used for one row only."""
+    data_file = out_dir / f"im-{fault}.json"
+    topo.manage("im_bench_prepare", "--conversations", str(args.conversations), "--supervisor", "--out", str(data_file))
+    topo.wait_replica_caught_up()
+    return data_file
 
 
 def row_markdown(s: dict) -> str:
@@ -573,6 +594,9 @@ def main(argv=None) -> int:
     parser.add_argument("--drain", type=float, default=120.0)
     parser.add_argument("--procs", type=int, default=2, help="load-generator processes")
     parser.add_argument("--push-conversations", type=int, default=20)
+    parser.add_argument(
+        "--ack-timeout", type=float, default=20.0, help="a visitor sends an unacked message again after this (s)"
+    )
     parser.add_argument("--daphne", type=int, default=2)
     parser.add_argument("--heartbeat-conversations", type=int, default=1000, help="pairs of idle sockets")
     parser.add_argument("--keep-up", action="store_true", help="leave the topology running")
@@ -591,18 +615,21 @@ def main(argv=None) -> int:
         daphne=args.daphne,
         shards=2,
         # The broker hands a dead worker's tasks out again after this (production: 3600 s).
-        extra_env={"CELERY_VISIBILITY_TIMEOUT": "20"},
+        # The push tenant's webhook is the local Receiver: outbound calls refuse loopback otherwise
+        # (apps.outbound.guard; docs/webhooks.md).
+        extra_env={"CELERY_VISIBILITY_TIMEOUT": "20", "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"},
     )
     results = []
     try:
         topo.up()
         out_dir.mkdir(parents=True, exist_ok=True)
-        data_file, push_file = prepare(topo, receiver, args, out_dir)
+        push_file = prepare(topo, receiver, args, out_dir)
         for fault in faults:
             if fault == "heartbeat":
                 results.append(run_heartbeat(topo, args, out_dir))
                 print(json.dumps(results[-1]["resources"], indent=1), flush=True)
                 continue
+            data_file = prepare_row(topo, args, out_dir, fault)
             results.append(run_row(fault, topo, args, data_file, push_file, receiver, out_dir))
             print(row_markdown(results[-1]), flush=True)
     finally:

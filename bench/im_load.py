@@ -442,12 +442,25 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, pus
             tasks.append(asyncio.create_task(pair.run_agent(stop)))
         tasks.append(asyncio.create_task(pair.run_visitor(stop_sending, stop, args)))
     everyone = pairs + pushes
-    ready = asyncio.gather(*(p.ready.wait() for p in everyone), *(p.visitor_ready.wait() for p in everyone))
-    try:
-        await asyncio.wait_for(ready, 900)
-    except TimeoutError:
-        broken = [repr(t.exception()) for t in tasks if t.done() and t.exception()][:3]
-        raise RuntimeError(f"{sum(p.ready.is_set() for p in pairs)}/{len(pairs)} agents ready; {broken}")
+    ready = asyncio.ensure_future(
+        asyncio.gather(*(p.ready.wait() for p in everyone), *(p.visitor_ready.wait() for p in everyone))
+    )
+    # A client that cannot start (a refused first connect, a conversation no longer assigned to
+    # its agent) ends the run at once instead of after the 900 s wait.
+    done, _pending = await asyncio.wait([ready, *tasks], timeout=900, return_when=asyncio.FIRST_COMPLETED)
+    while ready not in done:
+        broken = [repr(t.exception()) for t in tasks if t.done() and not t.cancelled() and t.exception()][:3]
+        if broken or not done:
+            ready.cancel()
+            stop_sending.set()
+            stop.set()
+            go.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise RuntimeError(f"{sum(p.ready.is_set() for p in pairs)}/{len(pairs)} agents ready; {broken}")
+        rest = [t for t in tasks if not t.done()]
+        done, _pending = await asyncio.wait([ready, *rest], timeout=900, return_when=asyncio.FIRST_COMPLETED)
     connected_in = time.monotonic() - t0
     print(f"[{2 * len(pairs)} sockets connected in {connected_in:.1f}s]", file=sys.stderr, flush=True)
     if args.connect_only:
