@@ -36,6 +36,7 @@ import argparse
 import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -220,6 +221,19 @@ class Meter:
         return out
 
 
+LOADS: list[subprocess.Popen] = []  # load tools started by this run
+
+
+def stop_load(load: subprocess.Popen) -> None:
+    """End a load tool and its client processes if it still runs (hung, or this run stops)."""
+    if load.poll() is None:
+        try:
+            os.killpg(load.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        load.wait()
+
+
 def loadavg() -> str:
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -326,6 +340,7 @@ def run_row(fault: str, topo: Topology, args, data_file: Path, push_file: Path, 
     load = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
+    LOADS.append(load)
     # Wait until the clients are connected and sending.
     for line in load.stderr:
         if "connected in" in line:
@@ -360,9 +375,9 @@ def run_row(fault: str, topo: Topology, args, data_file: Path, push_file: Path, 
     try:
         out, _err = load.communicate(timeout=args.duration + args.drain + 300)
     except subprocess.TimeoutExpired:
-        os.killpg(load.pid, 9)
-        load.wait()
         raise RuntimeError(f"im_load hung: {''.join(stderr_rest)[-3000:]}") from None
+    finally:
+        stop_load(load)
     last = meter.snapshot()
     watcher.stop.set()
     watcher.thread.join(35)
@@ -619,7 +634,17 @@ def main(argv=None) -> int:
         # (apps.outbound.guard; docs/webhooks.md).
         extra_env={"CELERY_VISIBILITY_TIMEOUT": "20", "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"},
     )
-    results = []
+    results: list[dict] = []
+
+    def save() -> None:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+
+    def terminate(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")  # the topology is stopped on the way out
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)  # also when started in the background (SIGINT ignored)
     try:
         topo.up()
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -631,11 +656,13 @@ def main(argv=None) -> int:
                 continue
             data_file = prepare_row(topo, args, out_dir, fault)
             results.append(run_row(fault, topo, args, data_file, push_file, receiver, out_dir))
+            save()  # row by row: an interrupted run keeps what it measured
             print(row_markdown(results[-1]), flush=True)
     finally:
+        for load in LOADS:
+            stop_load(load)
         if results:
-            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.out).write_text(json.dumps(results, indent=1, ensure_ascii=False))
+            save()
         if not args.keep_up:
             topo.down()
     print(

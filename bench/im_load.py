@@ -22,7 +22,8 @@ this load): a socket that drops reconnects with backoff; an agent resumes its co
 last seq it saw (the server replays the gap) and, until the resume is answered, orders what arrives
 by seq as the workbench does, dropping a message it already has (same client_msg_id, same seq:
 `repeats`); a visitor sends again, with the same client_msg_id, every message not yet acked (after a
-reconnect, after a retryable `unavailable` error, or when no ack came for --ack-timeout seconds), so
+reconnect, after a retryable `unavailable` error once the delay it names has passed, or when no ack
+came for --ack-timeout seconds, doubled at each attempt up to 4x so a slow server is not flooded), so
 a message is written once however often it is sent. `duplicated` counts a client_msg_id that
 arrives under a second seq (written twice); `out_of_order` a message below the highest seq already
 seen; `lost` an acked message that never reached its agent; `unacked` one never acked. With --marks
@@ -121,7 +122,7 @@ class Pair:
         self.args = args
         self.sent: dict[str, float] = {}  # client_msg_id -> monotonic time of the first send
         self.frames: dict[str, str] = {}  # client_msg_id -> frame, until acked
-        self.last_try: dict[str, float] = {}  # monotonic time of the last send; 0.0: send now
+        self.due: dict[str, float] = {}  # client_msg_id -> monotonic time to (re)send it; 0.0: now
         self.attempts: Counter = Counter()
         self.acked: dict[str, int] = {}  # client_msg_id -> seq
         self.ack_times: list[float] = []  # seconds since clock0
@@ -281,7 +282,7 @@ class Pair:
                 if sender is None:
                     sender = asyncio.create_task(self._generate(stop_sending, args))
                 for cid in self.frames:  # anything not acked yet goes again on this socket, now
-                    self.last_try[cid] = 0.0
+                    self.due[cid] = 0.0
                 self.wake.set()
                 flusher = asyncio.create_task(self._flush(ws, stop))
                 try:
@@ -309,7 +310,7 @@ class Pair:
         }
         self.sent[cid] = time.monotonic()
         self.frames[cid] = json.dumps(frame)
-        self.last_try[cid] = 0.0
+        self.due[cid] = 0.0
         self.wake.set()
         return cid
 
@@ -340,19 +341,19 @@ class Pair:
 
     async def _flush(self, ws, stop):
         """Send every unacked frame that is due: new ones at once, the others after --ack-timeout
-        or after the delay the server asked for."""
+        (doubled at each attempt on the same socket, at most 4x: a slow server is not sent the
+        same message again and again) or after the delay the server asked for."""
         timeout = self.args.ack_timeout
         while not stop.is_set():
             await _sleep(self.wake, 1.0)
             self.wake.clear()
             now = time.monotonic()
             for cid, frame in list(self.frames.items()):
-                tried = self.last_try.get(cid, 0.0)
-                if tried == 0.0 or now - tried >= timeout:
+                if self.due.get(cid, 0.0) <= now:
                     if self.attempts[cid]:
                         self.resends += 1
                     self.attempts[cid] += 1
-                    self.last_try[cid] = now
+                    self.due[cid] = now + timeout * min(4, 2 ** (self.attempts[cid] - 1))
                     try:
                         await ws.send(frame)
                     except ConnectionClosed:
@@ -379,13 +380,14 @@ class Pair:
                 if frame.get("duplicate"):
                     self.dup_acks += 1
                 self.frames.pop(cid, None)
+                self.due.pop(cid, None)
                 self.acked_event.set()
             elif frame["type"] == "error":
                 self.visitor.errors[frame["code"]] += 1
                 cid = frame.get("ref")
                 if frame.get("retry") and cid in self.frames:
                     delay = frame.get("retry_after_ms", 1000) / 1000
-                    self.last_try[cid] = time.monotonic() - self.args.ack_timeout + delay  # due after `delay`
+                    self.due[cid] = time.monotonic() + delay
                     asyncio.get_running_loop().call_later(delay, self.wake.set)
                 elif cid in self.frames:
                     self.frames.pop(cid)  # refused for good: counted under its error code
@@ -518,6 +520,18 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, pus
         "push_unacked": sum(len(p.frames) for p in pushes),
         "failures": failures[:5],
         "failure_count": len(failures),
+        # what the agent of a conversation with lost messages lived through (to find the cause)
+        "lost_detail": [
+            {
+                "conversation_id": p.conversation_id,
+                "lost_seqs": sorted(p.acked[c] for c in p.acked.keys() - p.received.keys())[:10],
+                "agent_last_seq": p.last_seq,
+                "agent": p.agent.as_dict(),
+                "visitor_disconnects": p.visitor.disconnects,
+            }
+            for p in pairs
+            if p.acked.keys() - p.received.keys()
+        ][:5],
     }
     return out
 
@@ -672,6 +686,9 @@ def summarise(args, parts: list[dict]) -> dict:
         pair_deliveries = [d for p in parts for d in p["pair_deliveries"]]
         # marks are wall-clock times; deliveries are seconds since clock0
         summary["marks"] = [{**m, **recovery(pair_deliveries, m["t"] - args.clock0_wall)} for m in marks]
+    lost_detail = [d for p in parts for d in p.get("lost_detail", [])]
+    if lost_detail:
+        summary["lost_detail"] = lost_detail[:5]
     failures = [f for p in parts for f in p["failures"]]
     if failures:
         summary["first_failures"] = failures[:3]
