@@ -132,6 +132,7 @@ class Pair:
         # (seconds since clock0 at receipt, latency in seconds) per first delivery
         self.deliveries: list[tuple[float, float]] = []
         self.duplicates = 0
+        self.resyncs: Counter = Counter()  # resync frames by reason
         self.repeats = 0
         self.out_of_order = 0
         self.last_seq = 0
@@ -212,6 +213,11 @@ class Pair:
                     self.agent.errors[frame.get("code")] += 1
                 elif frame.get("conversation_id") != self.conversation_id:
                     continue
+                elif ftype == "resync":
+                    # ahead_of_server: the database ends below what this agent saw (a restore);
+                    # what it holds above last_seq is gone and those seqs will be used again.
+                    self.resyncs[frame.get("reason")] += 1
+                    self.last_seq = frame["last_seq"]
                 elif ftype == "subscribed" and resuming:
                     resuming = False
                     for message, at in sorted(held, key=lambda h: h[0]["seq"]):
@@ -510,6 +516,7 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, pus
         "duplicated": sum(p.duplicates for p in pairs),
         "out_of_order": sum(p.out_of_order for p in pairs),
         "repeats": sum(p.repeats for p in pairs),
+        "resyncs": dict(sum((p.resyncs for p in pairs), Counter())),
         "resends": sum(p.resends for p in everyone),
         "dup_acks": sum(p.dup_acks for p in everyone),
         "errors": dict(sum((p.errors for p in pairs), Counter())),
@@ -636,6 +643,7 @@ def summarise(args, parts: list[dict]) -> dict:
         "duplicated": sum(p["duplicated"] for p in parts),
         "out_of_order": sum(p["out_of_order"] for p in parts),
         "repeats_dropped": sum(p["repeats"] for p in parts),
+        "resyncs": dict(sum((Counter(p.get("resyncs", {})) for p in parts), Counter())),
         "resends": sum(p["resends"] for p in parts),
         "duplicate_acks": sum(p["dup_acks"] for p in parts),
         "agent": _side_summary([s for p in parts for s in p["agent"]]),

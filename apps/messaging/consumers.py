@@ -271,6 +271,19 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         # handles one message at a time) and are then dropped or used by seq.
         await self.join(conversation_group(conversation.tenant_id, conversation.pk))
         self.subs[conversation.pk] = min(last_seq, conversation.last_seq)
+        if last_seq > conversation.last_seq:
+            # The client saw seqs this database does not have (restored to an earlier point, or a
+            # failover that lost the last commits): new messages will reuse those seqs, so it must
+            # drop what it holds above last_seq instead of taking them for repeats.
+            await self.send_frame(
+                {
+                    "type": "resync",
+                    "conversation_id": conversation.pk,
+                    "from_seq": last_seq,
+                    "last_seq": conversation.last_seq,
+                    "reason": "ahead_of_server",
+                }
+            )
         await self.replay(conversation.pk, current_last_seq=conversation.last_seq)
         frame = {
             "type": "subscribed",

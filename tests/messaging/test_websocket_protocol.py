@@ -140,6 +140,31 @@ async def test_resume_too_far_back_is_answered_with_resync(im_a):
     await visitor.disconnect()
 
 
+async def test_resume_beyond_the_servers_last_seq_tells_the_client_to_drop_what_it_holds_above_it(im_a):
+    # A point-in-time restore or a failover that lost the last commits: the client saw seq 7, the
+    # database now ends at 2, and the next message will be seq 3 again.
+    conv, _customer, token = await sync_to_async(im_a.conversation)()
+    for i in range(2):
+        await sync_to_async(message_create)(conversation_id=conv.pk, sender_kind="agent", body=f"kept {i}")
+    visitor = await visitor_ws(token)
+    await send(visitor, type="subscribe", conversation_id=conv.pk, last_seq=7)
+    assert await recv(visitor) == {
+        "type": "resync",
+        "conversation_id": conv.pk,
+        "from_seq": 7,
+        "last_seq": 2,
+        "reason": "ahead_of_server",
+    }
+    subscribed = await recv(visitor)
+    assert (subscribed["type"], subscribed["last_seq"]) == ("subscribed", 2)
+    agent = await agent_ws(im_a.org.agent_sh)
+    await send(agent, type="send", conversation_id=conv.pk, client_msg_id="after-restore", body="new")
+    live = [f["message"] for f in await drain(visitor, 0.5) if f["type"] == "message.created"]
+    assert [(m["seq"], m["body"]) for m in live] == [(3, "new")]
+    await visitor.disconnect()
+    await agent.disconnect()
+
+
 async def test_visitor_token_cannot_read_or_write_another_conversation(im_a, im_b):
     conv, _customer, token = await sync_to_async(im_a.conversation)()
     other, _c2, _t2 = await sync_to_async(im_a.conversation)()
