@@ -26,6 +26,7 @@ EVENT_KINDS = {
     "bot_offhours": _("Bot: outside service hours"),
     "bot_message_taken": _("Bot took a message"),
     "bot_handoff_refused": _("Hand-off refused (queue closed or full)"),
+    "bot_tracking_failed": _("Bot: waybill could not be looked up"),
 }
 
 REASONS = {
@@ -60,6 +61,7 @@ REASONS = {
     "low_confidence": _("Bot could not answer"),
     "urgent": _("Urgent words"),
     "vip": _("VIP customer"),
+    "tracking_failed": _("Waybill could not be looked up"),
     "off_hours": _("Outside service hours"),
     # agent status changes
     "login": _("Logged in"),

@@ -52,7 +52,7 @@ class FaqEntryForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         try:
-            services._clean_entry({k: data.get(k) for k in services.ENTRY_FIELDS if k in data})
+            services.faq_entry_clean({k: data.get(k) for k in services.ENTRY_FIELDS if k in data})
         except ApplicationError as exc:
             for field, message in exc.extra.get("fields", {}).items():
                 self.add_error(field if field in self.fields else None, message)
@@ -211,6 +211,17 @@ class BotSettingsForm(forms.ModelForm):
 
         return self._checked("provider_url", lambda url: validate_url(url) if url else "")
 
+    def clean_tracking_url(self):
+        from apps.outbound.guard import validate_url
+
+        return self._checked("tracking_url", lambda url: validate_url(url) if url else "")
+
+    def clean_tracking_timeout(self):
+        timeout = self.cleaned_data.get("tracking_timeout")
+        if timeout is not None and not 0.5 <= timeout <= 10:
+            raise forms.ValidationError(_("Between 0.5 and 10 seconds."), code="invalid_timeout")
+        return timeout
+
 
 @admin.register(BotSettings, site=manage_site)
 class BotSettingsAdmin(SuperAdminOnly):
@@ -237,6 +248,7 @@ class BotSettingsAdmin(SuperAdminOnly):
         ),
         (_("Information capture"), {"fields": ["waybill_patterns"]}),
         (_("Answer provider"), {"fields": ["provider", "provider_url", "provider_token", "provider_timeout"]}),
+        (_("Waybill tracking"), {"fields": ["tracking_url", "tracking_secret", "tracking_timeout"]}),
     ]
 
     def has_add_permission(self, request):

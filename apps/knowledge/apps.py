@@ -8,4 +8,11 @@ class KnowledgeConfig(AppConfig):
     verbose_name = _("Knowledge base and bot")
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from apps.knowledge import demo, receivers  # noqa: F401  (hook and demo registrations)
+        from apps.knowledge.schedule import BEAT_SCHEDULE
+
+        schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)
+        if isinstance(schedule, dict):
+            schedule.update(BEAT_SCHEDULE)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -37,6 +38,7 @@ from apps.knowledge.models import (
 )
 from apps.knowledge.providers import Answer, AskContext, provider_for
 from apps.knowledge.services import bot_settings_get, slots_capture
+from apps.knowledge.tracking import TrackingResult, asks_for_tracking, tracking_lookup
 from apps.messaging.models import ContentType, Message, SenderKind
 from apps.messaging.services import message_create
 from apps.tenants.time import zone
@@ -204,7 +206,7 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
     if message.content_type != ContentType.TEXT and not payload.get("kb_action"):
         return None  # an image or file is for the agent who takes over; the bot has nothing to match
     settings = bot_settings_get(tenant_id=message.tenant_id)
-    prepared = _prepare_answers(message=message, payload=payload, settings=settings)
+    prepared = _prepare(message=message, payload=payload, settings=settings)
     with transaction.atomic():
         turn = _start_turn(message=message, settings=settings)
         if turn is None or isinstance(turn, BotAnswer):
@@ -212,25 +214,49 @@ def bot_reply(*, message_id: int) -> BotAnswer | None:
         return _run_turn(turn, message=message, payload=payload, prepared=prepared)
 
 
-def _prepare_answers(*, message: Message, payload: dict, settings: BotSettings) -> list[Answer] | None:
-    """The provider's answers for a plain question, asked before any lock. None when the message is
-    a button (the turn answers it from the database) or there is nothing to ask."""
+@dataclass
+class _Prepared:
+    """What was asked over the network before the turn's lock: the provider's answers, or the
+    tenant's tracking service about the waybill number the visitor gave."""
+
+    answers: list[Answer] | None = None
+    tracking: TrackingResult | None = None
+
+
+def _prepare(*, message: Message, payload: dict, settings: BotSettings) -> _Prepared:
+    """Asked before any lock. Nothing when the message is a button (the turn answers it from the
+    database) or there is nothing to ask."""
     from apps.channels.models import Channel
+    from apps.tenants.models import Tenant
 
     text = message.body or ""
     if payload.get("kb_action") or not text.strip():
-        return None
+        return _Prepared()
     channel = Channel.objects.filter(pk=message.conversation.channel_id).values_list("pk", "branch_id").first()
     if channel is None:
-        return None
+        return _Prepared()
     found = extract_slots(text, waybill_patterns=compile_patterns(settings.waybill_patterns))
+    question = _without_slots(text, found)
+    tenant_slug = Tenant.objects.filter(pk=message.tenant_id).values_list("slug", flat=True).first() or ""
+    if settings.tracking_url and found.get("waybill") and asks_for_tracking(question):
+        return _Prepared(
+            tracking=tracking_lookup(
+                url=settings.tracking_url,
+                secret=settings.tracking_secret,
+                timeout=settings.tracking_timeout,
+                waybill=found["waybill"][0],
+                tenant_slug=tenant_slug,
+                conversation_id=message.conversation_id,
+            )
+        )
     context = AskContext(
         tenant_id=message.tenant_id,
+        tenant_slug=tenant_slug,
         channel_id=channel[0],
         branch_path=_branch_path(channel[1]),
         conversation_id=message.conversation_id,
     )
-    return provider_for(settings).answer(text=_without_slots(text, found), context=context, k=3)
+    return _Prepared(answers=provider_for(settings).answer(text=question, context=context, k=3))
 
 
 def _start_turn(*, message: Message, settings: BotSettings) -> _Turn | BotAnswer | None:
@@ -266,15 +292,37 @@ def _start_turn(*, message: Message, settings: BotSettings) -> _Turn | BotAnswer
     )
 
 
-def _run_turn(turn: _Turn, *, message: Message, payload: dict, prepared: list[Answer] | None) -> BotAnswer | None:
+def _run_turn(turn: _Turn, *, message: Message, payload: dict, prepared: _Prepared) -> BotAnswer | None:
     for step in (_take_message, _resume_handoff, _handoff_rules):
         done = step(turn, payload)
         if done is not None:
             return done
     if payload.get("kb_action") == "feedback":
         return _feedback(turn, payload)
-    answers = _button_answer(turn, payload) or prepared or []
+    if prepared.tracking is not None:
+        return _tracking_answer(turn, prepared.tracking)
+    answers = _button_answer(turn, payload) or prepared.answers or []
     return _answer_or_fall_back(turn, answers)
+
+
+def _tracking_answer(turn: _Turn, result: TrackingResult) -> BotAnswer | None:
+    """The shipment's status from the tenant's tracking service; when it could not say, an agent."""
+    if not result.ok:
+        conversation_event_record(
+            conversation=turn.conversation,
+            kind="bot_tracking_failed",
+            reason=HandoffReason.TRACKING_FAILED,
+            data={"waybill": result.waybill, "error": result.reason},
+        )
+        return turn.handoff(HandoffReason.TRACKING_FAILED, f"{result.reason}:{result.waybill}", allow_ask=False)
+    turn.state.low_confidence_streak = 0
+    payload = {
+        "kb": {"answer_id": turn.record.pk, "outcome": "tracking", "tracking": result.as_payload()},
+        "buttons": [HANDOFF_BUTTON],
+    }
+    turn.record.confidence = 1.0
+    reply = _say(turn.conversation, body=result.answer_text(), key=turn.key, payload=payload)
+    return turn.finish(reply, "tracking")
 
 
 def _take_message(turn: _Turn, payload: dict) -> BotAnswer | None:

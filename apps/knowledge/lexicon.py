@@ -109,6 +109,16 @@ def cilin_codes() -> dict[str, tuple[str, ...]]:
     return {w: tuple(c) for w, c in codes.items()}
 
 
+@lru_cache(maxsize=1)
+def cilin_class_members() -> dict[str, tuple[str, ...]]:
+    """Small Cilin class (the code's first five characters, e.g. Bi16A) -> the words filed under it."""
+    members: dict[str, set[str]] = {}
+    for word, codes in cilin_codes().items():
+        for code in codes:
+            members.setdefault(code[:5], set()).add(word)
+    return {c: tuple(sorted(w)) for c, w in members.items()}
+
+
 _CJK_WORD = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 
 

@@ -42,7 +42,7 @@ import numpy as np
 import rjieba
 from pypinyin import Style, lazy_pinyin
 
-from apps.knowledge.lexicon import cilin_codes, initials, rewrite_colloquial
+from apps.knowledge.lexicon import cilin_class_members, cilin_codes, initials, rewrite_colloquial
 
 # Domain words of Chinese express freight, kept whole for every tenant (tenants add their own).
 DEFAULT_WORDS = [
@@ -717,8 +717,12 @@ def _related_words(vocabulary: set[str], segmenter: Segmenter) -> dict[str, tupl
             by_leaf.setdefault(code, set()).add(word)
             by_class.setdefault(code[:5], set()).add(word)
     related: dict[str, tuple[tuple[str, float], ...]] = {}
+    # Only words filed in a class this knowledge base touches can have a neighbour in it (a few
+    # thousand of Cilin's 77,000 words): the rest are skipped without looking at their codes.
+    members = cilin_class_members()
+    candidates = {w for cls in by_class for w in members.get(cls, ())}
     for word, word_codes in codes.items():
-        if len(word) < 2 and word not in vocabulary:
+        if word not in candidates or (len(word) < 2 and word not in vocabulary):
             continue
         key = segmenter.canonical.get(word, word)
         senses = len(word_codes)

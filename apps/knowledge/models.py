@@ -154,6 +154,16 @@ class BotSettings(TenantOwned):
     provider_token = models.CharField(_("external service token"), max_length=200, blank=True)
     provider_timeout = models.FloatField(_("external service timeout (s)"), default=3.0)
     suggest_limit = models.PositiveSmallIntegerField(_("suggestions shown"), default=5)
+    # The tenant's waybill tracking service (apps.knowledge.tracking); empty = the bot does not look up.
+    tracking_url = models.URLField(
+        _("tracking service URL"),
+        blank=True,
+        help_text=_("A visitor who gives a waybill number is answered with its status from this service."),
+    )
+    tracking_secret = models.CharField(
+        _("tracking service secret"), max_length=200, blank=True, help_text=_("Signs each request (X-Kefu-Signature).")
+    )
+    tracking_timeout = models.FloatField(_("tracking service timeout (s)"), default=3.0)
 
     class Meta:
         verbose_name = _("bot settings")
@@ -174,6 +184,7 @@ class HandoffReason(models.TextChoices):
     LOW_CONFIDENCE = "low_confidence", _("Bot could not answer")
     URGENT = "urgent", _("Urgent words")
     VIP = "vip", _("VIP customer")
+    TRACKING_FAILED = "tracking_failed", _("Waybill could not be looked up")
 
 
 class ConversationBotState(TenantOwned):

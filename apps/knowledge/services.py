@@ -79,64 +79,91 @@ def _safe_url(url: str) -> bool:
     return url.startswith(("https://", "http://", "/")) and not url.startswith("//") and len(url) <= 500
 
 
-def _clean_entry(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
-    """Validate entry fields; raises ApplicationError(fields=...) with every problem at once."""
+class _Invalid(Exception):
+    """One field's problem, in the user's language."""
+
+
+def _text(value: Any, *, limit: int, required: str, too_long: str) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise _Invalid(required)
+    if len(text) > limit:
+        raise _Invalid(too_long)
+    return text
+
+
+def _clean_question(value: Any) -> str:
+    return _text(
+        value, limit=200, required=_("The standard question is required."), too_long=_("At most 200 characters.")
+    )
+
+
+def _clean_answer(value: Any) -> str:
+    return _text(value, limit=5000, required=_("The answer is required."), too_long=_("At most 5000 characters."))
+
+
+def _clean_similar(value: Any) -> list[str]:
+    phrasings = value or []
+    if not isinstance(phrasings, list) or not all(isinstance(p, str) for p in phrasings):
+        raise _Invalid(_("A list of phrasings is expected."))
+    phrasings = list(dict.fromkeys(p.strip() for p in phrasings if p.strip()))
+    if len(phrasings) > MAX_SIMILAR or any(len(p) > 200 for p in phrasings):
+        raise _Invalid(_("At most 100 phrasings of at most 200 characters each."))
+    return phrasings
+
+
+def _clean_links(value: Any) -> list[dict]:
+    links = value or []
+    if not isinstance(links, list) or not all(isinstance(x, dict) and _safe_url(str(x.get("url", ""))) for x in links):
+        raise _Invalid(_("Each link needs a title and an http(s) URL."))
+    return [{"title": str(x.get("title") or x["url"])[:100], "url": str(x["url"]).strip()} for x in links]
+
+
+def _clean_images(value: Any) -> list[str]:
+    images = value or []
+    if not isinstance(images, list) or not all(isinstance(x, str) and _safe_url(x) for x in images):
+        raise _Invalid(_("Images must be http(s) URLs."))
+    return [x.strip() for x in images]
+
+
+def _clean_slots(value: Any) -> list[str]:
+    slots = value or []
+    if not isinstance(slots, list) or not set(slots) <= {"phone", "waybill", "name", "address"}:
+        raise _Invalid(_("Unknown information slot."))
+    return list(dict.fromkeys(slots))
+
+
+# field -> its cleaner; the fields every new entry needs are checked even when absent.
+_CLEANERS = {
+    "question": _clean_question,
+    "answer": _clean_answer,
+    "similar_questions": _clean_similar,
+    "links": _clean_links,
+    "images": _clean_images,
+    "ask_slots": _clean_slots,
+    "category": lambda value: str(value or "").strip()[:50],
+    "is_enabled": bool,
+}
+_REQUIRED = ("question", "answer")
+# Validated by the model's relations and the form or serializer that produced them.
+_PASSED_THROUGH = ("valid_from", "valid_to", "branch", "channel")
+
+
+def faq_entry_clean(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    """The entry's fields, validated; raises ApplicationError(fields=...) with every problem at once.
+    partial: an update, where only the given fields are checked."""
     errors: dict[str, str] = {}
     out: dict[str, Any] = {}
-    if "question" in data or not partial:
-        q = str(data.get("question") or "").strip()
-        if not q:
-            errors["question"] = _("The standard question is required.")
-        elif len(q) > 200:
-            errors["question"] = _("At most 200 characters.")
-        out["question"] = q
-    if "answer" in data or not partial:
-        a = str(data.get("answer") or "").strip()
-        if not a:
-            errors["answer"] = _("The answer is required.")
-        elif len(a) > 5000:
-            errors["answer"] = _("At most 5000 characters.")
-        out["answer"] = a
-    if "similar_questions" in data:
-        sims = data.get("similar_questions") or []
-        if not isinstance(sims, list) or not all(isinstance(s, str) for s in sims):
-            errors["similar_questions"] = _("A list of phrasings is expected.")
-        else:
-            sims = list(dict.fromkeys(s.strip() for s in sims if s.strip()))
-            if len(sims) > MAX_SIMILAR or any(len(s) > 200 for s in sims):
-                errors["similar_questions"] = _("At most 100 phrasings of at most 200 characters each.")
-            out["similar_questions"] = sims
-    if "links" in data:
-        links = data.get("links") or []
-        if not isinstance(links, list) or not all(
-            isinstance(x, dict) and _safe_url(str(x.get("url", ""))) for x in links
-        ):
-            errors["links"] = _("Each link needs a title and an http(s) URL.")
-        else:
-            out["links"] = [
-                {"title": str(x.get("title") or x["url"])[:100], "url": str(x["url"]).strip()} for x in links
-            ]
-    if "images" in data:
-        images = data.get("images") or []
-        if not isinstance(images, list) or not all(isinstance(x, str) and _safe_url(x) for x in images):
-            errors["images"] = _("Images must be http(s) URLs.")
-        else:
-            out["images"] = [x.strip() for x in images]
-    if "ask_slots" in data:
-        slots = data.get("ask_slots") or []
-        if not isinstance(slots, list) or not set(slots) <= {"phone", "waybill", "name", "address"}:
-            errors["ask_slots"] = _("Unknown information slot.")
-        else:
-            out["ask_slots"] = list(dict.fromkeys(slots))
-    if "category" in data:
-        out["category"] = str(data.get("category") or "").strip()[:50]
-    if "is_enabled" in data:
-        out["is_enabled"] = bool(data["is_enabled"])
-    for key in ("valid_from", "valid_to", "branch", "channel"):
-        if key in data:
-            out[key] = data[key]
-    vf, vt = out.get("valid_from"), out.get("valid_to")
-    if vf and vt and vf > vt:
+    for name, clean in _CLEANERS.items():
+        if name not in data and (partial or name not in _REQUIRED):
+            continue
+        try:
+            out[name] = clean(data.get(name))
+        except _Invalid as exc:
+            errors[name] = str(exc)
+    out.update({key: data[key] for key in _PASSED_THROUGH if key in data})
+    valid_from, valid_to = out.get("valid_from"), out.get("valid_to")
+    if valid_from and valid_to and valid_from > valid_to:
         errors["valid_to"] = _("The end of validity is before its start.")
     if errors:
         raise ApplicationError("invalid", _("The submitted data is not valid."), extra={"fields": errors})
@@ -147,7 +174,7 @@ def _clean_entry(data: dict[str, Any], *, partial: bool = False) -> dict[str, An
 
 
 def faq_entry_create(*, tenant_id: int, actor=None, **data) -> FaqEntry:
-    fields = _clean_entry(data)
+    fields = faq_entry_clean(data)
     with transaction.atomic():
         entry = FaqEntry.objects.create(tenant_id=tenant_id, **fields)
         index_bump(tenant_id=tenant_id)
@@ -156,7 +183,7 @@ def faq_entry_create(*, tenant_id: int, actor=None, **data) -> FaqEntry:
 
 
 def faq_entry_update(*, entry: FaqEntry, actor=None, **data) -> FaqEntry:
-    fields = _clean_entry(data, partial=True)
+    fields = faq_entry_clean(data, partial=True)
     with transaction.atomic():
         for key, value in fields.items():
             setattr(entry, key, value)
@@ -297,7 +324,7 @@ def faq_import(*, tenant_id: int, content: bytes, filename: str, actor=None) -> 
                 "valid_from": _parse_when(row.get("valid_from")),
                 "valid_to": _parse_when(row.get("valid_to"), end=True),
             }
-            fields = _clean_entry(data)
+            fields = faq_entry_clean(data)
         except ValueError as exc:
             errors.append({"row": number, "message": _("Unreadable value: %(v)s") % {"v": str(exc)[:50]}})
             continue

@@ -28,3 +28,12 @@ def keyword_alerts_task(message_ids: list[int]) -> int:
     from apps.knowledge.alerts import keyword_alerts_for_messages
 
     return keyword_alerts_for_messages(message_ids=list(message_ids))
+
+
+@shared_task(acks_late=True)
+def missed_replies_collect_task() -> int:
+    """Beat job: a question is finished once (reply found, or closed without one), so a redelivered or
+    overlapping run finds nothing left to do for the rows another run finished."""
+    from apps.knowledge.learning import missed_replies_collect
+
+    return missed_replies_collect()

@@ -38,6 +38,26 @@ def test_low_confidence_question_is_collected_with_the_agent_reply_and_its_faq(k
     assert missed.matched_entry_id == entry.pk and missed.match_score >= 0.9
 
 
+def test_reply_collection_is_a_beat_job_and_a_second_run_changes_nothing(kit):
+    from django.conf import settings
+
+    from apps.knowledge.tasks import missed_replies_collect_task
+
+    jobs = {job["task"] for job in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "apps.knowledge.tasks.missed_replies_collect_task" in jobs
+    kit.settings(confidence_threshold=0.99, max_low_confidence=1, slots_before_handoff=[])
+    conversation = kit.start()
+    kit.say(conversation, QUESTION)
+    entry = _international(kit.org.tenant.pk)
+    assert missed_replies_collect_task() == 0  # no agent reply yet: the question waits for one
+    kit.say(conversation, entry.answer, sender_kind="agent", user=kit.org.agent_sh)
+    assert missed_replies_collect_task() == 1
+    first = MissedQuestion.objects.filter(tenant=kit.org.tenant).values().get()
+    assert first["matched_entry_id"] == entry.pk and first["reply_checked"]
+    assert missed_replies_collect_task() == 0  # redelivered or overlapping run
+    assert MissedQuestion.objects.filter(tenant=kit.org.tenant).values().get() == first
+
+
 def test_accepting_adds_the_phrasing_and_the_bot_then_answers_it(kit):
     from apps.knowledge.index import get_index
     from apps.knowledge.learning import missed_question_accept

@@ -161,3 +161,43 @@ def test_development_set_keeps_its_figures():
     top1 = sum([keys[m.entry_id] for m in index.search(q, k=1)] == [k] for q, k in labelled)
     top3 = sum(k in [keys[m.entry_id] for m in index.search(q, k=3)] for q, k in labelled)
     assert top1 / len(labelled) >= 0.70 and top3 / len(labelled) >= 0.90
+
+
+@pytest.mark.smoke
+def test_entry_validation_reports_every_bad_field_at_once_and_checks_only_given_fields_on_update():
+    from datetime import datetime
+
+    from apps.core.errors import ApplicationError
+    from apps.knowledge.services import faq_entry_clean
+
+    with pytest.raises(ApplicationError) as caught:
+        faq_entry_clean(
+            {
+                "answer": "a" * 5001,
+                "similar_questions": "not a list",
+                "links": [{"url": "javascript:alert(1)"}],
+                "images": ["//evil.example/x.png"],
+                "ask_slots": ["password"],
+                "valid_from": datetime(2026, 2, 1),
+                "valid_to": datetime(2026, 1, 1),
+            }
+        )
+    assert set(caught.value.extra["fields"]) == {
+        "question",
+        "answer",
+        "similar_questions",
+        "links",
+        "images",
+        "ask_slots",
+        "valid_to",
+    }
+    cleaned = faq_entry_clean(
+        {"similar_questions": [" 运费多少 ", "运费多少", ""], "ask_slots": ["phone", "phone"], "category": " 运费 "},
+        partial=True,
+    )
+    assert cleaned == {"similar_questions": ["运费多少"], "ask_slots": ["phone"], "category": "运费"}
+    assert faq_entry_clean({"question": " 运费？", "answer": "按重量", "is_enabled": 0}) == {
+        "question": "运费？",
+        "answer": "按重量",
+        "is_enabled": False,
+    }

@@ -66,7 +66,7 @@ def test_http_provider_answers_the_bot(kit, ai_server):
     assert reply.payload["kb"]["provider"] == "http"
     assert handler.requests[0]["auth"] == "Bearer s3cret"
     assert handler.requests[0]["body"]["question"] == "冷冻海鲜要怎么寄"
-    assert handler.requests[0]["body"]["tenant"] == ""
+    assert handler.requests[0]["body"]["tenant"] == kit.org.tenant.slug
 
 
 @pytest.mark.smoke
