@@ -137,4 +137,5 @@ def widget_strings() -> dict:
         "bot": _("Smart assistant"),
         "system": _("System"),
         "file": _("File"),
+        "recalled": _("Message recalled"),
     }

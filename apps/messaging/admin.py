@@ -5,8 +5,8 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from apps.core.admin_site import ReadOnlyScopedAdmin, manage_site
-from apps.messaging.models import PushDelivery
+from apps.core.admin_site import ReadOnlyScopedAdmin, SuperAdminOnly, manage_site
+from apps.messaging.models import MessageRecall, PushDelivery, RecallSettings
 from apps.messaging.push import push_retry
 
 
@@ -51,3 +51,20 @@ class PushDeliveryAdmin(ReadOnlyScopedAdmin):
             ngettext("%(n)d push queued again.", "%(n)d pushes queued again.", n) % {"n": n},
             messages.SUCCESS if n else messages.WARNING,
         )
+
+
+@admin.register(RecallSettings, site=manage_site)
+class RecallSettingsAdmin(SuperAdminOnly):
+    """How long staff may recall their own messages (docs/protocol.md, recall)."""
+
+    list_display = ("__str__", "window_seconds", "updated_at")
+    fields = ("window_seconds",)
+
+
+@admin.register(MessageRecall, site=manage_site)
+class MessageRecallAdmin(ReadOnlyScopedAdmin):
+    """Recalled messages as they were sent: supervisors see their branches' (the audit)."""
+
+    list_display = ("recalled_at", "conversation_id", "recalled_by", "content_type", "body")
+    list_filter = ("content_type",)
+    date_hierarchy = "recalled_at"

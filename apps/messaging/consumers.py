@@ -421,6 +421,16 @@ class AgentConsumer(BaseIMConsumer):
     """Staff: agents, supervisors, admins, logged in with the session cookie."""
 
     role = "agent"
+    extra_frames = protocol.CLIENT_FRAMES_AGENT
+
+    async def frame_recall(self, frame, ref):
+        # Recall my message (apps.messaging.recall): the notice reaches everyone as message.created.
+        conversation = await self.conversation(frame.get("conversation_id"), fresh=True)
+        message_id = _frame_int(frame, "message_id")
+        reply = await db(_recall_sync)(self.user, conversation, message_id)
+        if ref is not None:
+            reply["ref"] = ref
+        await self.send_frame(reply)
 
     async def connect(self):
         user = self.scope.get("user")
@@ -507,6 +517,21 @@ class AgentConsumer(BaseIMConsumer):
         await super().kf_event(message)
         if self._pending_join:
             await self.join(self._pending_join)
+
+
+def _recall_sync(user, conversation: Conversation, message_id: int) -> dict:
+    from apps.messaging import recall
+
+    message = recall.message_recall(actor=user, conversation=conversation, message_id=message_id)
+    notice = getattr(message, "notice", None)
+    return {
+        "type": "recalled",
+        "conversation_id": conversation.pk,
+        "message_id": message.pk,
+        "seq": message.seq,
+        "notice_seq": notice.seq if notice is not None else None,
+        "platform_recalled": not recall.platform_keeps_messages(conversation.channel.kind),
+    }
 
 
 class VisitorConsumer(BaseIMConsumer):

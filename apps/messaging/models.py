@@ -45,6 +45,9 @@ class Message(TenantOwned):
     payload = models.JSONField(default=dict, blank=True)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.ALL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Recalled by its sender (apps.messaging.recall): body and payload are emptied, the original
+    # is kept in MessageRecall for supervisors.
+    recalled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("message")
@@ -107,3 +110,46 @@ class PushDelivery(TenantOwned):
                 fields=["message", "recipient_kind", "recipient_id"], name="push_once_per_recipient"
             )
         ]
+
+
+class RecallSettings(TenantOwned):
+    """How long after sending staff may recall their own message (0: never)."""
+
+    window_seconds = models.PositiveIntegerField(
+        _("recall window (s)"),
+        default=120,
+        help_text=_("Staff may recall their own message this long after sending it; 0 turns recall off."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("message recall")
+        verbose_name_plural = _("message recall")
+        constraints = [models.UniqueConstraint(fields=["tenant"], name="recall_settings_once")]
+
+    def __str__(self) -> str:
+        return str(_("Message recall"))
+
+
+class MessageRecall(TenantOwned):
+    """A recalled message as it was, for supervisors (and the audit): who recalled it and when.
+    Listed in apps/privacy/scrub.py like every other copy of a conversation's text."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="recall")
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
+    recalled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recalled_at = models.DateTimeField()
+    notice_seq = models.PositiveBigIntegerField()  # the seq of the recall notice (message_recalled)
+    content_type = models.CharField(max_length=20, choices=ContentType.choices)
+    body = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    subtree_field = "conversation__branch"
+    subtree_includes_unassigned = True
+
+    class Meta:
+        verbose_name = _("recalled message")
+        verbose_name_plural = _("recalled messages")
+        ordering = ["-recalled_at"]

@@ -103,9 +103,10 @@ def frame_rate() -> tuple[float, float]:
 # Frames a client may send, per endpoint.
 CLIENT_FRAMES_COMMON = ("ping", "send", "subscribe", "resume", "unsubscribe", "typing", "read")
 CLIENT_FRAMES_VISITOR = ("start",)
+CLIENT_FRAMES_AGENT = ("recall",)
 
 # Frames only the server sends (events from apps/messaging/events.py are sent as they are).
-SERVER_FRAMES = ("hello", "pong", "ack", "subscribed", "unsubscribed", "started", "resync", "error")
+SERVER_FRAMES = ("hello", "pong", "ack", "subscribed", "unsubscribed", "started", "resync", "recalled", "error")
 
 # Stable error codes of the websocket protocol and the REST API, with what they mean.
 ERROR_CODES: dict[str, str] = {
@@ -134,6 +135,9 @@ ERROR_CODES: dict[str, str] = {
     "unavailable": _("The service is briefly unavailable. Your message will be sent again."),
     "internal_error": _("Something went wrong on our side."),
     "parse_error": _("The request body is not valid JSON."),
+    "recall_not_sender": _("Only the sender can recall a message."),
+    "recall_not_allowed": _("This message cannot be recalled."),
+    "recall_too_late": _("The recall window has passed."),
 }
 
 # Events a visitor connection may receive (everything else on the conversation group is staff business).

@@ -10,7 +10,7 @@ def message_to_dict(message: Message) -> dict:
     sender_name = ""
     if message.sender_user_id is not None and message.sender_user is not None:
         sender_name = message.sender_user.name
-    return {
+    data = {
         "id": message.pk,
         "conversation_id": message.conversation_id,
         "seq": message.seq,
@@ -25,3 +25,6 @@ def message_to_dict(message: Message) -> dict:
         "visibility": message.visibility,
         "created_at": message.created_at.isoformat(),
     }
+    if message.recalled_at is not None:  # emptied; clients show "消息已撤回" (apps.messaging.recall)
+        data["recalled_at"] = message.recalled_at.isoformat()
+    return data

@@ -7,7 +7,8 @@ batch interrupted half-way is simply done again by the next run.
 Where text about a conversation is kept besides its messages, it is listed here: the
 conversation's preview and subject, event data, ratings' comments, transfer notes, leave-messages,
 the bot's memory, captured facts, keyword-alert excerpts, missed questions, follow-up results,
-tracking notifications, inbound platform payloads, attachments and the search index. A test
+tracking notifications, inbound platform payloads, recalled messages' originals, attachments
+and the search index. A test
 (tests/privacy/test_erasure.py) searches every table for an erased customer's text, so a new
 copy added elsewhere fails it until it is listed here.
 """
@@ -62,7 +63,7 @@ def scrub_conversations(*, tenant_id: int, conversation_ids: list[int], reason: 
     from apps.channels.models import InboundMessage
     from apps.conversations.models import Conversation, ConversationEvent, Rating, Transfer
     from apps.knowledge.models import CapturedSlot, ConversationBotState, KeywordAlert, MissedQuestion
-    from apps.messaging.models import Attachment, Message
+    from apps.messaging.models import Attachment, Message, MessageRecall
     from apps.reports.models import FollowUpTask, SearchTerm, TrackingNotification
     from apps.routing.models import LeaveMessage
 
@@ -79,6 +80,8 @@ def scrub_conversations(*, tenant_id: int, conversation_ids: list[int], reason: 
             Message.objects.filter(conversation_id__in=ids).exclude(body="", payload={"erased": reason}).update(
                 body="", payload={"erased": reason}
             )
+        # Recalled messages' originals (kept for supervisors) go with the messages.
+        MessageRecall.objects.filter(conversation_id__in=ids).exclude(body="", payload={}).update(body="", payload={})
         Conversation.objects.filter(pk__in=ids).update(last_message_preview="", subject="")
         for event in ConversationEvent.objects.filter(conversation_id__in=ids).exclude(data={}).only("pk", "data"):
             kept = {k: v for k, v in event.data.items() if not isinstance(v, str)}
@@ -93,7 +96,7 @@ def scrub_conversations(*, tenant_id: int, conversation_ids: list[int], reason: 
         CapturedSlot.objects.filter(conversation_id__in=ids).delete()
         KeywordAlert.objects.filter(conversation_id__in=ids).exclude(excerpt="").update(excerpt="")
         MissedQuestion.objects.filter(conversation_id__in=ids).delete()
-        FollowUpTask.objects.filter(conversation_id__in=ids).exclude(result="").update(result="")
+        FollowUpTask.objects.filter(conversation_id__in=ids).exclude(result="", note="").update(result="", note="")
         TrackingNotification.objects.filter(conversation_id__in=ids).exclude(text="").update(text="")
         InboundMessage.objects.filter(Q(conversation_id__in=ids) | Q(message_id__in=message_ids)).update(
             payload={}, sender_id=""

@@ -16,6 +16,7 @@ from apps.channels.models import Channel
 from apps.conversations.models import ConversationStatus, ConversationTag
 from apps.core.errors import ApplicationError, NotFound
 from apps.core.replica import replica_reads
+from apps.messaging.recall import recall_window_seconds
 from apps.reports.metrics import DEFINITIONS
 from apps.tenants.time import local_today, tenant_tz
 from apps.workbench import selectors, stats
@@ -87,7 +88,10 @@ def _bootstrap(user: User) -> dict:
             "max_chats": user.max_chats,
             "max_chats_cap": user.max_chats_cap,
             "tenant_id": user.tenant_id,
+            "is_manager": user.is_manager,
         },
+        # How long after sending my own message I may recall it (apps.messaging.recall).
+        "recall_seconds": recall_window_seconds(tenant_id=user.tenant_id),
         "conversations": [row(c) for c in mine],
         "queue": [row(c) for c in queue],
         "tags": [

@@ -25,7 +25,15 @@ def test_every_error_code_is_documented(code):
 
 
 @pytest.mark.parametrize(
-    "frame", sorted(set(protocol.CLIENT_FRAMES_COMMON + protocol.CLIENT_FRAMES_VISITOR + protocol.SERVER_FRAMES))
+    "frame",
+    sorted(
+        set(
+            protocol.CLIENT_FRAMES_COMMON
+            + protocol.CLIENT_FRAMES_VISITOR
+            + protocol.CLIENT_FRAMES_AGENT
+            + protocol.SERVER_FRAMES
+        )
+    ),
 )
 def test_every_frame_type_is_documented(frame):
     assert f'"type": "{frame}"' in DOC

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.messaging.api import views
+from apps.messaging.api import recall_views, views
 
 urlpatterns = [
     path("visitor/sessions/", views.VisitorSessionView.as_view(), name="visitor-session"),
@@ -11,5 +11,15 @@ urlpatterns = [
         "im/conversations/<int:conversation_id>/attachments/",
         views.AttachmentUploadView.as_view(),
         name="im-attachments",
+    ),
+    path(
+        "im/conversations/<int:conversation_id>/messages/<int:message_id>/recall/",
+        recall_views.MessageRecallView.as_view(),
+        name="im-message-recall",
+    ),
+    path(
+        "im/conversations/<int:conversation_id>/recalls/",
+        recall_views.ConversationRecallsView.as_view(),
+        name="im-recalls",
     ),
 ]

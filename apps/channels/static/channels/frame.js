@@ -59,9 +59,26 @@ function notice(text) {
 }
 
 // ---------------------------------------------------------------- messages
+function recalledRow(seq) {
+  var row = el("div", "kf-row kf-system kf-recalled");
+  row.appendChild(el("div", "kf-notice", S.recalled));
+  row.setAttribute("data-seq", seq);
+  return row;
+}
+
+/** 撤回: the agent recalled an earlier message (its own seq carries the notice, so a client that
+ * was away gets it on resume); the message is shown as "消息已撤回" in its place. */
+function applyRecall(m) {
+  var seq = m.payload && m.payload.seq;
+  var old = seq && els.messages.querySelector('[data-seq="' + Number(seq) + '"]');
+  if (old) old.parentNode.replaceChild(recalledRow(Number(seq)), old);
+}
+
 function renderMessage(m) {
   if (m.visibility && m.visibility !== "all") return;
   if (!state.conv.seq.add(m.seq)) return; // a duplicate wake-up or replay
+  if (m.content_type === "event" && m.payload && m.payload.code === "message_recalled") { applyRecall(m); return; }
+  if (m.recalled_at) { els.messages.appendChild(recalledRow(m.seq)); scrollDown(); return; }
   var pending = m.client_msg_id && state.pendingEls[m.client_msg_id];
   var mine = m.sender_kind === "visitor";
   var row;

@@ -24,6 +24,13 @@ function isNotice(m) {
   return m.content_type === "system" || m.content_type === "event" || (m.sender_kind || "system") === "system";
 }
 
+// Features that change how a message looks (recall, ...): fn(message, node) after it is built.
+var messageDecorators = [];
+export function decorateMessage(fn) { messageDecorators.push(fn); }
+// ... and that act on every message stored, however it came (live, replay, REST catch-up): fn(c, m).
+var appendListeners = [];
+export function onAppend(fn) { appendListeners.push(fn); }
+
 export function msgNode(m) {
   var kind = m.sender_kind || "system";
   var cls = "wb-msg wb-msg-" + kind + (m.visibility === "staff" ? " wb-msg-staff" : "") + (m._pending ? " pending" : "") + (m._failed ? " failed" : "");
@@ -49,6 +56,7 @@ export function msgNode(m) {
     body.textContent = m.body || "";
   }
   node.appendChild(body);
+  messageDecorators.forEach(function (fn) { fn(m, node); });
   if (m._failed) {
     var retry = el("button", { type: "button", class: "link" }, _("Failed. Retry"));
     retry.addEventListener("click", function () { resend(m); });
@@ -102,6 +110,7 @@ function appendMessage(c, m) {
     c.messages.set(m.seq, m);
     if (m.client_msg_id) c.pending.delete(m.client_msg_id);
     if (c.data.last_seq === undefined || m.seq > c.data.last_seq) c.data.last_seq = m.seq;
+    appendListeners.forEach(function (fn) { fn(c, m); });
   }
   return true;
 }

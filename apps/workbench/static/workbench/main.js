@@ -18,6 +18,7 @@ import "./visitors.js"; // the Visitors tab: who is on the site now, and invitin
 import "./sla.js"; // SLA time left and colours in the lists, live breach alerts
 import "./waiting.js"; // waiting for the customer (snooze) with a reminder
 import "./followups.js"; // the Follow-ups tab: my follow-up tasks, completing and creating them
+import "./recall.js"; // recalling my own messages (撤回), shown as recalled everywhere
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
