@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -26,7 +28,7 @@ OUTBOUND_SENDER_KINDS = {"agent", "supervisor", "salesperson", "bot"}
 OUTBOUND_CONTENT_TYPES = {"text", "image", "file"}
 EXTERNAL_KINDS = {ChannelKind.WECHAT, ChannelKind.MINIPROGRAM, ChannelKind.WECOM_KF, ChannelKind.PARTNER}
 # Identity kinds of the customer behind each platform's user id (openids are per app).
-IDENTITY_KINDS = {
+IDENTITY_KINDS: dict[str, str] = {
     ChannelKind.WECHAT: "wechat",
     ChannelKind.MINIPROGRAM: "miniprogram",
     ChannelKind.WECOM_KF: "wecom_kf",
@@ -165,7 +167,7 @@ def channel_update(
 
 
 # Which settings each kind uses; the secrets are never shown back (an empty field keeps them).
-KIND_CONFIG_KEYS = {
+KIND_CONFIG_KEYS: dict[str, list[str]] = {
     ChannelKind.WECHAT: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
     ChannelKind.MINIPROGRAM: ["app_id", "app_secret", "token", "encoding_aes_key", "original_id", "api_base_url"],
     ChannelKind.WECOM_KF: ["corp_id", "secret", "token", "encoding_aes_key", "open_kfid", "api_base_url"],
@@ -194,6 +196,7 @@ def channel_config_build(
 
     config = dict(stored or {})
     settings_: dict[str, object] = {}
+    value: object
     for key in CREDENTIAL_KEYS:
         if key not in KIND_CONFIG_KEYS.get(kind, ()):
             config.pop(key, None)
@@ -372,10 +375,16 @@ def customer_update_prechat(
 # --- inbound ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Recorded:
+    inbound: InboundMessage
+    created: bool  # False: a redelivery, the stored row
+
+
 def inbound_record(
     *, channel: Channel, external_id: str, sender_id: str, kind: str, payload: dict, enqueue: bool = True
-) -> InboundMessage:
-    """Store a delivery once; redeliveries return the stored row (`created_now` False).
+) -> Recorded:
+    """Store a delivery once; a redelivery gets the stored row back.
 
     Processing happens in a Celery task enqueued after commit, so the platform gets its
     answer at once (WeChat gives us 5 seconds).
@@ -395,11 +404,8 @@ def inbound_record(
             if enqueue:
                 transaction.on_commit(lambda: tasks.process_inbound.delay(inbound.pk))
     except IntegrityError:
-        inbound = InboundMessage.objects.get(channel=channel, external_id=external_id[:128])
-        inbound.created_now = False
-        return inbound
-    inbound.created_now = True
-    return inbound
+        return Recorded(InboundMessage.objects.get(channel=channel, external_id=external_id[:128]), created=False)
+    return Recorded(inbound, created=True)
 
 
 def _identity_kind(channel: Channel) -> str:
@@ -546,7 +552,7 @@ def inbound_sweep(*, limit: int = 500) -> int:
     return len(ids)
 
 
-DEFAULT_NAMES = {
+DEFAULT_NAMES: dict[str, object] = {
     ChannelKind.WECHAT: _("WeChat user %(tail)s"),
     ChannelKind.MINIPROGRAM: _("Mini-program user %(tail)s"),
     ChannelKind.WECOM_KF: _("WeChat user %(tail)s"),
@@ -561,9 +567,11 @@ def _content(inbound: InboundMessage, conversation_for):
     kind = inbound.channel.kind
     if kind == ChannelKind.WECOM_KF:
         return wecom_services.inbound_content(inbound, conversation_for())
-    builder = {ChannelKind.WECHAT: _wechat_content, ChannelKind.MINIPROGRAM: miniprogram.inbound_content}.get(
-        kind, _partner_content
-    )
+    builders: dict[str, Callable] = {
+        ChannelKind.WECHAT: _wechat_content,
+        ChannelKind.MINIPROGRAM: miniprogram.inbound_content,
+    }
+    builder = builders.get(kind, _partner_content)
     content = builder(inbound)
     return None if content is None else wecom_services.Content(*content)
 
@@ -591,13 +599,17 @@ def _inbound_event(inbound: InboundMessage, customer: Customer) -> str | None:
     return None
 
 
-def inbound_process(*, inbound_id: int) -> InboundMessage:
-    """Turn a stored delivery into a conversation message. Safe to run any number of times.
+@dataclass(frozen=True)
+class Processed:
+    inbound: InboundMessage
+    processed_now: bool = False  # this call processed it (else it was done before)
+    conversation_created: bool = False  # ... and opened the conversation for it
 
-    The returned row has `processed_now` True when this call processed it, and
-    `conversation_created` True when it also opened the conversation."""
+
+def inbound_process(*, inbound_id: int) -> Processed:
+    """Turn a stored delivery into a conversation message. Safe to run any number of times."""
     from apps.messaging.services import message_create
-    from apps.routing.intake import conversation_intake
+    from apps.routing.intake import conversation_intake_result
 
     # Media is fetched before the row lock is taken: no network call inside the transaction.
     pending = (
@@ -606,11 +618,8 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
     media = _wechat_media_fetch(pending) if pending is not None else None
     with translation.override(settings.LANGUAGE_CODE), transaction.atomic():
         inbound = InboundMessage.objects.select_for_update().select_related("channel").get(pk=inbound_id)
-        inbound.conversation_created = False
-        inbound.processed_now = False
         if inbound.status != InboundStatus.PENDING:
-            return inbound
-        inbound.processed_now = True
+            return Processed(inbound)
         channel = inbound.channel
         name = inbound.payload.get("user_name") or ""
         if not name and channel.kind in DEFAULT_NAMES:
@@ -623,20 +632,20 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
         if event_status is not None:
             inbound.status = event_status
             inbound.save(update_fields=["status", "processed_at"])
-            return inbound
+            return Processed(inbound, processed_now=True)
         opened: list = []
 
         def conversation_for():
             if not opened:
-                opened.append(conversation_intake(channel=channel, customer=customer))
-            return opened[0]
+                opened.append(conversation_intake_result(channel=channel, customer=customer))
+            return opened[0].conversation
 
         try:
             content = _content(inbound, conversation_for)
             if content is None:
                 inbound.status = InboundStatus.IGNORED
                 inbound.save(update_fields=["status", "processed_at"])
-                return inbound
+                return Processed(inbound, processed_now=True)
             conversation = conversation_for()
             content_type, payload = content.content_type, content.payload
             if media is not None:
@@ -656,15 +665,14 @@ def inbound_process(*, inbound_id: int) -> InboundMessage:
             inbound.status = InboundStatus.IGNORED
             inbound.error = f"{exc.code}: {exc.message}"[:200]
             inbound.save(update_fields=["status", "error", "processed_at"])
-            return inbound
+            return Processed(inbound, processed_now=True)
         if content.sender_kind == "visitor":
             Customer.objects.filter(pk=customer.pk).update(last_seen_at=timezone.now())
         inbound.status = InboundStatus.DONE
         inbound.conversation = conversation
         inbound.message = message
-        inbound.conversation_created = bool(getattr(conversation, "created_now", False))
         inbound.save(update_fields=["status", "conversation", "message", "processed_at"])
-        return inbound
+        return Processed(inbound, processed_now=True, conversation_created=opened[0].created)
 
 
 # --- outbound --------------------------------------------------------------------------------

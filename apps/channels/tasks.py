@@ -16,9 +16,9 @@ def process_inbound(inbound_id: int) -> None:
     from apps.channels import wecom_services
     from apps.channels.models import ChannelKind
 
-    inbound = services.inbound_process(inbound_id=inbound_id)
-    if inbound.channel.kind == ChannelKind.WECOM_KF:
-        wecom_services.after_process(inbound)
+    processed = services.inbound_process(inbound_id=inbound_id)
+    if processed.inbound.channel.kind == ChannelKind.WECOM_KF:
+        wecom_services.after_process(processed)
 
 
 @shared_task(

@@ -114,7 +114,7 @@ def wechat_callback(request: HttpRequest, key: str) -> HttpResponse:
                 "wechat_wrong_account", _("The message is addressed to another account."), status=403
             )
         external_id, kind, payload = _inbound_fields(msg)
-        inbound = services.inbound_record(
+        recorded = services.inbound_record(
             channel=channel, external_id=external_id, sender_id=msg.source, kind=kind, payload=payload
         )
     except UnicodeDecodeError:
@@ -122,7 +122,7 @@ def wechat_callback(request: HttpRequest, key: str) -> HttpResponse:
     except ApplicationError as exc:
         logger.info("wechat callback %s refused: %s", key, exc.code)
         return _error(exc)
-    if kind == "event:subscribe" and inbound.created_now and channel.greeting:
+    if kind == "event:subscribe" and recorded.created and channel.greeting:
         return _passive_text_reply(channel=channel, msg=msg, text=channel.greeting, nonce=nonce, safe_mode=safe_mode)
     # "success" tells WeChat we have it; the message is processed by a Celery task.
     return HttpResponse("success", content_type="text/plain")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.cache import cache
@@ -27,6 +28,9 @@ from wechatpy.exceptions import WeChatClientException
 
 from apps.channels import wecom
 from apps.channels.models import Channel, ChannelKind, DeliveryStatus, InboundMessage, OutboundDelivery, SyncCursor
+
+if TYPE_CHECKING:
+    from apps.channels.services import Processed
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +161,7 @@ def _store_page(channel: Channel, row: SyncCursor, result: dict, messages: list[
             sender = str(msg.get("external_userid") or (msg.get("event") or {}).get("external_userid") or "")
             if sender in names:
                 payload["user_name"] = names[sender]
-            inbound = inbound_record(
+            recorded = inbound_record(
                 channel=channel,
                 external_id=str(msg["msgid"]),
                 sender_id=sender,
@@ -165,8 +169,8 @@ def _store_page(channel: Channel, row: SyncCursor, result: dict, messages: list[
                 payload=payload,
                 enqueue=False,
             )
-            if inbound.created_now:
-                stored.append(inbound.pk)
+            if recorded.created:
+                stored.append(recorded.inbound.pk)
     return stored
 
 
@@ -201,7 +205,8 @@ def _nicknames(channel: Channel, client, messages: list[dict]) -> dict[str, str]
 def inbound_fields(msg: dict) -> tuple[str, dict]:
     """(kind, payload) to store for one sync_msg entry."""
     msgtype = str(msg.get("msgtype") or "")
-    body = msg.get(msgtype) if isinstance(msg.get(msgtype), dict) else {}
+    raw = msg.get(msgtype)
+    body: dict = raw if isinstance(raw, dict) else {}
     if msgtype == "event":
         kind = f"event:{body.get('event_type', '')}"
     else:
@@ -224,11 +229,12 @@ def process_pulled(*, inbound_id: int) -> None:
     after_process(inbound_process(inbound_id=inbound_id))
 
 
-def after_process(inbound: InboundMessage) -> None:
+def after_process(processed: Processed) -> None:
     """WeCom's part once a row is processed: claim a new session, send the welcome message."""
-    if getattr(inbound, "conversation_created", False) and inbound.conversation_id:
+    inbound = processed.inbound
+    if processed.conversation_created and inbound.conversation_id:
         session_claim(conversation_id=inbound.conversation_id)
-    if inbound.kind == "event:enter_session" and getattr(inbound, "processed_now", False):
+    if inbound.kind == "event:enter_session" and processed.processed_now:
         _welcome(inbound)
 
 

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
@@ -32,6 +33,9 @@ from apps.messaging.models import ContentType, Message, SenderKind, Visibility
 from apps.messaging.serializers import message_to_dict
 from apps.messaging.visitor import visitor_token_load
 from apps.messaging.writer import get_writer
+
+if TYPE_CHECKING:
+    from apps.routing.intake import Intake
 
 logger = logging.getLogger(__name__)
 
@@ -592,28 +596,29 @@ class VisitorConsumer(BaseIMConsumer):
         subject = frame.get("subject", "")
         if not isinstance(subject, str):
             raise ApplicationError("invalid_frame", _("subject must be a string."))
-        conversation = await db(self._start_sync)(subject[:200])
+        intake = await db(self._start_sync)(subject[:200])
+        conversation = intake.conversation
         self.access[conversation.pk] = (conversation, float("inf"))
         started = {
             "type": "started",
             "conversation_id": conversation.pk,
             "status": conversation.status,
-            "created": conversation.created_now,
+            "created": intake.created,
             "last_seq": conversation.last_seq,
         }
         if ref is not None:
             started["ref"] = ref
         await self.send_frame(started)
         if conversation.pk not in self.subs:
-            await self.subscribe(conversation, 0 if conversation.created_now else conversation.last_seq)
+            await self.subscribe(conversation, 0 if intake.created else conversation.last_seq)
 
-    def _start_sync(self, subject: str) -> Conversation:
+    def _start_sync(self, subject: str) -> Intake:
         from apps.customers.models import Customer
-        from apps.routing.intake import conversation_intake
+        from apps.routing.intake import conversation_intake_result
 
         customer = Customer.objects.get(pk=self.visitor.customer_id, tenant_id=self.visitor.tenant_id)
         # Start, route and assign in one service; it returns the state after dispatch.
-        return conversation_intake(channel=self.channel, customer=customer, subject=subject)
+        return conversation_intake_result(channel=self.channel, customer=customer, subject=subject)
 
     async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
         if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):

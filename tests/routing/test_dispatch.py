@@ -11,7 +11,7 @@ from apps.accounts import services as account_services
 from apps.accounts.models import AgentStatus, Role, SkillGroup
 from apps.conversations import services as conv_services
 from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus
-from apps.routing.intake import conversation_intake
+from apps.routing.intake import conversation_intake, conversation_intake_result
 from apps.routing.models import AgentPresence, DispatchSettings, RoutingRule, Strategy
 from apps.routing.selectors import dispatch_settings_forget
 
@@ -274,11 +274,13 @@ def test_waiting_visitors_are_told_their_position_and_an_estimate_only_when_it_i
 def test_intake_opens_routes_and_assigns_in_one_call_and_returns_the_assigned_state(dispatch):
     agent = dispatch.agent(dispatch.org.sh, cap=1)
     customer = dispatch.visitor()
-    conversation = conversation_intake(channel=dispatch.channel, customer=customer, subject="where is my parcel")
+    opened = conversation_intake_result(channel=dispatch.channel, customer=customer, subject="where is my parcel")
+    conversation = opened.conversation
     # the returned object is the state after dispatch: no second read needed by the entry point
-    assert conversation.created_now and conversation.status == "active" and conversation.assignee_id == agent.pk
+    assert opened.created and conversation.status == "active" and conversation.assignee_id == agent.pk
     assert conversation.reach_path == dispatch.org.sh.path
-    again = conversation_intake(channel=dispatch.channel, customer=customer)
-    assert (again.pk, again.created_now) == (conversation.pk, False)
-    queued = conversation_intake(channel=dispatch.channel, customer=dispatch.visitor())
-    assert queued.created_now and queued.status == "queued" and queued.assignee_id is None
+    again = conversation_intake_result(channel=dispatch.channel, customer=customer)
+    assert (again.conversation.pk, again.created) == (conversation.pk, False)
+    assert conversation_intake(channel=dispatch.channel, customer=customer).pk == conversation.pk
+    queued = conversation_intake_result(channel=dispatch.channel, customer=dispatch.visitor())
+    assert queued.created and queued.conversation.status == "queued" and queued.conversation.assignee_id is None

@@ -96,7 +96,7 @@ class PartnerMessageView(APIView):
         serializer = PartnerMessageSerializer(data=data)
         serializer.is_valid(raise_exception=True)
         v = serializer.validated_data
-        inbound = services.inbound_record(
+        recorded = services.inbound_record(
             channel=channel,
             external_id=v["message_id"],
             sender_id=v["user"]["id"],
@@ -104,9 +104,9 @@ class PartnerMessageView(APIView):
             payload={"text": v["text"], "image_url": v["image_url"], "user_name": v["user"]["name"]},
             enqueue=False,
         )
-        duplicate = not inbound.created_now
+        inbound, duplicate = recorded.inbound, not recorded.created
         if inbound.status == InboundStatus.PENDING:
-            inbound = services.inbound_process(inbound_id=inbound.pk)
+            inbound = services.inbound_process(inbound_id=inbound.pk).inbound
         if inbound.status != InboundStatus.DONE:
             raise ApplicationError(
                 "not_accepted",

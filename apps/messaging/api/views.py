@@ -133,15 +133,16 @@ class VisitorConversationsView(APIView):
     def post(self, request):
         from apps.channels.models import Channel
         from apps.customers.models import Customer
-        from apps.routing.intake import conversation_intake
+        from apps.routing.intake import conversation_intake_result
 
         data = _valid(s.StartRequestSerializer, request.data)
         visitor = request.user
         channel = Channel.objects.get(pk=visitor.channel_id, tenant_id=visitor.tenant_id)
         customer = Customer.objects.get(pk=visitor.customer_id, tenant_id=visitor.tenant_id)
-        conversation = conversation_intake(channel=channel, customer=customer, subject=data["subject"])
-        created = conversation.created_now
-        return Response(_brief(conversation), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        intake = conversation_intake_result(channel=channel, customer=customer, subject=data["subject"])
+        return Response(
+            _brief(intake.conversation), status=status.HTTP_201_CREATED if intake.created else status.HTTP_200_OK
+        )
 
 
 class MessagesView(APIView):
