@@ -550,19 +550,13 @@ class VisitorConsumer(BaseIMConsumer):
             self.visitor = visitor_token_load((query.get("token") or [None])[0])
         except ApplicationError as exc:
             return await self.refuse(exc.code)
-        channel = await db(self._channel)()
-        if channel is None or not channel.is_enabled:
-            return await self.refuse("channel_disabled")
-        origin = _header(self.scope, b"origin")
-        if (channel.kind == "web" or origin is not None) and not channel.origin_allowed(
-            origin, own_origin=_own_origin(self.scope)
-        ):
-            return await self.refuse("origin_not_allowed")
+        # One trip to the database for the channel, the presence record and the open conversations.
+        refused, channel, open_conversations = await db(self._connect_sync)(_header(self.scope, b"origin"))
+        if refused:
+            return await self.refuse(refused)
         self.channel = channel
-        self.presence_key = presence.visitor_key(self.visitor.customer_id)
         await self.join(customer_group(self.visitor.tenant_id, self.visitor.customer_id))
         await self.accept()
-        open_conversations = await db(self._connect_sync)()
         await self.send_frame(
             {
                 "type": "hello",
@@ -576,21 +570,28 @@ class VisitorConsumer(BaseIMConsumer):
             }
         )
 
-    def _channel(self):
+    def _connect_sync(self, origin: str | None) -> tuple[str | None, object, list[Conversation]]:
+        """(refusal code or None, channel, open conversations); presence is recorded only for a
+        connection that is let in."""
         from apps.channels.models import Channel
-
-        return Channel.objects.filter(pk=self.visitor.channel_id, tenant_id=self.visitor.tenant_id).first()
-
-    def _connect_sync(self) -> list[Conversation]:
         from apps.conversations.models import OPEN_STATUSES
 
+        channel = Channel.objects.filter(pk=self.visitor.channel_id, tenant_id=self.visitor.tenant_id).first()
+        if channel is None or not channel.is_enabled:
+            return "channel_disabled", channel, []
+        if (channel.kind == "web" or origin is not None) and not channel.origin_allowed(
+            origin, own_origin=_own_origin(self.scope)
+        ):
+            return "origin_not_allowed", channel, []
+        self.presence_key = presence.visitor_key(self.visitor.customer_id)
         self._presence_at = time.monotonic()
         presence.connection_seen(self.presence_key, self.channel_name)
-        return list(
+        conversations = list(
             selectors.conversations_for_visitor(visitor=self.visitor)
             .filter(channel_id=self.visitor.channel_id, status__in=OPEN_STATUSES)
             .order_by("id")
         )
+        return None, channel, conversations
 
     async def frame_start(self, frame, ref):
         subject = frame.get("subject", "")
