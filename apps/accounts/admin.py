@@ -6,7 +6,8 @@ from django.utils.translation import ngettext
 
 from apps.accounts import services
 from apps.accounts.forms import BranchForm, UserForm
-from apps.accounts.models import AgentStatusLog, Branch, SkillGroup, User
+from apps.accounts.models import AgentStatus, AgentStatusLog, Branch, SkillGroup, User
+from apps.core import labels
 from apps.core.admin_site import ReadOnlyScopedAdmin, TenantScopedAdmin, manage_site
 from apps.core.errors import ApplicationError
 
@@ -194,8 +195,34 @@ class SkillGroupAdmin(TenantScopedAdmin):
         return obj.members.count()
 
 
+class StatusFilter(admin.SimpleListFilter):
+    title = _("to")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return AgentStatus.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(status=self.value()) if self.value() else queryset
+
+
 @admin.register(AgentStatusLog, site=manage_site)
 class AgentStatusLogAdmin(ReadOnlyScopedAdmin):
-    list_display = ["created_at", "agent", "previous", "status", "actor", "reason"]
-    list_filter = ["status"]
+    list_display = ["created_at", "agent", "from_label", "to_label", "actor", "reason_label"]
+    list_filter = [StatusFilter]
+    fields = ["created_at", "agent", "from_label", "to_label", "actor", "reason_label"]
+    readonly_fields = fields
     ordering = ["-id"]
+
+    # Stored codes (offline, login ...) shown as words.
+    @admin.display(description=_("from"), ordering="previous")
+    def from_label(self, obj):
+        return labels.agent_status(obj.previous) if obj.previous else "-"
+
+    @admin.display(description=_("to"), ordering="status")
+    def to_label(self, obj):
+        return labels.agent_status(obj.status)
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_label(self, obj):
+        return labels.reason(obj.reason) or "-"

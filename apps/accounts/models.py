@@ -217,3 +217,8 @@ class AgentStatusLog(TenantOwned):
         indexes = [models.Index(fields=["tenant", "agent", "created_at"], name="statuslog_agent_idx")]
         verbose_name = _("agent status change")
         verbose_name_plural = _("agent status changes")
+
+    def __str__(self) -> str:
+        from apps.core import labels
+
+        return f"{self.agent} {labels.agent_status(self.previous or '-')} → {labels.agent_status(self.status)}"

@@ -35,6 +35,24 @@ CONFIG_KEYS = list(CONFIG_LABELS)
 # Saved through services.channel_create / channel_update (the kind is fixed once created).
 CHANNEL_FIELDS = ["name", "branch", "is_enabled", "greeting", "bot_enabled"]
 SECRET_FIELDS = services.SECRET_CONFIG_KEYS
+# Which kinds each setting applies to (a field not listed applies to every kind). A saved channel's
+# form shows only its kind's fields; the add form hides the others as the kind is chosen
+# (static/js/manage/channel_form.js reads data-kinds).
+FIELD_KINDS = {
+    "allowed_origins_text": [ChannelKind.WEB],
+    "prechat_fields": [ChannelKind.WEB, ChannelKind.APP],
+    "offline_message": [ChannelKind.WEB, ChannelKind.APP],
+    "rating_tags": [ChannelKind.WEB, ChannelKind.APP],
+    "theme_color": [ChannelKind.WEB, ChannelKind.APP],
+    "visitor_tracking": [ChannelKind.WEB],
+    "cards_text": [ChannelKind.MINIPROGRAM],
+    "card_thumb_upload": [ChannelKind.MINIPROGRAM],
+    **{f"cfg_{key}": [kind for kind, keys in services.KIND_CONFIG_KEYS.items() if key in keys] for key in CONFIG_KEYS},
+}
+
+
+def field_applies(field: str, kind: str) -> bool:
+    return field not in FIELD_KINDS or kind in FIELD_KINDS[field]
 
 
 class ChannelForm(forms.ModelForm):
@@ -120,6 +138,9 @@ class ChannelForm(forms.ModelForm):
         )
         if config.get("card_thumb"):
             self.fields["card_thumb_upload"].help_text = _("A cover is set. Upload another to replace it.")
+        for field, kinds in FIELD_KINDS.items():
+            if field in self.fields:
+                self.fields[field].widget.attrs["data-kinds"] = " ".join(kinds)
         if self.instance.pk and "kind" in self.fields:  # (a read-only view has no form fields)
             # The kind decides which hooks and callbacks apply; it is fixed once created.
             self.fields["kind"].disabled = True
@@ -196,6 +217,9 @@ class ChannelAdmin(TenantScopedAdmin):
             obj._state.adding = False
         obj.refresh_from_db()
 
+    class Media:
+        js = ["js/manage/channel_form.js"]
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
 
@@ -229,6 +253,11 @@ class ChannelAdmin(TenantScopedAdmin):
             (_("Credentials"), {"fields": config_fields}),
             (_("Mini-program"), {"fields": ["cards_text", "card_thumb_upload"]}),
         ]
+        if obj is not None:  # a saved channel's kind is fixed: only its own settings
+            sets = [
+                (title, {"fields": [f for f in opts["fields"] if field_applies(f, obj.kind)]}) for title, opts in sets
+            ]
+            sets = [(title, opts) for title, opts in sets if opts["fields"]]
         if obj is not None:
             fields = ["key", "integration"]
             if obj.kind in (ChannelKind.WEB, ChannelKind.APP) and self._sees_identity_secret(request):

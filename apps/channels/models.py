@@ -124,15 +124,17 @@ class OutboundDelivery(TenantOwned):
     One row per message (unique), so a redelivered task never sends a message twice once it succeeded.
     """
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries")
-    message = models.OneToOneField("messaging.Message", on_delete=models.CASCADE, related_name="outbound_delivery")
-    status = models.CharField(
-        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("channel"))
+    message = models.OneToOneField(
+        "messaging.Message", on_delete=models.CASCADE, related_name="outbound_delivery", verbose_name=_("message")
     )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.CharField(_("last error"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
 
     subtree_field = "channel__branch"
     subtree_includes_unassigned = True
@@ -140,6 +142,9 @@ class OutboundDelivery(TenantOwned):
     class Meta:
         verbose_name = _("outbound delivery")
         verbose_name_plural = _("outbound deliveries")
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class SyncCursor(TenantOwned):

@@ -880,7 +880,7 @@ def _deliver_partner(delivery: OutboundDelivery) -> str:
 
     url = delivery.channel.cfg("webhook_url")
     if not url:
-        delivery.last_error = "no webhook_url configured"
+        delivery.last_error = gettext("The channel has no webhook URL: nothing was sent.")
         return DeliveryStatus.SKIPPED
     try:
         partner.webhook_post(channel=delivery.channel, message=delivery.message)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from apps.core import labels
 from apps.core.admin_site import ReadOnlyScopedAdmin, SuperAdminOnly, TenantScopedAdmin, manage_site
 from apps.core.errors import ApplicationError
 from apps.knowledge import learning, services
@@ -21,6 +23,7 @@ from apps.knowledge.models import (
     KbTerm,
     KeywordAlert,
     MissedQuestion,
+    Provider,
     SuggestionUsage,
 )
 
@@ -276,10 +279,46 @@ class CapturedSlotAdmin(ReadOnlyScopedAdmin):
     search_fields = ["value"]
 
 
+class BotOutcomeFilter(admin.SimpleListFilter):
+    """By what the bot did (the outcome's code before any ":reason")."""
+
+    title = _("outcome")
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [(code, word) for code, word in labels.BOT_OUTCOMES.items()]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if not value:
+            return queryset
+        return queryset.filter(Q(outcome=value) | Q(outcome__startswith=f"{value}:"))
+
+
 @admin.register(BotAnswer, site=manage_site)
 class BotAnswerAdmin(ReadOnlyScopedAdmin):
-    list_display = ["created_at", "conversation", "entry", "confidence", "provider", "outcome", "helpful"]
-    list_filter = ["outcome", "helpful", "provider", "tenant"]
+    list_display = ["created_at", "conversation", "entry", "confidence", "provider_label", "outcome_label", "helpful"]
+    list_filter = [BotOutcomeFilter, "helpful", "tenant"]
+    fields = [
+        "created_at",
+        "conversation",
+        "question_message",
+        "reply_message",
+        "entry",
+        "confidence",
+        "provider_label",
+        "outcome_label",
+        "helpful",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("answered by"), ordering="provider")
+    def provider_label(self, obj):
+        return dict(Provider.choices).get(obj.provider, obj.provider)
+
+    @admin.display(description=_("outcome"), ordering="outcome")
+    def outcome_label(self, obj):
+        return labels.bot_outcome(obj.outcome)
 
 
 @admin.register(SuggestionUsage, site=manage_site)

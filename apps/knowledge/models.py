@@ -207,17 +207,31 @@ class ConversationBotState(TenantOwned):
 class BotAnswer(TenantOwned):
     """Every bot reply: what it matched, how sure it was, and the visitor's feedback."""
 
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
-    question_message = models.OneToOneField("messaging.Message", on_delete=models.CASCADE, related_name="+")
-    reply_message = models.ForeignKey(
-        "messaging.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+", verbose_name=_("conversation")
     )
-    entry = models.ForeignKey(FaqEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    confidence = models.FloatField(default=0)
-    provider = models.CharField(max_length=10, default=Provider.LOCAL)
-    outcome = models.CharField(max_length=40, blank=True)  # answered / fallback / handoff / message_taken ...
-    helpful = models.BooleanField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    question_message = models.OneToOneField(
+        "messaging.Message", on_delete=models.CASCADE, related_name="+", verbose_name=_("question")
+    )
+    reply_message = models.ForeignKey(
+        "messaging.Message", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("reply")
+    )
+    entry = models.ForeignKey(
+        FaqEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("FAQ entry")
+    )
+    confidence = models.FloatField(_("confidence"), default=0)
+    provider = models.CharField(_("answered by"), max_length=10, default=Provider.LOCAL)
+    # answered / fallback / handoff / message_taken ... (shown through apps.knowledge.admin's labels)
+    outcome = models.CharField(_("outcome"), max_length=40, blank=True)
+    helpful = models.BooleanField(_("helpful"), null=True, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bot answer")
+        verbose_name_plural = _("bot answers")
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class Slot(models.TextChoices):
@@ -317,11 +331,22 @@ class SuggestionAction(models.TextChoices):
 class SuggestionUsage(TenantOwned):
     """F54: an agent used one of the bot's suggested answers."""
 
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
-    entry = models.ForeignKey(FaqEntry, on_delete=models.CASCADE, related_name="usages")
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    action = models.CharField(max_length=10, choices=SuggestionAction.choices)
-    created_at = models.DateTimeField(auto_now_add=True)
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="+", verbose_name=_("conversation")
+    )
+    entry = models.ForeignKey(FaqEntry, on_delete=models.CASCADE, related_name="usages", verbose_name=_("FAQ entry"))
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("agent")
+    )
+    action = models.CharField(_("how it was used"), max_length=10, choices=SuggestionAction.choices)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suggested answer used")
+        verbose_name_plural = _("suggested answers used")
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name} #{self.pk}"
 
 
 class MissedStatus(models.TextChoices):

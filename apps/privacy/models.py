@@ -44,7 +44,7 @@ class RetentionPolicy(TenantOwned):
         default=30,
         help_text=_("Export jobs and their files (files themselves expire sooner). 0 = keep for ever."),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("retention policy")

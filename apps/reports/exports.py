@@ -341,6 +341,26 @@ def _history_filters(actor, f, tz) -> list[tuple[str, str]]:
     return lines
 
 
+def export_filter_words(job: ExportJob, actor) -> list[tuple[str, str]]:
+    """What an export was asked for, as (label, value) pairs in the reader's language: the
+    exports page shows these instead of the stored filter."""
+    tz = _tz(actor)
+    try:
+        if job.kind == ExportKind.REPORT:
+            stored = report_filter_parse(job.filters or {})
+            words = {"agent": _("Agent"), "branch": _("Branch"), "channel": _("Channel"), "tag": _("Tag")}
+            lines = [(_("Kind"), str(job.get_kind_display()))]
+            if stored["from"] or stored["to"]:
+                lines.append((_("Dates"), f"{stored['from'] or '…'} – {stored['to'] or '…'}"))
+            lines.append((_("Grouped by"), str(words.get(stored["dimension"], _("Other")))))
+            return lines
+        lines = _history_filters(actor, history_filter_parse(job.filters or {}), tz)
+    except ApplicationError:
+        return []
+    keep = {str(_("Conversation history")), str(_("Exported by")), str(_("Time zone"))}
+    return [(str(label), str(value)) for label, value in lines if str(label) not in keep]
+
+
 def _date_span(start, end, tz) -> str:
     first = timezone.localtime(start, tz).date()
     last = (timezone.localtime(end, tz) - timedelta(days=1)).date()

@@ -182,6 +182,11 @@ class ExportJob(TenantOwned):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.get_format_display()})"
 
     @property
     def progress(self) -> int:
@@ -216,18 +221,40 @@ class FollowUpTask(TenantOwned):
 
     source = models.CharField(_("from"), max_length=20, choices=FollowUpSource.choices, default=FollowUpSource.RATING)
     conversation = models.ForeignKey(
-        "conversations.Conversation", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "conversations.Conversation",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("conversation"),
     )
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "customers.Customer",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("customer"),
     )
     rating = models.OneToOneField(
-        "conversations.Rating", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "conversations.Rating",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("rating"),
     )
     leave_message = models.OneToOneField(
-        "routing.LeaveMessage", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+        "routing.LeaveMessage",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("left message"),
     )
-    branch = models.ForeignKey("accounts.Branch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    branch = models.ForeignKey(
+        "accounts.Branch", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("branch")
+    )
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -242,10 +269,15 @@ class FollowUpTask(TenantOwned):
     result = models.TextField(_("result"), blank=True)
     note = models.TextField(_("what to follow up"), blank=True)  # written by staff on a manual task
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     subtree_field = "branch"
     subtree_includes_unassigned = True

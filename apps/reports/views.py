@@ -287,7 +287,9 @@ def exports_page(request):
 
             flash.error(request, exc.message)
         return redirect("reports:exports")
-    jobs = ExportJob.objects.filter(tenant_id=request.user.tenant_id, requested_by=request.user)[:30]
+    jobs = list(ExportJob.objects.filter(tenant_id=request.user.tenant_id, requested_by=request.user)[:30])
+    for job in jobs:
+        job.filter_words = exports.export_filter_words(job, request.user)
     return render(request, "reports/exports.html", {"jobs": jobs})
 
 

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.admin_site import SuperAdminOnly, TenantScopedAdmin, manage_site
+from apps.core.forms import KeyValueField, KeyValueWidget
 from apps.routing import services
 from apps.routing.models import DispatchSettings, Holiday, LeaveMessage, RoutingRule, WorkingHours
 
@@ -29,6 +30,19 @@ class RoutingRuleAdmin(SuperAdminOnly):
     list_filter = ["is_enabled", "strategy"]
     search_fields = ["name", "keywords"]
     filter_horizontal = ["target_agents"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "attribute_conditions":
+            # One row per attribute the visitor must have (true/false and numbers are typed).
+            return KeyValueField(
+                label=db_field.verbose_name,
+                required=False,
+                widget=KeyValueWidget(key_label=_("Attribute"), value_label=_("Value")),
+                help_text=_(
+                    "The rule matches visitors with all of these attributes, e.g. vip = true, province = 上海."
+                ),
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 class CalendarAdmin(SuperAdminOnly):
@@ -66,9 +80,9 @@ class DispatchSettingsAdmin(SuperAdminOnly):
         "auto_paused",
         "queue_threshold",
         "queue_cap",
-        "updated_at",
+        "changed_at",
     ]
-    readonly_fields = ["auto_paused", "auto_paused_at"]
+    readonly_fields = ["auto_paused", "paused_since"]
     fieldsets = [
         (
             _("Rate-limit switch"),
@@ -79,7 +93,7 @@ class DispatchSettingsAdmin(SuperAdminOnly):
                     "auto_limit_queue_length",
                     "auto_limit_messages_per_second",
                     "auto_paused",
-                    "auto_paused_at",
+                    "paused_since",
                     "paused_message",
                 ]
             },
@@ -123,6 +137,14 @@ class DispatchSettingsAdmin(SuperAdminOnly):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("paused automatically at"))
+    def paused_since(self, obj):
+        return obj.auto_paused_at or "-"
+
+    @admin.display(description=_("updated at"), ordering="updated_at")
+    def changed_at(self, obj):
+        return obj.updated_at
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data}
