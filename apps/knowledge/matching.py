@@ -271,11 +271,11 @@ WORD_WEIGHT = 1.0
 CHAR_WEIGHT = 0.45
 PINYIN_WEIGHT = 0.35
 # Single characters carry meaning in Chinese (蟹 in 大闸蟹 and 活蟹, 肉 in 猪肉 and 肉类): a light token.
-UNIGRAM_WEIGHT = 0.45
+UNIGRAM_WEIGHT = 0.7
 FUNCTION_CHARS = frozenset(
     "的了吗呢啊吧呀哦嗯么哈我你您们他她它是在有个这那就还也都和跟给能会要可以想把被让怎什么吗不没"
 )
-ANSWER_SHARE = 0.5
+ANSWER_SHARE = 0.7
 # Query expansion: a Cilin synonym of a query word, split over the word's synonym groups, and a
 # knowledge-base word whose pinyin initials a typed abbreviation spells, split over the candidates.
 SYNONYM_WEIGHT = 0.5  # same Cilin "=" group: a synonym
