@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
+from functools import partial
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.core.cache import cache
@@ -128,74 +130,99 @@ def _levels(branch: Branch | None, depth: int) -> list[Branch | None]:
     return [branch, *ancestors[:depth]]
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where a conversation is meant to go, before anyone's presence is looked at."""
+
+    rule: RoutingRule | None
+    base: Branch | None  # the target branch: the rule's, its skill group's, else the channel's
+    skill_group_id: int | None
+    named: list[int]  # agents the rule names
+    overflow: bool
+    sticky: bool
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Who may take it: named agents, or anyone under reach_path (in the skill group, if any)."""
+
+    route_agents: list[int]
+    reach_path: str
+    skill_group_id: int | None
+    overflowed_to: Branch | None = None
+
+
+def _target(conversation: Conversation, settings_: DispatchSettings, text: str) -> _Target:
+    # Staff transferred it to a skill group's queue: that group takes it, whatever the rules say.
+    chosen_group = (conversation.flags or {}).get("queue_skill_group_id")
+    rule = None if chosen_group else _match_rule(conversation, text)
+    channel_branch_id = conversation.channel.branch_id
+    channel_branch = Branch.objects.filter(pk=channel_branch_id).first() if channel_branch_id else None
+    base = (rule.target_branch if rule and rule.target_branch_id else None) or channel_branch
+    skill_group_id = rule.target_skill_group_id if rule else chosen_group
+    if rule and rule.target_skill_group and rule.target_skill_group.branch_id and not rule.target_branch_id:
+        base = Branch.objects.filter(pk=rule.target_skill_group.branch_id).first() or base
+    return _Target(
+        rule=rule,
+        base=base,
+        skill_group_id=skill_group_id,
+        named=list(rule.target_agents.values_list("pk", flat=True)) if rule else [],
+        overflow=rule.overflow if rule else not chosen_group,
+        sticky=settings_.sticky_enabled and (rule.sticky if rule else not chosen_group),
+    )
+
+
+def _reach(conversation: Conversation, target: _Target, excluded: list[int], overflow_depth: int) -> _Reach:
+    """Named agents if one is online, else the skill group if a member is, else (unless the rule
+    forbids overflow) the target branch, or the nearest ancestor with somebody online."""
+    online = partial(selectors.agents_online, tenant_id=conversation.tenant_id, excluded_ids=excluded)
+    base_path = target.base.path if target.base else ""
+    if target.named and online(agent_ids=target.named).exists():
+        return _Reach(target.named, "", target.skill_group_id)
+    if target.skill_group_id and online(skill_group_id=target.skill_group_id).exists():
+        return _Reach([], "", target.skill_group_id)  # a skill group is its own target, wherever its members sit
+    if (target.named or target.skill_group_id) and not target.overflow:
+        return _Reach(target.named, "" if target.named else base_path, target.skill_group_id)
+    skill_group_id = None if target.overflow else target.skill_group_id
+    if online(reach_path=base_path).exists():
+        return _Reach([], base_path, skill_group_id)
+    # Nobody online in the target: overflow up the tree, level by level.
+    reach_path = base_path
+    for level in _levels(target.base, overflow_depth if target.overflow else 0)[1:]:
+        reach_path = level.path if level is not None else ""
+        if online(reach_path=reach_path).exists():
+            return _Reach([], reach_path, skill_group_id, overflowed_to=level)
+    return _Reach([], reach_path, skill_group_id)
+
+
+def _last_agent_of(conversation: Conversation) -> int | None:
+    """The agent who last served this customer (sticky routing)."""
+    return (
+        Conversation.objects.filter(
+            tenant_id=conversation.tenant_id, customer_id=conversation.customer_id, assignee__isnull=False
+        )
+        .exclude(pk=conversation.pk)
+        .order_by("-id")
+        .values_list("assignee_id", flat=True)
+        .first()
+    )
+
+
 def route_conversation(*, conversation: Conversation, text: str = "") -> Conversation:
     """Decide who may take a queued conversation (rule -> target -> overflow) and store it on
     the row: reach_path, skill group, named agents, priority, strategy. Cheap: a handful of
     indexed queries, run inside the creating transaction."""
     settings_ = selectors.dispatch_settings_get(tenant_id=conversation.tenant_id)
-    # Staff transferred it to a skill group's queue: that group takes it, whatever the rules say.
-    chosen_group = (conversation.flags or {}).get("queue_skill_group_id")
-    rule = None if chosen_group else _match_rule(conversation, text)
-    strategy = rule.strategy if rule else Strategy.LEAST_BUSY
-    sticky = settings_.sticky_enabled and (rule.sticky if rule else not chosen_group)
-    overflow = rule.overflow if rule else not chosen_group
-    channel_branch = (
-        Branch.objects.filter(pk=conversation.channel.branch_id).first() if conversation.channel.branch_id else None
-    )
-    base = (rule.target_branch if rule and rule.target_branch_id else None) or channel_branch
-    skill_group_id = rule.target_skill_group_id if rule else chosen_group
-    if rule and skill_group_id and rule.target_skill_group.branch_id and not rule.target_branch_id:
-        base = Branch.objects.filter(pk=rule.target_skill_group.branch_id).first() or base
-    named = list(rule.target_agents.values_list("pk", flat=True)) if rule else []
+    target = _target(conversation, settings_, text)
+    rule, base = target.rule, target.base
     excluded = selectors.id_list(conversation.excluded_agents)
-    route_agents: list[int] = []
-    reach_path = base.path if base else ""
-    overflowed_to = None
-    if (
-        named
-        and selectors.agents_online(tenant_id=conversation.tenant_id, agent_ids=named, excluded_ids=excluded).exists()
-    ):
-        route_agents, reach_path = named, ""
-    elif (
-        skill_group_id
-        and selectors.agents_online(
-            tenant_id=conversation.tenant_id, skill_group_id=skill_group_id, excluded_ids=excluded
-        ).exists()
-    ):
-        reach_path = ""  # a skill group is its own target, wherever its members sit
-    elif (named or skill_group_id) and not overflow:
-        route_agents, reach_path = named, "" if named else reach_path
-    else:
-        skill_group_id = None if overflow else skill_group_id
-        reach_path = base.path if base else ""
-        if not selectors.agents_online(
-            tenant_id=conversation.tenant_id, reach_path=reach_path, excluded_ids=excluded
-        ).exists():
-            # Nobody online in the target: overflow up the tree, level by level.
-            levels = _levels(base, settings_.overflow_depth if overflow else 0)[1:]
-            for level in levels:
-                path = level.path if level is not None else ""
-                reach_path = path
-                if selectors.agents_online(
-                    tenant_id=conversation.tenant_id, reach_path=path, excluded_ids=excluded
-                ).exists():
-                    overflowed_to = level
-                    break
-    sticky_agent = None
-    if sticky:
-        sticky_agent = (
-            Conversation.objects.filter(
-                tenant_id=conversation.tenant_id, customer_id=conversation.customer_id, assignee__isnull=False
-            )
-            .exclude(pk=conversation.pk)
-            .order_by("-id")
-            .values_list("assignee_id", flat=True)
-            .first()
-        )
+    reach = _reach(conversation, target, excluded, settings_.overflow_depth)
+    overflowed_to = reach.overflowed_to
+    sticky_agent = _last_agent_of(conversation) if target.sticky else None
     priority = max(conversation.priority, rule.priority if rule else 0) + (1 if conversation.customer.is_vip else 0)
     flags = {
         **conversation.flags,
-        "strategy": strategy,
+        "strategy": rule.strategy if rule else Strategy.LEAST_BUSY,
         "rule_id": rule.pk if rule else None,
         "sticky_agent_id": sticky_agent if sticky_agent not in excluded else None,
     }
@@ -207,9 +234,9 @@ def route_conversation(*, conversation: Conversation, text: str = "") -> Convers
         flags.pop(conv_services.BRANCH_FROM_AGENT, None)
     fields = {
         "branch_id": routed_branch.pk if routed_branch is not None else conversation.branch_id,
-        "skill_group_id": skill_group_id,
-        "reach_path": reach_path,
-        "route_agents": "," + ",".join(map(str, route_agents)) + "," if route_agents else "",
+        "skill_group_id": reach.skill_group_id,
+        "reach_path": reach.reach_path,
+        "route_agents": "," + ",".join(map(str, reach.route_agents)) + "," if reach.route_agents else "",
         "priority": priority,
         "flags": flags,
     }
@@ -223,7 +250,7 @@ def route_conversation(*, conversation: Conversation, text: str = "") -> Convers
             from_status=conversation.status,
             to_status=conversation.status,
             reason="no_agent_online",
-            data={"from_branch_id": base.pk, "to_branch_id": overflowed_to.pk},
+            data={"from_branch_id": base.pk if base else None, "to_branch_id": overflowed_to.pk},
         )
     return conversation
 
