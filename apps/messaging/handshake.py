@@ -34,7 +34,7 @@ def _session_key(scope) -> str | None:
 def _user_for_session(session_key: str):
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     # auth.get_user reads (and on a stale hash flushes) request.session only.
-    return auth.get_user(SimpleNamespace(session=store))
+    return auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]  # a request with only .session
 
 
 _load_user = database_sync_to_async(_user_for_session, thread_sensitive=False)
