@@ -210,8 +210,7 @@ class StatusFilter(admin.SimpleListFilter):
 class AgentStatusLogAdmin(ReadOnlyScopedAdmin):
     list_display = ["created_at", "agent", "from_label", "to_label", "actor", "reason_label"]
     list_filter = [StatusFilter]
-    fields = ["created_at", "agent", "from_label", "to_label", "actor", "reason_label"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "agent", "from_label", "to_label", "actor", "reason_label")
     ordering = ["-id"]
 
     # Stored codes (offline, login ...) shown as words.

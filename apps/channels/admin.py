@@ -38,7 +38,7 @@ SECRET_FIELDS = services.SECRET_CONFIG_KEYS
 # Which kinds each setting applies to (a field not listed applies to every kind). A saved channel's
 # form shows only its kind's fields; the add form hides the others as the kind is chosen
 # (static/js/manage/channel_form.js reads data-kinds).
-FIELD_KINDS = {
+FIELD_KINDS: dict[str, list[str]] = {
     "allowed_origins_text": [ChannelKind.WEB],
     "prechat_fields": [ChannelKind.WEB, ChannelKind.APP],
     "offline_message": [ChannelKind.WEB, ChannelKind.APP],

@@ -44,8 +44,15 @@ class AuditEntryAdmin(ReadOnlyScopedAdmin):
     list_filter = [ActionFilter, ObjectTypeFilter, ("created_at", admin.DateFieldListFilter)]
     search_fields = ["object_repr", "actor__username", "actor__display_name", "action"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "actor", "action_label", "object_type_label", "object_id", "object_label", "changes_table"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "created_at",
+        "actor",
+        "action_label",
+        "object_type_label",
+        "object_id",
+        "object_label",
+        "changes_table",
+    )
     list_select_related = ["actor"]
 
     @admin.display(description=_("action"), ordering="action")

@@ -299,7 +299,7 @@ class BotOutcomeFilter(admin.SimpleListFilter):
 class BotAnswerAdmin(ReadOnlyScopedAdmin):
     list_display = ["created_at", "conversation", "entry", "confidence", "provider_label", "outcome_label", "helpful"]
     list_filter = [BotOutcomeFilter, "helpful", "tenant"]
-    fields = [
+    fields = readonly_fields = (
         "created_at",
         "conversation",
         "question_message",
@@ -309,8 +309,7 @@ class BotAnswerAdmin(ReadOnlyScopedAdmin):
         "provider_label",
         "outcome_label",
         "helpful",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description=_("answered by"), ordering="provider")
     def provider_label(self, obj):
