@@ -9,7 +9,8 @@
     .venv/bin/python bench/im_bench.py idle                    # 10,000 idle sockets: server RSS
     .venv/bin/python bench/im_bench.py soak                    # 30 min at 400 msgs/s: memory and latency
     .venv/bin/python bench/im_bench.py all                     # every run above but the soak
-    .venv/bin/python bench/im_bench.py table                   # the markdown table of the last runs
+    .venv/bin/python bench/im_bench.py goals [--soak]          # all of the above, then the goal table
+    .venv/bin/python bench/im_bench.py table                   # the tables of the last runs (no run)
 
 Production settings (`config.settings.production`) on MariaDB (database `kefu_im_bench`, created
 by `prepare`) and Redis (key prefix `kefuimbench`), N daphne processes (--servers, default one per
@@ -133,7 +134,9 @@ class Servers:
             with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 raise RuntimeError(f"port {port} is already in use")
             log = open(LOGS / f"{self.target}-{port}.log", "w")
-            cmd = [str(VENV / "daphne"), "-v", "0", "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096", app]
+            # How every deployment starts daphne (apps.core.webserver: daphne's own options).
+            cmd = [str(VENV / "python"), "-m", "apps.core.webserver", "-v", "0"]
+            cmd += ["-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096", app]
             self.procs["daphne"].append(
                 subprocess.Popen(cmd, cwd=ROOT, env={**env(), **extra}, stdout=log, stderr=log, start_new_session=True)
             )
@@ -303,7 +306,14 @@ def cmd_connect(args):
         "connect",
         args.target,
         args,
-        ["--conversations", str(conversations), "--connect-only", "--connect-concurrency", str(args.concurrency)],
+        [
+            "--conversations",
+            str(conversations),
+            "--connect-only",
+            "--connect-concurrency",
+            str(args.concurrency),
+            "--retry-first-connect",
+        ],
     )
 
 
@@ -456,12 +466,99 @@ def cmd_table(args):
             f"lost/dup/ooo {r['lost']}/{r['duplicated']}/{r['out_of_order']} |"
         )
     print("\n".join(rows))
+    print()
+    print("\n".join(goal_rows(last)))
+
+
+def goal_rows(last: dict[str, dict]) -> list[str]:
+    """Issue 16's goals against the last result of each kind: target, measured, met."""
+    rows = ["| goal (issue 16) | measured | load avg 1 min (before → after) | met |", "|---|---|---|---|"]
+
+    def load(e):
+        return f"{e['loadavg_before'][0]:.1f} → {e['loadavg_after'][0]:.1f}"
+
+    def clean(r):
+        return r["lost"] == r["duplicated"] == r["out_of_order"] == 0
+
+    def mark(ok):
+        return "yes" if ok else "**no**"
+
+    if "saturation" in last:
+        e, r = last["saturation"], last["saturation"]["result"]
+        rate = min(r["persisted_msgs_per_s"], r["delivered_msgs_per_s"])
+        rows.append(
+            f"| saturation ≥ 1,000 msgs/s persisted and delivered, nothing lost | {r['persisted_msgs_per_s']:.0f} "
+            f"persisted / {r['delivered_msgs_per_s']:.0f} delivered, lost/dup/ooo "
+            f"{r['lost']}/{r['duplicated']}/{r['out_of_order']} | {load(e)} | {mark(rate >= 1000 and clean(r))} |"
+        )
+    if "latency" in last:
+        e, r = last["latency"], last["latency"]["result"]
+        p99 = r["latency_ms"]["p99"]
+        ok = r["conversations"] >= 2000 and p99 < 100 and clean(r)
+        rows.append(
+            f"| {r['conversations']} conversations at 1 msg / 5 s: p99 < 100 ms, nothing lost | p99 {p99} ms, "
+            f"lost/dup/ooo {r['lost']}/{r['duplicated']}/{r['out_of_order']} | {load(e)} | {mark(ok)} |"
+        )
+    if "connect" in last:
+        e, r = last["connect"], last["connect"]["result"]
+        ok = r["sockets"] >= 4000 and r["connect_s"] < 10
+        rows.append(
+            f"| 4,000 sockets connected < 10 s | {r['sockets']} in {r['connect_s']} s "
+            f"({r.get('failed_connects', 0)} refused or timed-out attempts retried) | {load(e)} | {mark(ok)} |"
+        )
+    if "idle" in last:
+        e, r = last["idle"], last["idle"]["result"]
+        ok = r["opened"] >= 10000 and r["failed"] == 0 and r["rss_with_sockets_mib"] < 1024
+        rows.append(
+            f"| 10,000 idle sockets < 1 GB server RSS | {r['opened']} open, {r['rss_with_sockets_mib']} MiB "
+            f"| {load(e)} | {mark(ok)} |"
+        )
+    if "saturation" in last and "relay" in last:
+        a, b = last["saturation"]["result"], last["relay"]["result"]
+        ratio = min(a["persisted_msgs_per_s"], a["delivered_msgs_per_s"]) / max(1e-9, b["delivered_msgs_per_s"])
+        cpu_a = (a.get("cpu_ms_per_msg") or {}).get("daphne")
+        cpu_b = (b.get("cpu_ms_per_msg") or {}).get("daphne")
+        rows.append(
+            f"| ratio to the bare relay (reported) | {ratio:.2f} (relay {b['delivered_msgs_per_s']:.0f} delivered "
+            f"msgs/s, lost {b['lost']}); daphne CPU ms/msg {cpu_a} vs relay {cpu_b} | "
+            f"{load(last['saturation'])} / {load(last['relay'])} | |"
+        )
+    if "soak" in last:
+        e, r = last["soak"], last["soak"]["result"]
+        p99s = [b["p99_ms"] for b in r.get("timeline", [])]
+        rss = [s.get("daphne") for s in r.get("rss_timeline", []) if s.get("daphne")]
+        flat = bool(rss) and rss[-1] <= rss[0] * 1.2 + 50 and bool(p99s) and max(p99s) < 1000
+        rows.append(
+            f"| soak {r['duration_s'] / 60:.0f} min at {r.get('offered_msgs_per_s') or '?'} msgs/s: memory and "
+            f"latency flat | p99 per minute {min(p99s, default=0)}–{max(p99s, default=0)} ms, daphne RSS "
+            f"{rss[0] if rss else '?'} → {rss[-1] if rss else '?'} MiB, lost/dup/ooo "
+            f"{r['lost']}/{r['duplicated']}/{r['out_of_order']} | {load(e)} | {mark(flat and clean(r))} |"
+        )
+    return rows
+
+
+def cmd_goals(args):
+    """Every goal's run (the soak too with --soak), then both tables."""
+    runs = [cmd_saturation, cmd_relay, cmd_latency, cmd_connect, cmd_idle] + ([cmd_soak] if args.soak else [])
+    for fn in runs:
+        try:
+            fn(args)
+        except Exception as exc:  # noqa: BLE001 - one failed run must not hide the others' figures
+            print(f"!! {fn.__name__} failed: {exc!r} (its row keeps the previous result)", file=sys.stderr)
+    cmd_table(args)
+
+
+def _stop(signum, _frame):
+
+    raise SystemExit(128 + signum)  # so the servers started by this run are stopped on the way out
 
 
 def main(argv=None):
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "command", choices=["prepare", "saturation", "relay", "latency", "connect", "idle", "soak", "all", "table"]
+        "command",
+        choices=["prepare", "saturation", "relay", "latency", "connect", "idle", "soak", "all", "goals", "table"],
     )
     parser.add_argument("--servers", type=int, default=os.cpu_count() or 2, help="daphne processes")
     parser.add_argument("--client-procs", type=int, default=2, help="load generator processes")
@@ -474,6 +571,7 @@ def main(argv=None):
     parser.add_argument("--idle-visitors", type=int, default=3000, help="prepare: visitors without a conversation")
     parser.add_argument("--target", choices=["app", "relay"], default="app", help="connect: which server")
     parser.add_argument("--no-celery", action="store_true", help="run without a Celery worker")
+    parser.add_argument("--soak", action="store_true", help="goals: the 30-minute soak too")
     args = parser.parse_args(argv)
     if args.command != "table" and not shutil.which("mysql"):
         sys.exit("the mysql client is needed")

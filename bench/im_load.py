@@ -47,10 +47,10 @@ import time
 from collections import Counter
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 RUN_ID = f"{int(time.time() * 1000) % 10_000_000_000:x}"
-CONNECT_ERRORS = (OSError, ConnectionClosed, TimeoutError, asyncio.TimeoutError)
+CONNECT_ERRORS = (OSError, ConnectionClosed, InvalidHandshake, TimeoutError, asyncio.TimeoutError)
 
 
 def server_cpu(args) -> tuple[float, dict[str, float]]:
@@ -167,7 +167,7 @@ class Pair:
                     )
                     hello = json.loads(await asyncio.wait_for(ws.recv(), 60))
             except CONNECT_ERRORS:
-                if first:
+                if first and not self.args.retry_first_connect:
                     raise
                 self.agent.connect_failures += 1
                 await _sleep(stop, backoff * (0.5 + random.random()))
@@ -267,7 +267,7 @@ class Pair:
                     )
                     hello = json.loads(await asyncio.wait_for(ws.recv(), 60))
             except CONNECT_ERRORS:
-                if first:
+                if first and not self.args.retry_first_connect:
                     raise
                 self.visitor.connect_failures += 1
                 await _sleep(stop, backoff * (0.5 + random.random()))
@@ -476,7 +476,13 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, pus
         stop.set()
         go.set()
         await asyncio.gather(*tasks, return_exceptions=True)
-        return {"connected_in": connected_in, "sockets": 2 * len(pairs), "cpu_s": time.process_time() - cpu0}
+        failed = sum(p.agent.connect_failures + p.visitor.connect_failures for p in pairs)
+        return {
+            "connected_in": connected_in,
+            "sockets": 2 * len(pairs),
+            "cpu_s": time.process_time() - cpu0,
+            "failed_connects": failed,
+        }
     await asyncio.sleep(args.warmup)  # visitors' subscribe answers settle
     cpu_send0 = time.process_time()
     server_cpu0 = server_cpu(args)
@@ -607,6 +613,7 @@ def summarise(args, parts: list[dict]) -> dict:
             "sockets": sum(p["sockets"] for p in parts),
             "connect_s": round(max(p["connected_in"] for p in parts), 2),
             "client_cpu_s": round(sum(p["cpu_s"] for p in parts), 1),
+            "failed_connects": sum(p.get("failed_connects", 0) for p in parts),
         }
     # Every client process measures from the same clock0; the window is the part where all
     # of them were sending.
@@ -716,6 +723,12 @@ def parse_args(argv=None):
     parser.add_argument("--drain", type=float, default=60.0, help="at most this long to wait for the last deliveries")
     parser.add_argument("--procs", type=int, default=1, help="client processes")
     parser.add_argument("--connect-concurrency", type=int, default=50, help="handshakes in flight per client process")
+    parser.add_argument(
+        "--retry-first-connect",
+        action="store_true",
+        help="a refused or timed-out first connect is retried with backoff, as a real client does in a "
+        "reconnect storm (counted in failed_connects), instead of ending the run",
+    )
     parser.add_argument("--connect-only", action="store_true", help="open every socket, report the time, close")
     parser.add_argument("--same-process", action="store_true", help="agent and visitor on the same --url")
     parser.add_argument("--bucket", type=float, default=0, help="timeline of delivery rate and latency per N s")
