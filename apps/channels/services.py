@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -51,43 +52,33 @@ def normalize_origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+# What each platform needs before a channel can work, and how a missing setting is named.
+REQUIRED_SETTINGS: dict[str, tuple[tuple[str, ...], Any]] = {
+    ChannelKind.WECHAT: (("app_id", "token"), _("A WeChat channel needs its %(name)s.")),
+    ChannelKind.MINIPROGRAM: (("app_id", "app_secret", "token"), _("A mini-program channel needs its %(name)s.")),
+    ChannelKind.WECOM_KF: (
+        ("corp_id", "secret", "token", "encoding_aes_key", "open_kfid"),
+        _("A WeChat Customer Service channel needs its %(name)s."),
+    ),
+    ChannelKind.PARTNER: (("api_key", "api_secret"), _("A partner channel needs its %(name)s.")),
+}
+
+
 def channel_validate(*, kind: str, config: dict, allowed_origins: list[str]) -> tuple[dict, list[str]]:
     """Clean the kind-specific settings; raises ApplicationError naming the first problem."""
     origins = [normalize_origin(o) for o in allowed_origins if (o or "").strip()]
     config = {k: (v.strip() if isinstance(v, str) else v) for k, v in (config or {}).items()}
-    if kind == ChannelKind.WECHAT:
-        for name in ("app_id", "token"):
-            if not config.get(name):
-                raise ApplicationError("missing_setting", _("A WeChat channel needs its %(name)s.") % {"name": name})
-        aes = config.get("encoding_aes_key") or ""
-        if aes and len(aes) != 43:
-            raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
-    elif kind == ChannelKind.MINIPROGRAM:
-        for name in ("app_id", "app_secret", "token"):
-            if not config.get(name):
-                raise ApplicationError(
-                    "missing_setting", _("A mini-program channel needs its %(name)s.") % {"name": name}
-                )
-        aes = config.get("encoding_aes_key") or ""
-        if aes and len(aes) != 43:
-            raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
-    elif kind == ChannelKind.WECOM_KF:
-        for name in ("corp_id", "secret", "token", "encoding_aes_key", "open_kfid"):
-            if not config.get(name):
-                raise ApplicationError(
-                    "missing_setting",
-                    _("A WeChat Customer Service channel needs its %(name)s.") % {"name": name},
-                )
-        if len(config["encoding_aes_key"]) != 43:
-            raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
-    elif kind == ChannelKind.PARTNER:
-        for name in ("api_key", "api_secret"):
-            if not config.get(name):
-                raise ApplicationError("missing_setting", _("A partner channel needs its %(name)s.") % {"name": name})
-        if config.get("webhook_url"):
-            config["webhook_url"] = validate_url(config["webhook_url"])
-    if config.get("api_base_url"):  # WeChat, mini-program, WeCom: tenant input, called by our workers
-        config["api_base_url"] = validate_url(config["api_base_url"])
+    required, missing_message = REQUIRED_SETTINGS.get(kind, ((), ""))
+    for name in required:
+        if not config.get(name):
+            raise ApplicationError("missing_setting", missing_message % {"name": name})
+    aes = config.get("encoding_aes_key") or ""
+    if kind in (ChannelKind.WECHAT, ChannelKind.MINIPROGRAM, ChannelKind.WECOM_KF) and aes and len(aes) != 43:
+        raise ApplicationError("invalid_setting", _("The EncodingAESKey must be 43 characters."))
+    # Tenant input our workers call: the partner's webhook, a platform API base (WeChat's proxies).
+    for name in ("webhook_url", "api_base_url"):
+        if config.get(name) and (name != "webhook_url" or kind == ChannelKind.PARTNER):
+            config[name] = validate_url(config[name])
     return config, origins
 
 

@@ -84,6 +84,33 @@ def _bucket_of(rng: Range):
     return lambda hour: rollups.local_day_start(hour, rng.tz)
 
 
+class _Cells:
+    """Counter sums per key, added to and taken from."""
+
+    def __init__(self, counters):
+        self.counters = counters
+        self.out: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(counters, 0.0))
+
+    def add(self, key: tuple, row: dict, sign: int = 1) -> None:
+        cell = self.out[key]
+        for c in self.counters:
+            cell[c] += sign * (row.get(c) or 0)
+
+    def nonzero(self) -> dict[tuple, dict]:
+        return {k: v for k, v in self.out.items() if any(v.values())}
+
+
+def _figure_scope(*, tenant_id: int | None, branch_ids: list[int] | None, agent_id) -> dict:
+    scope: dict = {}
+    if tenant_id is not None:
+        scope["tenant_id"] = tenant_id
+    if branch_ids is not None:
+        scope["branch_id__in"] = branch_ids
+    if agent_id is not None:
+        scope["agent_id"] = agent_id
+    return scope
+
+
 def figure_cells(
     model, *, tenant_id: int | None, rng: Range, branch_ids: list[int] | None, keys: tuple[str, ...], agent_id=None
 ) -> dict[tuple, dict]:
@@ -94,47 +121,40 @@ def figure_cells(
     sums = {c: Sum(c) for c in counters}
     by_agent = "agent_id" in keys or agent_id is not None
     grain = Grain.DAY_BY_AGENT if (by_agent and rng.grain == Grain.DAY and model is ReportRow) else rng.grain
-    scope = {}
-    if tenant_id is not None:
-        scope["tenant_id"] = tenant_id
-    if branch_ids is not None:
-        scope["branch_id__in"] = branch_ids
-    if agent_id is not None:
-        scope["agent_id"] = agent_id
-    out: dict[tuple, dict] = defaultdict(lambda: dict.fromkeys(counters, 0.0))
-
-    def add(key, row, sign=1):
-        cell = out[key]
-        for c in counters:
-            cell[c] += sign * (row.get(c) or 0)
-
+    scope = _figure_scope(tenant_id=tenant_id, branch_ids=branch_ids, agent_id=agent_id)
+    cells = _Cells(counters)
     stored = model.objects.filter(grain=grain, bucket__gte=rng.start, bucket__lt=rng.end, **scope)
     for r in stored.values(*keys).annotate(**sums):
-        add(tuple(r[k] for k in keys), r)
+        cells.add(tuple(r[k] for k in keys), r)
     hours = _live_hours(rng, tenant_id) if tenant_id else []
-    if hours:
-        bucket = _bucket_of(rng)
-        dims = [k for k in keys if k != "bucket"]
-        stale = model.objects.filter(grain=Grain.HOUR, bucket__in=hours, **scope)
-        for r in stale.values("bucket", *dims).annotate(**sums):
-            r["bucket"] = bucket(r["bucket"])
-            add(tuple(r[k] for k in keys), r, sign=-1)
-        cube, tags = _live_cells(rng, tenant_id, hours)
-        fields = (
-            ("bucket", "branch_id", "tag_id")
-            if model is TagReportRow
-            else ("bucket", "branch_id", "agent_id", "channel_id")
-        )
-        for cell_key, cell in (tags if model is TagReportRow else cube).items():
-            row = dict(zip(fields, cell_key, strict=True))
-            if branch_ids is not None and row["branch_id"] not in branch_ids:
-                continue
-            if agent_id is not None and row.get("agent_id") != agent_id:
-                continue
-            row["bucket"] = bucket(row["bucket"])
-            row.update(cell)
-            add(tuple(row.get(k, 0) for k in keys), row)
-    return {k: v for k, v in out.items() if any(v.values())}
+    if tenant_id and hours:
+        _replace_live_hours(cells, model, rng=rng, tenant_id=tenant_id, hours=hours, scope=scope, keys=keys, sums=sums)
+    return cells.nonzero()
+
+
+def _replace_live_hours(
+    cells: _Cells, model, *, rng: Range, tenant_id: int, hours: list, scope: dict, keys: tuple[str, ...], sums: dict
+) -> None:
+    """Take the stored rows of the live hours out and put their figures computed from the raw rows in."""
+    bucket = _bucket_of(rng)
+    dims = [k for k in keys if k != "bucket"]
+    stale = model.objects.filter(grain=Grain.HOUR, bucket__in=hours, **scope)
+    for r in stale.values("bucket", *dims).annotate(**sums):
+        r["bucket"] = bucket(r["bucket"])
+        cells.add(tuple(r[k] for k in keys), r, sign=-1)
+    cube, tags = _live_cells(rng, tenant_id, hours)
+    is_tags = model is TagReportRow
+    fields = ("bucket", "branch_id", "tag_id") if is_tags else ("bucket", "branch_id", "agent_id", "channel_id")
+    branch_ids, agent_id = scope.get("branch_id__in"), scope.get("agent_id")
+    for cell_key, cell in (tags if is_tags else cube).items():
+        row = dict(zip(fields, cell_key, strict=True))
+        if branch_ids is not None and row["branch_id"] not in branch_ids:
+            continue
+        if agent_id is not None and row.get("agent_id") != agent_id:
+            continue
+        row["bucket"] = bucket(row["bucket"])
+        row.update(cell)
+        cells.add(tuple(row.get(k, 0) for k in keys), row)
 
 
 def _live_hours(rng: Range, tenant_id: int) -> list:

@@ -37,40 +37,56 @@ def _online_q(now) -> Q:
     return Q(left_at__isnull=True, last_seen_at__gte=now - timedelta(seconds=ONLINE_SECONDS))
 
 
-def live_visitors(*, actor, channel_id: int | None = None, branch_id: int | None = None, now=None) -> dict:
-    """Visitors on the actor's sites now: per channel, how many, on which page, chatting or not."""
+def _live_channels(*, actor, channel_id: int | None, branch_id: int | None) -> list:
     from apps.accounts.models import Branch
-    from apps.conversations.models import OPEN_STATUSES, Conversation
 
-    now = now or timezone.now()
     channels = watchable_channels(actor=actor).select_related("branch")
     if channel_id is not None:
         channels = channels.filter(pk=channel_id)
     if branch_id is not None:
         branch = Branch.objects.filter(pk=branch_id, tenant_id=actor.tenant_id).first()
         channels = channels.filter(branch__path__startswith=branch.path) if branch else channels.none()
-    channels = list(channels.order_by("name"))
-    visits = list(
-        Visit.objects.filter(channel__in=channels).filter(_online_q(now)).order_by("-last_seen_at")[:LIVE_LIMIT]
-    )
+    return list(channels.order_by("name"))
+
+
+def _chatting(*, actor, channels: list, visits: list) -> tuple[dict, set[int]]:
+    """The open conversations of these visitors by (channel, customer), and which of them the
+    actor may open."""
+    from apps.conversations.models import OPEN_STATUSES, Conversation
+
     customers = {v.customer_id for v in visits if v.customer_id}
-    chatting: dict = {}
-    seen: set[int] = set()
-    if customers:
-        visible = Conversation.objects.visible_to(actor)
+    if not customers:
+        return {}, set()
+    chatting = {
+        (conv["channel_id"], conv["customer_id"]): conv
         for conv in Conversation.objects.filter(
             channel__in=channels, customer_id__in=customers, status__in=OPEN_STATUSES
-        ).values("pk", "channel_id", "customer_id", "status"):
-            chatting[(conv["channel_id"], conv["customer_id"])] = conv
-        seen = set(visible.filter(pk__in=[c["pk"] for c in chatting.values()]).values_list("pk", flat=True))
+        ).values("pk", "channel_id", "customer_id", "status")
+    }
+    ids = [c["pk"] for c in chatting.values()]
+    return chatting, set(Conversation.objects.visible_to(actor).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def _invited_visit_ids(visits: list, now) -> set[int]:
     from apps.visitors.invitations import INVITATION_TTL, OPEN_STATUSES
     from apps.visitors.models import Invitation
 
-    invited = set(
+    return set(
         Invitation.objects.filter(
             visit__in=[v.pk for v in visits], status__in=OPEN_STATUSES, created_at__gte=now - INVITATION_TTL
         ).values_list("visit_id", flat=True)
     )
+
+
+def live_visitors(*, actor, channel_id: int | None = None, branch_id: int | None = None, now=None) -> dict:
+    """Visitors on the actor's sites now: per channel, how many, on which page, chatting or not."""
+    now = now or timezone.now()
+    channels = _live_channels(actor=actor, channel_id=channel_id, branch_id=branch_id)
+    visits = list(
+        Visit.objects.filter(channel__in=channels).filter(_online_q(now)).order_by("-last_seen_at")[:LIVE_LIMIT]
+    )
+    chatting, seen = _chatting(actor=actor, channels=channels, visits=visits)
+    invited = _invited_visit_ids(visits, now)
     rows = []
     for visit in visits:
         row = visit_to_dict(visit, now=now)
@@ -80,21 +96,17 @@ def live_visitors(*, actor, channel_id: int | None = None, branch_id: int | None
         # The conversation itself only for those who may open it.
         row["conversation_id"] = conv["pk"] if conv is not None and conv["pk"] in seen else None
         rows.append(row)
-    counts = {c.pk: 0 for c in channels}
-    for row in rows:
-        counts[row["channel_id"]] += 1
+    return {"channels": [_channel_summary(c, rows) for c in channels], "visitors": rows}
+
+
+def _channel_summary(channel, rows: list[dict]) -> dict:
+    mine = [r for r in rows if r["channel_id"] == channel.pk]
     return {
-        "channels": [
-            {
-                "id": c.pk,
-                "name": c.name,
-                "branch": c.branch.name if c.branch_id else "",
-                "visitors": counts[c.pk],
-                "chatting": sum(1 for r in rows if r["channel_id"] == c.pk and r["chatting"]),
-            }
-            for c in channels
-        ],
-        "visitors": rows,
+        "id": channel.pk,
+        "name": channel.name,
+        "branch": channel.branch.name if channel.branch_id else "",
+        "visitors": len(mine),
+        "chatting": sum(1 for r in mine if r["chatting"]),
     }
 
 
