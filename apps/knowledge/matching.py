@@ -34,7 +34,7 @@ import itertools
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -366,6 +366,12 @@ class Segmenter:
         # Single characters stay with jieba: a one-character synonym must not split words apart.
         self.phrases = {p for p in phrases if len(p) >= 2}
         self.max_len = max((len(p) for p in self.phrases), default=1)
+        # first character -> the lengths of the phrases starting with it, longest first: most
+        # positions of a text start no phrase at all and are passed over with one lookup.
+        lengths: dict[str, set[int]] = {}
+        for p in self.phrases:
+            lengths.setdefault(p[0], set()).add(len(p))
+        self._lengths = {c: tuple(sorted(ls, reverse=True)) for c, ls in lengths.items()}
 
     def _protect(self, chunk: str) -> list[str]:
         """Split a chunk into known phrases (kept) and the gaps between them (for jieba)."""
@@ -373,10 +379,11 @@ class Segmenter:
         gap_start = 0
         i = 0
         n = len(chunk)
+        phrases, lengths = self.phrases, self._lengths
         while i < n:
             hit = 0
-            for length in range(min(self.max_len, n - i), 1, -1):
-                if chunk[i : i + length] in self.phrases:
+            for length in lengths.get(chunk[i], ()):
+                if i + length <= n and chunk[i : i + length] in phrases:
                     hit = length
                     break
             if hit:
@@ -395,21 +402,23 @@ class Segmenter:
     # edit (same vocabulary, same segmenter) only tokenises what changed.
     CACHE_LIMIT = 400_000
 
-    def _cached(self, kind: str, text: str, fn) -> list[str]:
+    def _cached(self, kind: str, text: str, fn) -> tuple[str, ...]:
         cache = self.__dict__.setdefault("_cache", {})
         key = (kind, text)
         hit = cache.get(key)
         if hit is None:
             if len(cache) >= self.CACHE_LIMIT:
                 cache.clear()
-            hit = cache[key] = fn(text)
+            hit = cache[key] = tuple(fn(text))
         return hit
 
-    def words(self, text: str) -> list[str]:
-        return list(self._cached("w", text, self._words))
+    # Tuples, shared with the cache: callers cannot change what the next caller gets, and an index
+    # build does not copy millions of tokens.
+    def words(self, text: str) -> tuple[str, ...]:
+        return self._cached("w", text, self._words)
 
-    def tokens(self, text: str) -> list[str]:
-        return list(self._cached("t", text, self._tokens))
+    def tokens(self, text: str) -> tuple[str, ...]:
+        return self._cached("t", text, self._tokens)
 
     def _words(self, text: str) -> list[str]:
         result: list[str] = []
@@ -422,7 +431,7 @@ class Segmenter:
         return result
 
     def _tokens(self, text: str) -> list[str]:
-        words = self.words(text)
+        words = list(self.words(text))
         compact = "".join(rewrite_colloquial(normalize(text)).split())
         chars = [c for c in compact if c not in STOPWORDS]
         bigrams = ["c:" + chars[i] + chars[i + 1] for i in range(len(chars) - 1)]
@@ -635,7 +644,7 @@ class _TokenSets:
     """The distinct tokens of each document, made on first use (confidence needs a handful per query;
     making all of them would be a million-set job at every build of a large knowledge base)."""
 
-    def __init__(self, corpus: list[list[str]]):
+    def __init__(self, corpus: list[Sequence[str]]):
         self._corpus = corpus
         self._sets: dict[int, frozenset] = {}
 
@@ -654,33 +663,35 @@ BM25_B = 0.75
 
 
 def _postings(
-    corpus: list[list[str]], idf_source: list[list[str]] | None = None
+    corpus: list[Sequence[str]], idf_source: list[Sequence[str]] | None = None
 ) -> tuple[dict, np.ndarray, _TokenSets, dict]:
     """BM25 (Okapi, k1=1.5, b=0.75) precomputed per posting: token -> (doc ids, score contributions).
 
     idf_source: the documents idf is counted over, when they differ from the scored ones. Vectorised
     over all (document, token) pairs with numpy: a 10,000-entry base has millions of them.
     """
-    vocab: dict[str, int] = {}
-    ids = [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in corpus]
-    source_ids = ids if idf_source is None else [[vocab.setdefault(t, len(vocab)) for t in doc] for doc in idf_source]
-    tokens = list(vocab)
+    # One pass in C over every token: the vocabulary in first-seen order, then each token's id.
+    chain = itertools.chain.from_iterable
+    sources = (corpus,) if idf_source is None else (corpus, idf_source)
+    tokens = list(dict.fromkeys(chain(chain(sources))))
+    vocab = {t: i for i, t in enumerate(tokens)}
     width = max(1, len(tokens))
 
-    def pairs(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pairs(rows: list[Sequence[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        flat = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        flat = np.fromiter(map(vocab.__getitem__, chain(rows)), dtype=np.int64, count=int(lengths.sum()))
         keys = np.repeat(np.arange(len(rows), dtype=np.int64), lengths) * width + flat
         unique, counts = np.unique(keys, return_counts=True)
         return unique // width, unique % width, counts
 
     # Lucene's idf, log(1 + (N - n + 0.5) / (n + 0.5)), instead of Okapi's: that one goes negative for
     # a word in more than half the documents, which breaks small knowledge bases.
-    _src_docs, src_tok, _src_tf = pairs(source_ids)
+    source = corpus if idf_source is None else idf_source
+    _src_docs, src_tok, _src_tf = pairs(source)
     df = np.bincount(src_tok, minlength=len(tokens)).astype(np.float64)
-    n_docs = len(source_ids)
+    n_docs = len(source)
     idf_of = np.where(df > 0, np.log(1 + (n_docs - df + 0.5) / (df + 0.5)), 0.0)
-    docs, tok, tf_counts = pairs(ids)
+    docs, tok, tf_counts = pairs(corpus)
     tf = tf_counts.astype(np.float64)
     doc_len = np.fromiter(map(len, corpus), dtype=np.float64, count=len(corpus))
     avgdl = float(doc_len.mean()) if len(doc_len) else 1.0
@@ -755,14 +766,14 @@ def build_index(
     metas: list[EntryMeta] = []
     doc_entry: list[int] = []
     doc_text: list[str] = []
-    corpus: list[list[str]] = []
-    answers: list[list[str]] = []
+    corpus: list[Sequence[str]] = []
+    answers: list[Sequence[str]] = []
     starts: list[int] = []
     ends: list[int] = []
     for meta, phrasings, answer in entries:
         e_idx = len(metas)
         metas.append(meta)
-        answers.append(segmenter.tokens(answer or "") or ["\x00"])
+        answers.append(segmenter.tokens(answer or "") or ("\x00",))
         first = len(corpus)
         seen: set[str] = set()
         for p in phrasings:
