@@ -811,8 +811,8 @@ def build_index(
     # idf is counted over entries, not phrasings: a word repeated in ten phrasings of one entry is
     # no more common than a word in one phrasing each of ten entries would suggest otherwise.
     entry_docs: list[list[str]] = [[] for _ in metas]
-    for d, toks in enumerate(corpus):
-        entry_docs[doc_entry[d]].extend(toks)
+    for d, doc in enumerate(corpus):
+        entry_docs[doc_entry[d]].extend(doc)
     postings, doc_weight, doc_tokens, idf = _postings(corpus, [sorted(set(t)) or ["\x00"] for t in entry_docs])
     answer_postings, _weights, answer_tokens, answer_idf = _postings(answers)
     vocabulary = {t for t in (*postings, *answer_postings) if t[:2] not in ("c:", "p:", "u:")}
