@@ -74,45 +74,17 @@ def wechat_callback(request: HttpRequest, key: str) -> HttpResponse:
     try:
         channel = _wechat_channel(key)
         q = request.GET
-        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
-        wechat.check_timestamp(timestamp)
-        token = channel.cfg("token")
-        if not wechat.signature_valid(token=token, timestamp=timestamp, nonce=nonce, signature=q.get("signature", "")):
-            raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
-        wechat.claim_nonce(channel_id=channel.pk, timestamp=timestamp, nonce=nonce)
+        _check_request(request, channel, signature=q.get("signature", ""), encrypt=None)
         if request.method == "GET":
             return HttpResponse(q.get("echostr", ""), content_type="text/plain")
         if request.method != "POST":
             return HttpResponse(status=405)
-        body = request.body
-        if len(body) > wechat.MAX_BODY_BYTES:
-            raise wechat.WeChatRejected("wechat_too_large", _("The request body is too large."), status=413)
-        aes_key = channel.cfg("encoding_aes_key")
-        safe_mode = bool(aes_key)
-        if safe_mode:
-            if q.get("encrypt_type", "").lower() != "aes":
-                raise wechat.WeChatRejected(
-                    "wechat_plain_refused", _("This account only accepts safe-mode messages."), status=403
-                )
-            envelope = wechat.parse_xml_dict(body)
-            encrypted = envelope.get("Encrypt") or ""
-            if not isinstance(encrypted, str) or not encrypted:
-                raise wechat.WeChatRejected("wechat_bad_xml", _("The XML body could not be parsed."))
-            if not wechat.signature_valid(
-                token=token, timestamp=timestamp, nonce=nonce, signature=q.get("msg_signature", ""), encrypt=encrypted
-            ):
-                raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
-            xml = wechat.decrypt(encoding_aes_key=aes_key, app_id=channel.cfg("app_id"), encrypt=encrypted)
-        else:
-            xml = body.decode("utf-8", errors="strict") if body else ""
+        unreadable = _("The XML body could not be parsed.")
+        xml = _message_text(request, channel, envelope=wechat.parse_xml_dict, unreadable=unreadable)
         msg = wechat.parse_inbound(xml)
         if msg is None or not msg.source:
-            raise wechat.WeChatRejected("wechat_bad_xml", _("The XML body could not be parsed."))
-        original_id = channel.cfg("original_id")
-        if original_id and msg.target != original_id:
-            raise wechat.WeChatRejected(
-                "wechat_wrong_account", _("The message is addressed to another account."), status=403
-            )
+            raise wechat.WeChatRejected("wechat_bad_xml", unreadable)
+        _check_addressee(channel, msg)
         external_id, kind, payload = _inbound_fields(msg)
         recorded = services.inbound_record(
             channel=channel, external_id=external_id, sender_id=msg.source, kind=kind, payload=payload
@@ -123,9 +95,44 @@ def wechat_callback(request: HttpRequest, key: str) -> HttpResponse:
         logger.info("wechat callback %s refused: %s", key, exc.code)
         return _error(exc)
     if kind == "event:subscribe" and recorded.created and channel.greeting:
+        safe_mode = bool(channel.cfg("encoding_aes_key"))
+        nonce = q.get("nonce", "")
         return _passive_text_reply(channel=channel, msg=msg, text=channel.greeting, nonce=nonce, safe_mode=safe_mode)
     # "success" tells WeChat we have it; the message is processed by a Celery task.
     return HttpResponse("success", content_type="text/plain")
+
+
+def _message_text(request: HttpRequest, channel: Channel, *, envelope, unreadable) -> str:
+    """A callback's message as text: in safe mode (the account has an EncodingAESKey; plain
+    messages are refused then) the signed, decrypted envelope, else the body as sent."""
+    body, q = _body(request), request.GET
+    aes_key = channel.cfg("encoding_aes_key")
+    if not aes_key:
+        return body.decode("utf-8", errors="strict") if body else ""
+    if q.get("encrypt_type", "").lower() != "aes":
+        raise wechat.WeChatRejected(
+            "wechat_plain_refused", _("This account only accepts safe-mode messages."), status=403
+        )
+    encrypted = envelope(body).get("Encrypt") or ""
+    if not isinstance(encrypted, str) or not encrypted:
+        raise wechat.WeChatRejected("wechat_bad_xml", unreadable)
+    if not wechat.signature_valid(
+        token=channel.cfg("token"),
+        timestamp=q.get("timestamp", ""),
+        nonce=q.get("nonce", ""),
+        signature=q.get("msg_signature", ""),
+        encrypt=encrypted,
+    ):
+        raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
+    return wechat.decrypt(encoding_aes_key=aes_key, app_id=channel.cfg("app_id"), encrypt=encrypted)
+
+
+def _check_addressee(channel: Channel, msg) -> None:
+    original_id = channel.cfg("original_id")
+    if original_id and msg.target != original_id:
+        raise wechat.WeChatRejected(
+            "wechat_wrong_account", _("The message is addressed to another account."), status=403
+        )
 
 
 def _passive_text_reply(*, channel: Channel, msg, text: str, nonce: str, safe_mode: bool) -> HttpResponse:
@@ -219,41 +226,17 @@ def miniprogram_callback(request: HttpRequest, key: str) -> HttpResponse:
     try:
         channel = _signed_channel(key, ChannelKind.MINIPROGRAM)
         q = request.GET
+        _check_request(request, channel, signature=q.get("signature", ""), encrypt=None)
         if request.method == "GET":
-            _check_request(request, channel, signature=q.get("signature", ""), encrypt=None)
             return HttpResponse(q.get("echostr", ""), content_type="text/plain")
         if request.method != "POST":
             return HttpResponse(status=405)
-        body = _body(request)
-        _check_request(request, channel, signature=q.get("signature", ""), encrypt=None)
-        aes_key = channel.cfg("encoding_aes_key")
-        if aes_key:
-            if q.get("encrypt_type", "").lower() != "aes":
-                raise wechat.WeChatRejected(
-                    "wechat_plain_refused", _("This account only accepts safe-mode messages."), status=403
-                )
-            encrypted = miniprogram.envelope(body).get("Encrypt") or ""
-            if not isinstance(encrypted, str) or not encrypted:
-                raise wechat.WeChatRejected("wechat_bad_xml", _("The message body could not be parsed."))
-            if not wechat.signature_valid(
-                token=channel.cfg("token"),
-                timestamp=q.get("timestamp", ""),
-                nonce=q.get("nonce", ""),
-                signature=q.get("msg_signature", ""),
-                encrypt=encrypted,
-            ):
-                raise wechat.WeChatRejected("wechat_bad_signature", _("The signature is not valid."), status=403)
-            text = wechat.decrypt(encoding_aes_key=aes_key, app_id=channel.cfg("app_id"), encrypt=encrypted)
-        else:
-            text = body.decode("utf-8", errors="strict") if body else ""
+        unreadable = _("The message body could not be parsed.")
+        text = _message_text(request, channel, envelope=miniprogram.envelope, unreadable=unreadable)
         msg = miniprogram.parse(text)
         if msg is None or not msg.source:
-            raise wechat.WeChatRejected("wechat_bad_xml", _("The message body could not be parsed."))
-        original_id = channel.cfg("original_id")
-        if original_id and msg.target != original_id:
-            raise wechat.WeChatRejected(
-                "wechat_wrong_account", _("The message is addressed to another account."), status=403
-            )
+            raise wechat.WeChatRejected("wechat_bad_xml", unreadable)
+        _check_addressee(channel, msg)
         external_id, kind, payload = miniprogram.inbound_fields(msg)
         services.inbound_record(
             channel=channel, external_id=external_id, sender_id=msg.source, kind=kind, payload=payload
