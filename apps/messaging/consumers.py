@@ -436,6 +436,23 @@ class AgentConsumer(BaseIMConsumer):
             reply["ref"] = ref
         await self.send_frame(reply)
 
+    async def frame_viewing(self, frame, ref):
+        # Collision detection (apps.messaging.collision): this person views / types in / holds a
+        # draft of the conversation, or left it; the other staff on it are told.
+        conversation = await self.conversation(frame.get("conversation_id"))
+        state = frame.get("state", "viewing")
+        if not isinstance(state, str):
+            raise ApplicationError("invalid_frame", _("state must be a string."))
+        viewers = await db(_viewing_sync)(self.user, conversation, self.channel_name, state)
+        if state == "left":
+            self.viewing.discard(conversation.pk)
+        else:
+            self.viewing.add(conversation.pk)
+        if ref is not None:
+            await self.send_frame(
+                {"type": "viewers", "ref": ref, "conversation_id": conversation.pk, "viewers": viewers}
+            )
+
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active or not user.tenant_id:
@@ -443,6 +460,7 @@ class AgentConsumer(BaseIMConsumer):
         if not websocket_origin_ok(self.scope):
             return await self.refuse("origin_not_allowed")
         self.user = user
+        self.viewing: set[int] = set()  # conversations this socket reported as open (collision)
         self.presence_key = presence.agent_key(user.pk)
         await self.join(agent_group(user.tenant_id, user.pk))
         await self.join(tenant_staff_group(user.tenant_id))
@@ -487,6 +505,8 @@ class AgentConsumer(BaseIMConsumer):
         await super().disconnect(code)
         if user is not None:
             await db(account_hooks.run_connection_changed)(user, channel_name=self.channel_name, connected=False)
+            if getattr(self, "viewing", None):
+                await db(_viewing_gone_sync)(user, self.channel_name, list(self.viewing))
 
     async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
         if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
@@ -521,6 +541,18 @@ class AgentConsumer(BaseIMConsumer):
         await super().kf_event(message)
         if self._pending_join:
             await self.join(self._pending_join)
+
+
+def _viewing_sync(user, conversation: Conversation, channel_name: str, state: str) -> list[dict]:
+    from apps.messaging import collision
+
+    return collision.viewer_set(user=user, conversation=conversation, channel_name=channel_name, state=state)
+
+
+def _viewing_gone_sync(user, channel_name: str, conversation_ids: list[int]) -> None:
+    from apps.messaging import collision
+
+    collision.viewer_gone(user=user, channel_name=channel_name, conversation_ids=conversation_ids)
 
 
 def _recall_sync(user, conversation: Conversation, message_id: int) -> dict:

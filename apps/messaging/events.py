@@ -11,6 +11,8 @@ EVENTS: dict[str, set[str]] = {
     "message.created": {"conversation_id", "message"},
     "typing": {"conversation_id", "sender_kind", "sender_name", "is_typing"},
     "read": {"conversation_id", "reader_kind", "reader_id", "seq"},
+    # staff only: who has the conversation open, typing or holding a draft (apps.messaging.collision)
+    "conversation.viewers": {"conversation_id", "viewers", "version"},
     # conversation lifecycle (dispatch)
     "conversation.queued": {"conversation_id", "position", "estimated_wait_seconds", "agents_online", "as_of"},
     "conversation.assigned": {"conversation", "agent_id"},

@@ -103,10 +103,21 @@ def frame_rate() -> tuple[float, float]:
 # Frames a client may send, per endpoint.
 CLIENT_FRAMES_COMMON = ("ping", "send", "subscribe", "resume", "unsubscribe", "typing", "read")
 CLIENT_FRAMES_VISITOR = ("start",)
-CLIENT_FRAMES_AGENT = ("recall",)
+CLIENT_FRAMES_AGENT = ("recall", "viewing")
 
 # Frames only the server sends (events from apps/messaging/events.py are sent as they are).
-SERVER_FRAMES = ("hello", "pong", "ack", "subscribed", "unsubscribed", "started", "resync", "recalled", "error")
+SERVER_FRAMES = (
+    "hello",
+    "pong",
+    "ack",
+    "subscribed",
+    "unsubscribed",
+    "started",
+    "resync",
+    "recalled",
+    "viewers",
+    "error",
+)
 
 # Stable error codes of the websocket protocol and the REST API, with what they mean.
 ERROR_CODES: dict[str, str] = {

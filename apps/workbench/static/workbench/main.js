@@ -19,6 +19,7 @@ import "./sla.js"; // SLA time left and colours in the lists, live breach alerts
 import "./waiting.js"; // waiting for the customer (snooze) with a reminder
 import "./followups.js"; // the Follow-ups tab: my follow-up tasks, completing and creating them
 import "./recall.js"; // recalling my own messages (撤回), shown as recalled everywhere
+import "./collision.js"; // who else has this conversation open, typing or holding a draft
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
