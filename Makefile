@@ -7,7 +7,7 @@ PORT   ?= 8000
 PYTEST_ARGS ?=
 export DJANGO_SETTINGS_MODULE ?= config.settings.base
 
-.PHONY: run test install install-dev migrate demo lint format messages clean topology-programs topology-up topology-down topology-status faults
+.PHONY: run test install install-dev migrate demo lint format messages clean screens topology-programs topology-up topology-down topology-status faults
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +70,11 @@ faults: install-dev topology-programs
 	$(PY) bench/faults.py $(FAULT_ARGS)
 
 ## make lint: ruff (lint + format check, docs' code blocks included) and mypy (settings in pyproject.toml)
+## make screens: photograph the main screens on the demo data into docs/screens/ (Chromium, test database)
+screens: install-dev
+	KEFU_SCREENS_DIR=$(CURDIR)/docs/screens DJANGO_SETTINGS_MODULE=config.settings.test \
+	  $(VENV)/bin/pytest tests/core/test_screens_browser.py -q $(PYTEST_ARGS)
+
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -162,7 +162,8 @@ def history_page_view(request):
         "channels": Channel.objects.visible_to(user).order_by("name"),
         "agents": User.objects.visible_to(user).agents().order_by("username"),
         "tags": ConversationTag.objects.visible_to(user),
-        "backend": get_backend().name,
+        # The search engine by its name for people, never the backend's code.
+        "backend": {"database": _("database"), "elasticsearch": "Elasticsearch"}.get(get_backend().name, _("Other")),
         "search_limit": MAX_CONVERSATIONS,
         "export_search_limit": get_backend().max_limit,
     }

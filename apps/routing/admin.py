@@ -39,7 +39,7 @@ class RoutingRuleAdmin(SuperAdminOnly):
                 required=False,
                 widget=KeyValueWidget(key_label=_("Attribute"), value_label=_("Value")),
                 help_text=_(
-                    "The rule matches visitors with all of these attributes, e.g. vip = true, province = 上海."
+                    "The rule matches visitors with all of these attributes, e.g. 会员等级 = 金卡, 省份 = 上海 (true/false and whole numbers are typed)."
                 ),
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)

@@ -69,7 +69,14 @@ def raw_codes() -> set[str]:
     from apps.conversations.models import ConversationStatus
     from apps.core import labels
 
-    return set(labels.EVENT_KINDS) | set(labels.REASONS) | set(AgentStatus.values) | set(ConversationStatus.values)
+    backends = {"database", "elasticsearch"}  # search backends' codes
+    return (
+        set(labels.EVENT_KINDS)
+        | set(labels.REASONS)
+        | set(AgentStatus.values)
+        | set(ConversationStatus.values)
+        | backends
+    )
 
 
 RAW_PATTERNS = [
@@ -89,7 +96,14 @@ def problems(texts: list[str], *, chinese: bool, data_words: set[str], codes: se
         if any(p.search(text) for p in RAW_PATTERNS):
             found.append(f"repr {text!r}")
             continue
-        if chinese and not CJK.search(text) and text not in data_words:
+        if chinese and CJK.search(text):  # a code inside a Chinese sentence: 全文搜索（database）
+            inside = [w for w in re.findall(r"(?<![\w.])[a-z][a-z_]+(?![\w.])", text) if w in codes]
+            if inside:
+                found.append(f"raw code in {text[:100]!r}")
+            elif re.search(r"[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}", NOT_WORDS.sub(" ", text)):
+                found.append(f"English phrase in {text[:100]!r}")  # "Choose 客服 by selecting them ..."
+            continue
+        if chinese and text not in data_words:
             words = [w for w in WORD.findall(NOT_WORDS.sub(" ", text)) if w not in SAME_IN_CHINESE]
             words = [w for w in words if w not in data_words and not any(w in d for d in data_words)]
             if words:
