@@ -145,24 +145,31 @@ class ChannelForm(forms.ModelForm):
             # The kind decides which hooks and callbacks apply; it is fixed once created.
             self.fields["kind"].disabled = True
 
+    def clean_cards_text(self) -> list[dict]:
+        try:
+            return services.parse_cards(self.cleaned_data.get("cards_text") or "")
+        except ApplicationError as exc:
+            raise forms.ValidationError(str(exc.message))
+
+    def clean_card_thumb_upload(self):
+        thumb = self.cleaned_data.get("card_thumb_upload")
+        if thumb is not None and thumb.size > 2 * 1024 * 1024:
+            raise forms.ValidationError(_("The cover image may be at most 2 MB."))
+        return thumb
+
+    def clean_branch(self):
+        branch = self.cleaned_data.get("branch")
+        user = self.request.user if self.request else None
+        if user is not None and not (user.is_super_admin or user.is_platform_operator):
+            if branch is None:
+                raise forms.ValidationError(_("Choose the branch this channel belongs to."))
+            if not user.can_reach_branch(branch):
+                raise forms.ValidationError(_("Not found."))
+        return branch
+
     def clean(self):
         cleaned = super().clean()
         kind = cleaned.get("kind") or self.instance.kind
-        try:
-            cards = services.parse_cards(cleaned.get("cards_text") or "")
-        except ApplicationError as exc:
-            self.add_error("cards_text", str(exc.message))
-            cards = []
-        thumb = cleaned.get("card_thumb_upload")
-        if thumb is not None and thumb.size > 2 * 1024 * 1024:
-            self.add_error("card_thumb_upload", _("The cover image may be at most 2 MB."))
-        user = self.request.user if self.request else None
-        branch = cleaned.get("branch")
-        if user is not None and not (user.is_super_admin or user.is_platform_operator):
-            if branch is None:
-                self.add_error("branch", _("Choose the branch this channel belongs to."))
-            elif not user.can_reach_branch(branch):
-                self.add_error("branch", _("Not found."))
         config = services.channel_config_build(
             kind=kind,
             stored=self.instance.config or {},
@@ -172,7 +179,7 @@ class ChannelForm(forms.ModelForm):
             rating_tags=cleaned.get("rating_tags") or "",
             theme_color=cleaned.get("theme_color") or "",
             visitor_tracking=cleaned.get("visitor_tracking") or "",
-            cards=cards,
+            cards=cleaned.get("cards_text") or [],
         )
         origins = (cleaned.get("allowed_origins_text") or "").splitlines()
         try:  # the service checks again on save; here the admin sees the problem on the form
