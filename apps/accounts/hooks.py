@@ -56,3 +56,18 @@ def on_connection_seen(fn: Callable) -> Callable:
 def run_connection_seen(agent, *, channel_name: str) -> None:
     for fn in _connection_seen:
         fn(agent=agent, channel_name=channel_name)
+
+
+_access_changed: list[Callable] = []
+
+
+def on_access_changed(fn: Callable) -> Callable:
+    """`fn(user)`: what this user may reach changed (disabled, role, branch). Inside the
+    transaction; listeners act on commit (messaging re-checks the user's open sockets)."""
+    _access_changed.append(fn)
+    return fn
+
+
+def run_access_changed(user) -> None:
+    for fn in _access_changed:
+        fn(user=user)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.accounts import hooks
 from apps.accounts.models import ROLE_RANK, AgentStatus, AgentStatusLog, Branch, Role, SkillGroup, User
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
 from apps.core.services import audit_record
@@ -237,6 +238,8 @@ def user_update(
     if changes:
         user.save()
         audit_record(actor=actor, action="user.update", obj=user, changes=changes)
+        if "role" in changes or "branch" in changes:
+            hooks.run_access_changed(user)
     return user
 
 
@@ -254,6 +257,7 @@ def user_set_active(*, user: User, active: bool, actor: User) -> User:
     if not active and user.status != AgentStatus.OFFLINE:
         agent_set_status(agent=user, status=AgentStatus.OFFLINE, actor=actor, reason="account_disabled")
     audit_record(actor=actor, action="user.enable" if active else "user.disable", obj=user)
+    hooks.run_access_changed(user)
     return user
 
 

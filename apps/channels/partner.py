@@ -23,13 +23,18 @@ def sign(*, secret: str, timestamp: str, body: bytes) -> str:
     return webhooks.signature(secret=secret, timestamp=timestamp, body=body).removeprefix(webhooks.SIGNATURE_PREFIX)
 
 
+def unknown_key() -> ApplicationError:
+    """One answer for a wrong key and for a channel key that does not exist (no oracle)."""
+    return ApplicationError("invalid_api_key", _("Unknown API key."), status=401)
+
+
 def verify_request(
     *, channel, api_key: str, timestamp: str, signature: str, body: bytes, now: float | None = None
 ) -> None:
     expected_key = channel.cfg("api_key")
     secret = channel.cfg("api_secret")
     if not expected_key or not secret or not hmac.compare_digest(expected_key.encode(), (api_key or "").encode()):
-        raise ApplicationError("invalid_api_key", _("Unknown API key."), status=401)
+        raise unknown_key()
     try:
         ts = int(timestamp)
     except (TypeError, ValueError):

@@ -262,10 +262,11 @@ def parse_cards(text: str) -> list[dict]:
 
 def miniprogram_card_send(*, actor, conversation_id: int, card_index: int, client_msg_id: str | None = None):
     """An agent sends one of the channel's mini-program cards (小程序卡片) to the customer."""
+    from apps.conversations import policy
     from apps.messaging.selectors import conversation_get_for_actor
     from apps.messaging.services import message_create, staff_sender_kind
 
-    conversation = conversation_get_for_actor(actor=actor, conversation_id=conversation_id)
+    conversation = conversation_get_for_actor(actor=actor, conversation_id=conversation_id, level=policy.ACT)
     channel = Channel.objects.get(pk=conversation.channel_id)
     if channel.kind != ChannelKind.MINIPROGRAM:
         raise ApplicationError("not_supported", _("Mini-program cards can only be sent in mini-program conversations."))

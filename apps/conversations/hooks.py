@@ -95,6 +95,20 @@ def agent_visibility_qs(user) -> list:
     return [fn(user) for fn in _agent_visibility]
 
 
+_agent_audience: list[Callable] = []
+
+
+def extra_agent_audience(fn: Callable) -> Callable:
+    """Register fn(conversation) -> Q on User: the agents `extra_agent_visibility` lets see this
+    conversation (the inverse of that rule, so the access policy can name its live audience)."""
+    _agent_audience.append(fn)
+    return fn
+
+
+def agent_audience_qs(conversation) -> list:
+    return [fn(conversation) for fn in _agent_audience]
+
+
 _closed: list[Callable] = []
 
 

@@ -9,30 +9,21 @@ from apps.core.tenancy import TenantOwned, TenantQuerySet
 
 class ConversationQuerySet(TenantQuerySet):
     def visible_to(self, user):
-        """Agents and supervisors see their branch subtree, and also what they work on even when
-        it sits elsewhere in the tree: conversations assigned to them or that they joined, and
-        the queue they may take from (routed to an ancestor branch, or overflowed up to it)."""
-        qs = super().visible_to(user)
-        if (
-            user is None
-            or not user.is_authenticated
-            or not user.is_active
-            or not user.tenant_id
-            or user.is_super_admin
-            or user.is_platform_operator
-        ):
-            return qs
-        from apps.conversations import hooks
+        """What `user` may VIEW: the access policy's rule (apps.conversations.policy)."""
+        from apps.conversations import policy
 
-        extra = models.Q(assignee_id=user.pk) | models.Q(
-            models.Exists(Participant.objects.filter(conversation=models.OuterRef("pk"), user_id=user.pk))
-        )
-        if not user.is_manager:
-            # Supervisors' screens (monitor, reports) stay their subtree; agents also see the
-            # queue they may take from, wherever in the tree it sits.
-            for cond in hooks.agent_visibility_qs(user):
-                extra |= cond
-        return qs | self.filter(models.Q(tenant_id=user.tenant_id) & extra)
+        return policy.conversations_for(user, policy.VIEW, qs=self)
+
+
+class ConversationBoundQuerySet(TenantQuerySet):
+    """Rows that hang off a conversation (transfers, ratings, leave messages, captured facts,
+    alerts): visible exactly when their conversation is (apps.conversations.policy). The model
+    names the path to it in `conversation_field` (default "conversation")."""
+
+    def visible_to(self, user):
+        from apps.conversations import policy
+
+        return policy.scope_through_conversation(self, user)
 
 
 class ConversationStatus(models.TextChoices):
@@ -221,6 +212,8 @@ class ConversationEvent(TenantOwned):
 class Rating(TenantOwned):
     """F3: the visitor's satisfaction rating of a conversation."""
 
+    objects = ConversationBoundQuerySet.as_manager()
+
     conversation = models.OneToOneField(Conversation, on_delete=models.CASCADE, related_name="rating")
     score = models.PositiveSmallIntegerField(_("score"))  # 1..5
     tags = models.JSONField(_("tags"), default=list, blank=True)
@@ -245,6 +238,8 @@ class TransferStatus(models.TextChoices):
 
 class Transfer(TenantOwned):
     """F9/F14: a request to hand a conversation to another agent or a skill group."""
+
+    objects = ConversationBoundQuerySet.as_manager()
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="transfers")
     from_agent = models.ForeignKey(

@@ -5,20 +5,17 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from apps.conversations import policy
 from apps.conversations.models import Conversation, ConversationStatus, ConversationTag, Transfer, TransferStatus
-from apps.core.errors import ApplicationError
 
 
-def conversation_get_for_actor(*, actor, conversation_id: int) -> Conversation:
-    conversation = Conversation.objects.visible_to(actor).filter(pk=conversation_id).first()
-    if conversation is None:
-        raise ApplicationError("not_found", _("Conversation not found."), status=404)
-    return conversation
+def conversation_get_for_actor(*, actor, conversation_id: int, level: str = policy.VIEW) -> Conversation:
+    return policy.check(actor, conversation_id, level)
 
 
 def conversations_mine(*, actor) -> QuerySet:
     return (
-        Conversation.objects.visible_to(actor)
+        policy.conversations_for(actor, policy.VIEW)
         .filter(assignee_id=actor.pk)
         .exclude(status=ConversationStatus.CLOSED)
         .select_related("customer", "sla")
@@ -29,7 +26,7 @@ def conversations_mine(*, actor) -> QuerySet:
 def queue_visible_to(*, actor) -> QuerySet:
     """F13: the unified queue (every channel) as the actor may see it, in dispatch order."""
     return (
-        Conversation.objects.visible_to(actor)
+        policy.conversations_for(actor, policy.VIEW)
         .filter(status=ConversationStatus.QUEUED)
         .select_related("customer", "sla")
         .order_by("-priority", "queued_at", "id")

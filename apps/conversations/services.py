@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import AgentStatus, SkillGroup, User
-from apps.conversations import hooks
+from apps.conversations import hooks, policy
 from apps.conversations.locking import retry_on_deadlock
 from apps.conversations.models import (
     Conversation,
@@ -23,7 +23,7 @@ from apps.conversations.models import (
 from apps.conversations.serializers import conversation_to_dict
 from apps.core.errors import ApplicationError
 from apps.messaging import groups
-from apps.messaging.publish import publish
+from apps.messaging.publish import publish, publish_conversation_event
 
 
 def conversation_event_record(
@@ -147,12 +147,14 @@ def _not_found() -> ApplicationError:
 
 
 def _publish_updated(conversation: Conversation, *, agent_ids: tuple = ()) -> None:
-    targets = [
-        groups.conversation_group(conversation.tenant_id, conversation.pk),
-        groups.tenant_staff_group(conversation.tenant_id),
-    ]
-    targets += [groups.agent_group(conversation.tenant_id, a) for a in agent_ids if a]
-    publish(targets, {"type": "conversation.updated", "conversation": conversation_to_dict(conversation)})
+    """To the access policy's audience at commit (and the agents named, who may just have lost
+    it), and the visitor."""
+    publish_conversation_event(
+        conversation,
+        {"type": "conversation.updated", "conversation": conversation_to_dict(conversation)},
+        also_user_ids=agent_ids,
+        visitor=True,
+    )
 
 
 def _publish_queue_changed(tenant_id: int) -> None:
@@ -232,21 +234,20 @@ def _lock_assignee_then_conversation(conversation_id: int, extra_agent_ids=()) -
 
 
 def _can_act_as_staff(actor, conversation: Conversation) -> bool:
-    """The assignee, or a manager (or an agent for a queued conversation) who can see it."""
+    """Who may act on it (the access policy's ACT: the assignee, active participants, managers in
+    reach), or an agent who may see a queued conversation."""
     if actor is None:
         return True
-    if conversation.tenant_id != actor.tenant_id and not actor.is_platform_operator:
-        return False
-    if conversation.assignee_id == actor.pk:
+    if conversation.assignee_id == actor.pk and conversation.tenant_id == actor.tenant_id and actor.is_active:
         return True
-    if not Conversation.objects.visible_to(actor).filter(pk=conversation.pk).exists():
-        return False
-    return actor.is_manager or conversation.status == ConversationStatus.QUEUED
+    if policy.allows(actor, conversation, policy.ACT):
+        return True
+    return conversation.status == ConversationStatus.QUEUED and policy.allows(actor, conversation, policy.VIEW)
 
 
 def _require_visible(actor, conversation: Conversation) -> None:
-    if actor is not None and not Conversation.objects.visible_to(actor).filter(pk=conversation.pk).exists():
-        raise _not_found()
+    if actor is not None:
+        policy.check(actor, conversation, policy.VIEW)
 
 
 def _join(conversation: Conversation, agent, kind=ParticipantKind.AGENT) -> None:
@@ -296,15 +297,7 @@ def assign_locked(*, conversation: Conversation, agent, actor=None, reason: str 
         "conversation": conversation_to_dict(conversation),
         "agent_id": agent.pk,
     }
-    publish(
-        [
-            groups.agent_group(conversation.tenant_id, agent.pk),
-            groups.conversation_group(conversation.tenant_id, conversation.pk),
-            groups.customer_group(conversation.tenant_id, conversation.customer_id),
-            groups.tenant_staff_group(conversation.tenant_id),
-        ],
-        payload,
-    )
+    publish_conversation_event(conversation, payload, also_user_ids=(agent.pk,), visitor=True)
     return conversation
 
 
@@ -358,9 +351,7 @@ def conversation_assign(
 def conversation_accept(*, conversation_id: int, agent) -> Conversation:
     """F14: an agent picks a conversation from the queue by hand (status need not be online,
     but the limit holds)."""
-    conversation = Conversation.objects.visible_to(agent).filter(pk=conversation_id).first()
-    if conversation is None:
-        raise _not_found()
+    conversation_id = policy.check(agent, conversation_id, policy.VIEW).pk
     if not agent.is_agent_role:
         raise ApplicationError("not_an_agent", _("Only agents and supervisors can take conversations."), status=403)
     if agent.status == AgentStatus.OFFLINE:
@@ -455,8 +446,7 @@ def conversation_close(
         with transaction.atomic():
             conversation, _agents = _lock_assignee_then_conversation(conversation_id)
             if actor is not None and not _can_act_as_staff(actor, conversation):
-                if not Conversation.objects.visible_to(actor).filter(pk=conversation.pk).exists():
-                    raise _not_found()
+                policy.check(actor, conversation, policy.VIEW)
                 raise ApplicationError(
                     "not_yours", _("Only the agent serving this conversation can close it."), status=403
                 )
@@ -487,14 +477,11 @@ def conversation_close(
                 reason=reason,
                 data={"tags": [t.pk for t in tags]},
             )
-            targets = [
-                groups.conversation_group(conversation.tenant_id, conversation.pk),
-                groups.customer_group(conversation.tenant_id, conversation.customer_id),
-                groups.tenant_staff_group(conversation.tenant_id),
-            ]
-            if conversation.assignee_id:
-                targets.append(groups.agent_group(conversation.tenant_id, conversation.assignee_id))
-            publish(targets, {"type": "conversation.closed", "conversation_id": conversation.pk, "reason": reason})
+            publish_conversation_event(
+                conversation,
+                {"type": "conversation.closed", "conversation_id": conversation.pk, "reason": reason},
+                visitor=True,
+            )
             hooks.run_conversation_closed(conversation=conversation)
             if previous == ConversationStatus.QUEUED:
                 _publish_queue_changed(conversation.tenant_id)
@@ -590,11 +577,10 @@ def conversation_transfer_request(
             reason="transfer",
             data={"transfer_id": transfer.pk, "skill_group_id": group.pk if group else None},
         )
-        receivers = [to_agent.pk] if to_agent else list(group.members.values_list("pk", flat=True))
-        targets = [groups.agent_group(conversation.tenant_id, r) for r in receivers]
-        targets.append(groups.conversation_group(conversation.tenant_id, conversation.pk))
-        publish(
-            targets,
+        # The receivers (the agent, or the group's members) are in the policy's audience while
+        # the transfer is pending.
+        publish_conversation_event(
+            conversation,
             {
                 "type": "conversation.transfer_requested",
                 "conversation": conversation_to_dict(conversation),
@@ -668,12 +654,9 @@ def _transfer_receiver_ok(transfer: Transfer, actor) -> bool:
 
 
 def _transfer_resolve_publish(conversation: Conversation, transfer: Transfer, accepted: bool, reason: str) -> None:
-    targets = [groups.conversation_group(conversation.tenant_id, conversation.pk)]
-    targets += [
-        groups.agent_group(conversation.tenant_id, a) for a in {transfer.from_agent_id, transfer.to_agent_id} if a
-    ]
-    publish(
-        targets,
+    # Both ends are told, whether or not they can still see it (the sender after an accept).
+    publish_conversation_event(
+        conversation,
         {
             "type": "conversation.transfer_resolved",
             "conversation_id": conversation.pk,
@@ -681,6 +664,7 @@ def _transfer_resolve_publish(conversation: Conversation, transfer: Transfer, ac
             "accepted": accepted,
             "reason": reason,
         },
+        also_user_ids=(transfer.from_agent_id, transfer.to_agent_id),
     )
 
 
@@ -729,17 +713,15 @@ def conversation_transfer_accept(*, transfer_id: int, actor) -> Conversation:
                 data={"transfer_id": locked.pk, "from_agent_id": old_agent},
             )
             _transfer_resolve_publish(conversation, locked, True, "accepted")
-            publish(
-                [
-                    groups.agent_group(conversation.tenant_id, receiver.pk),
-                    groups.customer_group(conversation.tenant_id, conversation.customer_id),
-                    groups.conversation_group(conversation.tenant_id, conversation.pk),
-                ],
+            publish_conversation_event(
+                conversation,
                 {
                     "type": "conversation.assigned",
                     "conversation": conversation_to_dict(conversation),
                     "agent_id": receiver.pk,
                 },
+                also_user_ids=(receiver.pk,),
+                visitor=True,
             )
             if old_agent:
                 hooks.run_agent_capacity_freed(agent_id=old_agent, tenant_id=conversation.tenant_id)
@@ -839,12 +821,8 @@ def conversation_invite_rating(*, conversation_id: int, actor) -> Conversation:
             actor=actor,
             agent_id=conversation.assignee_id,
         )
-        publish(
-            [
-                groups.conversation_group(conversation.tenant_id, conversation.pk),
-                groups.customer_group(conversation.tenant_id, conversation.customer_id),
-            ],
-            {"type": "conversation.rating_requested", "conversation_id": conversation.pk},
+        publish_conversation_event(
+            conversation, {"type": "conversation.rating_requested", "conversation_id": conversation.pk}, visitor=True
         )
         return conversation
 
@@ -889,17 +867,15 @@ def rating_submit(
             data={"score": score},
         )
         # The agent sees "rating received" live; the conversation's staff watching it too.
-        publish(
-            [
-                groups.agent_group(conversation.tenant_id, conversation.assignee_id),
-                groups.conversation_group(conversation.tenant_id, conversation.pk),
-            ],
+        publish_conversation_event(
+            conversation,
             {
                 "type": "conversation.rated",
                 "conversation_id": conversation.pk,
                 "score": score,
                 "agent_id": conversation.assignee_id,
             },
+            also_user_ids=(conversation.assignee_id,),
         )
         return rating
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django_filters.rest_framework import DjangoFilterBackend
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, permissions, serializers, viewsets
 from rest_framework.response import Response
@@ -81,6 +82,23 @@ class IsManager(IsTenantMember):
         return request.user.is_manager
 
 
+class ScopedFilterBackend(DjangoFilterBackend):
+    """Filters by a related id choose among what the reader may see (`visible_to`), so another
+    tenant's id, or one outside the reader's reach, is refused exactly like an id that does not
+    exist (400), never answered with an empty list that confirms it exists."""
+
+    def get_filterset(self, request, queryset, view):
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is None:
+            return None
+        for field in filterset.form.fields.values():
+            choices = getattr(field, "queryset", None)
+            manager = getattr(getattr(choices, "model", None), "objects", None)
+            if choices is not None and hasattr(manager, "visible_to"):
+                field.queryset = manager.visible_to(request.user)
+        return filterset
+
+
 class TenantScopedViewSet(viewsets.GenericViewSet):
     """The one place API querysets are scoped: `Model.objects.visible_to(user)`.
 
@@ -89,6 +107,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     """
 
     permission_classes = [IsTenantMember]
+    filter_backends = [ScopedFilterBackend]
     model: Any = None  # the TenantOwned model of the view set
 
     def get_queryset(self):

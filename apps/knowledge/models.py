@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.conversations.models import ConversationBoundQuerySet
 from apps.core.tenancy import TenantOwned
 from apps.knowledge.capture import DEFAULT_WAYBILL_PATTERNS
 
@@ -244,6 +245,8 @@ class Slot(models.TextChoices):
 class CapturedSlot(TenantOwned):
     """F55: a fact captured from a visitor message during the bot phase."""
 
+    objects = ConversationBoundQuerySet.as_manager()  # visible when the conversation is (policy)
+
     conversation = models.ForeignKey(
         "conversations.Conversation", on_delete=models.CASCADE, related_name="captured_slots"
     )
@@ -290,6 +293,8 @@ class AlertKeyword(TenantOwned):
 
 class KeywordAlert(TenantOwned):
     """A conversation flagged by a keyword: once per conversation per keyword."""
+
+    objects = ConversationBoundQuerySet.as_manager()  # visible when the conversation is (policy)
 
     conversation = models.ForeignKey(
         "conversations.Conversation",

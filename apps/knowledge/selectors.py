@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from apps.conversations import policy
 from apps.conversations.models import Conversation
 from apps.knowledge.index import get_index, scope_filter
 from apps.knowledge.providers import AskContext, provider_for
@@ -12,11 +13,9 @@ from apps.knowledge.services import bot_settings_get
 from apps.messaging.models import Message, SenderKind, Visibility
 
 
-def conversation_for_actor(*, actor, conversation_id: int) -> Conversation:
-    conversation = Conversation.objects.visible_to(actor).filter(pk=conversation_id).first()
-    if conversation is None:
-        raise Http404(_("Not found."))
-    return conversation
+def conversation_for_actor(*, actor, conversation_id: int, level: str = policy.VIEW) -> Conversation:
+    """Through the access policy: outside the actor's reach is the same 404 as a missing id."""
+    return policy.check(actor, conversation_id, level)
 
 
 def _branch_path(branch_id):

@@ -8,4 +8,8 @@ class MessagingConfig(AppConfig):
     verbose_name = _("Messaging")
 
     def ready(self):
+        from apps.accounts import hooks as account_hooks
         from apps.messaging import receivers  # noqa: F401
+        from apps.messaging.publish import publish_user_access_changed
+
+        account_hooks.on_access_changed(publish_user_access_changed)

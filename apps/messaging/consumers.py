@@ -13,7 +13,6 @@ import asyncio
 import json
 import logging
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
@@ -24,11 +23,18 @@ from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
 
 from apps.accounts import hooks as account_hooks
+from apps.conversations import policy
 from apps.conversations.models import Conversation
 from apps.core.errors import ApplicationError
 from apps.core.origins import request_origin, websocket_origin_ok
 from apps.messaging import presence, protocol, selectors, services
-from apps.messaging.groups import agent_group, conversation_group, customer_group, tenant_staff_group
+from apps.messaging.groups import (
+    agent_group,
+    conversation_group,
+    customer_group,
+    tenant_staff_group,
+    user_control_group,
+)
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
 from apps.messaging.serializers import message_to_dict
 from apps.messaging.visitor import visitor_token_load
@@ -46,9 +52,7 @@ def db(fn):
     return database_sync_to_async(fn, thread_sensitive=False)
 
 
-ACCESS_TTL = 30.0  # seconds an agent's access to a conversation is trusted before re-checking
 PRESENCE_REFRESH = 20.0
-DEDUP_SECONDS = 2.0
 RETRY_AFTER_MS = 1000  # told to clients with a retryable error (the database is restarting, failing over)
 
 
@@ -91,11 +95,14 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
 
     async def websocket_connect(self, message):
         self.subs: dict[int, int] = {}  # conversation id -> last seq delivered on this socket
-        self.access: dict[int, tuple[Conversation, float]] = {}
+        # Access granted by the policy, per (conversation id, level). Trusted only while the
+        # socket is in the conversation's group: every change of who may reach a conversation is
+        # followed by a `kf.access` there (apps.messaging.publish.publish_conversation_event),
+        # which drops the grant and re-checks.
+        self.access: dict[tuple[int, str], Conversation] = {}
         rate, burst = protocol.frame_rate()
         self._rate, self._burst, self._tokens, self._tokens_at = rate, burst, burst, time.monotonic()
         self._presence_at = 0.0
-        self._recent: OrderedDict[str, float] = OrderedDict()
         self.presence_key = None
         self.groups = []
         await super().websocket_connect(message)
@@ -214,7 +221,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
                 logger.warning("rejoining %s failed: %r", group, result)
 
     async def frame_send(self, frame, ref):
-        conversation = await self.conversation(frame.get("conversation_id"))
+        conversation = await self.conversation(frame.get("conversation_id"), level=policy.ACT)
         client_msg_id = frame.get("client_msg_id")
         body = frame.get("body", "")
         if client_msg_id is not None and not isinstance(client_msg_id, str):
@@ -350,7 +357,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         await self.send_frame(frame)
 
     async def frame_typing(self, frame, ref):
-        conversation = await self.conversation(frame.get("conversation_id"))
+        conversation = await self.conversation(frame.get("conversation_id"), level=policy.ACT)
         is_typing = frame.get("is_typing", True)
         if not isinstance(is_typing, bool):
             raise ApplicationError("invalid_frame", _("is_typing must be true or false."))
@@ -382,24 +389,26 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
             if self.may_see(event["message"]):
                 await self.send_frame(event)
             return
-        if self._seen_recently(event):
-            return
+        if message.get("staff_only") and self.role != "agent":
+            return  # the visitor's copy comes through the customer group
+        # Each event reaches a socket through one group only (publish sends lifecycle events to
+        # the audience's own groups, not to the conversation's), so nothing is de-duplicated here.
         event = self.filter_event(event)
         if event is not None:
             await self.send_frame(event)
 
-    def _seen_recently(self, event: dict) -> bool:
-        """One event is often published to several groups this socket is in (agent, conversation,
-        staff): deliver it once. Identical events within DEDUP_SECONDS are the same event."""
-        now = time.monotonic()
-        recent = self._recent
-        while recent and next(iter(recent.values())) < now - DEDUP_SECONDS:
-            recent.popitem(last=False)
-        key = json.dumps(event, sort_keys=True, default=str)
-        if key in recent:
-            return True
-        recent[key] = now
-        return False
+    async def kf_access(self, message):
+        """Who may reach a conversation changed (or this user's grants did): re-check."""
+
+    async def drop_subscription(self, conversation_id: int, *, reason: str) -> None:
+        self.subs.pop(conversation_id, None)
+        for key in [k for k in self.access if k[0] == conversation_id]:
+            del self.access[key]
+        group = next((g for g in self.groups if g.endswith(f".conv.{conversation_id}")), None)
+        if group:
+            self.groups.remove(group)
+            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.send_frame({"type": "unsubscribed", "conversation_id": conversation_id, "reason": reason})
 
     def may_see(self, message: dict) -> bool:
         return True
@@ -408,7 +417,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         return event
 
     # --- subclass API -----------------------------------------------------------------------
-    async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
+    async def conversation(self, conversation_id, *, fresh: bool = False, level: str = "view") -> Conversation:
         raise NotImplementedError
 
     def sender(self) -> dict:
@@ -463,6 +472,7 @@ class AgentConsumer(BaseIMConsumer):
         self.viewing: set[int] = set()  # conversations this socket reported as open (collision)
         self.presence_key = presence.agent_key(user.pk)
         await self.join(agent_group(user.tenant_id, user.pk))
+        await self.join(user_control_group(user.tenant_id, user.pk))
         await self.join(tenant_staff_group(user.tenant_id))
         await self.accept()
         open_assigned = await db(self._connect_sync)()
@@ -508,15 +518,57 @@ class AgentConsumer(BaseIMConsumer):
             if getattr(self, "viewing", None):
                 await db(_viewing_gone_sync)(user, self.channel_name, list(self.viewing))
 
-    async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
+    async def conversation(self, conversation_id, *, fresh: bool = False, level: str = policy.VIEW) -> Conversation:
+        """The access policy's answer for this user, level and conversation (a 404 outside it)."""
         if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
             raise ApplicationError("invalid_frame", _("Field %(f)s must be an integer.") % {"f": "conversation_id"})
-        cached = self.access.get(conversation_id)
-        if cached is not None and not fresh and cached[1] > time.monotonic():
-            return cached[0]
-        conversation = await db(selectors.conversation_get_for_agent)(user=self.user, conversation_id=conversation_id)
-        self.access[conversation_id] = (conversation, time.monotonic() + ACCESS_TTL)
+        cached = self.access.get((conversation_id, level))
+        if cached is not None and not fresh and conversation_id in self.subs:
+            return cached
+        conversation = await db(policy.check)(self.user, conversation_id, level)
+        if conversation_id in self.subs:
+            self.access[(conversation_id, level)] = conversation
         return conversation
+
+    async def kf_access(self, message):
+        if message.get("user"):
+            return await self.recheck_user()
+        conversation_id = message.get("conversation_id")
+        for key in [k for k in self.access if k[0] == conversation_id]:
+            del self.access[key]
+        if conversation_id in self.subs and not await db(policy.allows)(self.user, conversation_id, policy.VIEW):
+            await self.drop_subscription(conversation_id, reason="access_lost")
+
+    async def recheck_user(self) -> None:
+        """The account changed (disabled, role, branch): close the socket if it may no longer sign
+        in, else re-check every conversation it follows against the new grants."""
+        user = await db(self._fresh_user)()
+        if user is None:
+            logger.info("websocket of user %s closed: account disabled", self.user.pk)
+            await self.close(code=4401)
+            return
+        self.user = user
+        self.access.clear()
+        if not self.subs:
+            return
+        allowed = set(await db(self._reachable)(list(self.subs)))
+        for conversation_id in [c for c in self.subs if c not in allowed]:
+            await self.drop_subscription(conversation_id, reason="access_lost")
+
+    def _fresh_user(self):
+        from apps.accounts.models import User
+
+        user = User.objects.select_related("branch").filter(pk=self.user.pk).first()
+        if user is None or not user.is_active or user.tenant_id != self.user.tenant_id:
+            return None
+        return user
+
+    def _reachable(self, conversation_ids: list[int]) -> list[int]:
+        return list(
+            policy.conversations_for(self.user, policy.VIEW)
+            .filter(pk__in=conversation_ids)
+            .values_list("pk", flat=True)
+        )
 
     def sender(self) -> dict:
         return {"sender_kind": services.staff_sender_kind(self.user), "sender_user": self.user}
@@ -631,7 +683,7 @@ class VisitorConsumer(BaseIMConsumer):
             raise ApplicationError("invalid_frame", _("subject must be a string."))
         intake = await db(self._start_sync)(subject[:200])
         conversation = intake.conversation
-        self.access[conversation.pk] = (conversation, float("inf"))
+        self.access[(conversation.pk, policy.VIEW)] = conversation
         started = {
             "type": "started",
             "conversation_id": conversation.pk,
@@ -653,16 +705,16 @@ class VisitorConsumer(BaseIMConsumer):
         # Start, route and assign in one service; it returns the state after dispatch.
         return conversation_intake_result(channel=self.channel, customer=customer, subject=subject)
 
-    async def conversation(self, conversation_id, *, fresh: bool = False) -> Conversation:
+    async def conversation(self, conversation_id, *, fresh: bool = False, level: str = policy.VIEW) -> Conversation:
         if isinstance(conversation_id, bool) or not isinstance(conversation_id, int):
             raise ApplicationError("invalid_frame", _("Field %(f)s must be an integer.") % {"f": "conversation_id"})
-        cached = self.access.get(conversation_id)
+        cached = self.access.get((conversation_id, policy.VIEW))
         if cached is not None and not fresh:
-            return cached[0]  # a conversation never changes customer: no expiry needed
+            return cached  # a conversation never changes customer: no expiry needed
         conversation = await db(selectors.conversation_get_for_visitor)(
             visitor=self.visitor, conversation_id=conversation_id
         )
-        self.access[conversation_id] = (conversation, float("inf"))
+        self.access[(conversation_id, policy.VIEW)] = conversation
         return conversation
 
     def sender(self) -> dict:

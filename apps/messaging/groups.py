@@ -14,5 +14,19 @@ def customer_group(tenant_id: int, customer_id: int) -> str:
 
 
 def tenant_staff_group(tenant_id: int) -> str:
-    """Every connected staff member of the tenant (queue changes, monitor updates)."""
+    """Every connected staff member of the tenant: tenant-level counters only (queue.changed,
+    agent.status). No conversation's data goes here: conversation events go to the access
+    policy's audience (apps.messaging.publish.publish_conversation_event)."""
     return f"t{tenant_id}.staff"
+
+
+def user_control_group(tenant_id: int, user_id: int) -> str:
+    """Every staff socket of one user (agent, monitor, visitors): access control messages only
+    (`kf.access`: re-check the user, or close the socket)."""
+    return f"t{tenant_id}.user.{user_id}"
+
+
+def monitor_group(tenant_id: int) -> str:
+    """Supervisors' live screens: content-free wake-ups (`kf.nudge`); each screen re-reads its
+    own scoped snapshot."""
+    return f"t{tenant_id}.monitor"

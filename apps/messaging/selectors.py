@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from apps.conversations.models import Conversation, Participant
+from apps.conversations import policy
+from apps.conversations.models import Conversation
 from apps.core.errors import NotFound
 from apps.messaging.models import Message, Visibility
 
 HISTORY_MAX_LIMIT = 200
 
 
-def conversations_for_agent(*, user):
-    """Managers see their scope (tenant or branch subtree); agents only what they serve or joined."""
-    qs = Conversation.objects.visible_to(user)
-    if user.is_manager:
-        return qs
-    joined = Participant.objects.filter(user_id=user.pk, tenant_id=user.tenant_id).values("conversation_id")
-    return qs.filter(Q(assignee_id=user.pk) | Q(pk__in=joined))
+def conversations_for_agent(*, user, level: str = policy.VIEW):
+    """Staff: the access policy's conversations (apps.conversations.policy)."""
+    return policy.conversations_for(user, level)
 
 
-def conversation_get_for_agent(*, user, conversation_id) -> Conversation:
-    try:
-        conversation_id = int(conversation_id)
-    except (TypeError, ValueError):
-        raise NotFound(_("Conversation not found."))
-    conversation = conversations_for_agent(user=user).filter(pk=conversation_id).first()
-    if conversation is None:
-        raise NotFound(_("Conversation not found."))
-    return conversation
+def conversation_get_for_agent(*, user, conversation_id, level: str = policy.VIEW) -> Conversation:
+    return policy.check(user, conversation_id, level)
 
 
 def conversations_for_visitor(*, visitor):
@@ -48,10 +37,10 @@ def conversation_get_for_visitor(*, visitor, conversation_id) -> Conversation:
     return conversation
 
 
-def conversation_get_for_actor(*, actor, conversation_id) -> Conversation:
+def conversation_get_for_actor(*, actor, conversation_id, level: str = policy.VIEW) -> Conversation:
     if getattr(actor, "is_visitor", False):
         return conversation_get_for_visitor(visitor=actor, conversation_id=conversation_id)
-    return conversation_get_for_agent(user=actor, conversation_id=conversation_id)
+    return conversation_get_for_agent(user=actor, conversation_id=conversation_id, level=level)
 
 
 def message_history(

@@ -16,12 +16,19 @@ from django.conf import settings
 
 from apps.core.errors import ApplicationError
 from apps.core.origins import websocket_origin_ok
-from apps.messaging.groups import tenant_staff_group
+from apps.messaging.groups import monitor_group, tenant_staff_group, user_control_group
 from apps.tenants.time import tenant_tz
 
 logger = logging.getLogger(__name__)
 THROTTLE = getattr(settings, "REPORTS_MONITOR_THROTTLE_SECONDS", 1.0)
 PERIODIC = 30.0  # waiting times grow even when nothing happens
+
+
+def still_manager(user) -> bool:
+    from apps.accounts.models import User
+
+    fresh = User.objects.filter(pk=user.pk, is_active=True).first()
+    return fresh is not None and fresh.is_manager and fresh.tenant_id == user.tenant_id
 
 
 class MonitorConsumer(AsyncJsonWebsocketConsumer):
@@ -40,9 +47,15 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         self.branch_id = None
         self.group = tenant_staff_group(user.tenant_id)
+        # Conversation events go to their audience only; this screen is woken by content-free
+        # nudges (kf.nudge) and re-reads its own scoped snapshot. The user's control group tells
+        # it when the account is disabled.
+        self.extra_groups = [monitor_group(user.tenant_id), user_control_group(user.tenant_id, user.pk)]
         self.pending = False
         self.tz = await database_sync_to_async(tenant_tz)(user=user)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        for group in self.extra_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_snapshot()
         self.ticker = asyncio.ensure_future(self._tick())
@@ -50,6 +63,8 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in getattr(self, "extra_groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
         ticker = getattr(self, "ticker", None)
         if ticker:
             ticker.cancel()
@@ -78,6 +93,13 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             return
         self.pending = True
         asyncio.ensure_future(self._delayed())
+
+    kf_nudge = kf_event
+
+    async def kf_access(self, message):
+        """The account changed: a manager screen closes when it is disabled or no longer a manager."""
+        if not await database_sync_to_async(still_manager)(self.user):
+            await self.close(code=4401)
 
     async def _delayed(self):
         try:

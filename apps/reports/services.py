@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Branch, Role, User
+from apps.conversations import policy
 from apps.conversations.models import Conversation, ConversationEvent, Participant, ParticipantKind, Rating
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
 from apps.core.services import audit_record
@@ -34,13 +35,7 @@ MAX_WHISPER = 2000
 
 def conversation_get_for_supervisor(*, actor, conversation_id: int, lock: bool = False) -> Conversation:
     require_manager(actor)
-    qs = Conversation.objects.visible_to(actor)
-    if lock:
-        qs = qs.select_for_update()
-    conv = qs.filter(pk=conversation_id).first()
-    if conv is None:
-        raise NotFound(_("Conversation not found."))
-    return conv
+    return policy.check(actor, conversation_id, policy.MANAGE, lock=lock)
 
 
 def _participant(conversation: Conversation, actor, *, silent: bool) -> Participant:

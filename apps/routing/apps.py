@@ -15,7 +15,7 @@ class RoutingConfig(AppConfig):
         from apps.messaging import hooks as messaging_hooks
         from apps.routing import demo, services  # noqa: F401 - demo registers its seed step
         from apps.routing.schedule import BEAT_SCHEDULE
-        from apps.routing.selectors import queue_for_agent_q
+        from apps.routing.selectors import queue_audience_q, queue_for_agent_q
 
         conversation_hooks.before_conversation_start(services.intake_check)
         conversation_hooks.on_conversation_requeued(services.on_conversation_requeued)
@@ -23,6 +23,7 @@ class RoutingConfig(AppConfig):
         conversation_hooks.on_conversation_assigned(services.on_conversation_assigned)
         conversation_hooks.on_queue_changed(services.on_queue_changed)
         conversation_hooks.extra_agent_visibility(queue_for_agent_q)
+        conversation_hooks.extra_agent_audience(queue_audience_q)
         account_hooks.on_status_changed(services.on_status_changed)
         account_hooks.on_capacity_changed(services.on_capacity_changed)
         account_hooks.on_connection_changed(services.presence_connection_changed)

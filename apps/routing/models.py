@@ -6,6 +6,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.conversations.models import ConversationBoundQuerySet
 from apps.core.tenancy import TenantOwned
 
 
@@ -220,7 +221,12 @@ class AgentConnection(TenantOwned):
 
 
 class LeaveMessage(TenantOwned):
-    """留言: what a visitor leaves when nobody can serve them (off hours, queue full, limited)."""
+    """留言: what a visitor leaves when nobody can serve them (off hours, queue full, limited).
+    Scoped through its conversation (the access policy); one without a conversation by its
+    channel's branch."""
+
+    objects = ConversationBoundQuerySet.as_manager()
+    orphan_branch_field = "channel__branch"
 
     channel = models.ForeignKey(
         "kf_channels.Channel",

@@ -115,6 +115,23 @@ def queue_for_agent_q(agent: User) -> Q:
     return cond
 
 
+def queue_audience_q(conversation: Conversation) -> Q:
+    """The inverse of queue_for_agent_q, on User: who may take this queued conversation."""
+    if conversation.status != ConversationStatus.QUEUED:
+        return Q(pk__in=[])
+    cond = Q(tenant_id=conversation.tenant_id)
+    if conversation.reach_path:
+        cond &= Q(branch__path__startswith=conversation.reach_path)
+    if conversation.skill_group_id:
+        members = SkillGroup.members.through.objects.filter(skillgroup_id=conversation.skill_group_id)
+        cond &= Q(pk__in=Subquery(members.values("user_id")))
+    if conversation.route_agents:
+        cond &= Q(pk__in=id_list(conversation.route_agents))
+    if conversation.excluded_agents:
+        cond &= ~Q(pk__in=id_list(conversation.excluded_agents))
+    return cond
+
+
 QUEUE_ORDER = ("-priority", "queued_at", "id")
 
 

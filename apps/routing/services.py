@@ -367,18 +367,15 @@ def _position_event(*, conversation_id: int, position: int, wait: selectors.Queu
 def _publish_position(conversation: Conversation) -> None:
     as_of = selectors.queue_read_instant()
     position = selectors.queue_position(conversation=conversation)
-    publish(
-        [
-            groups.customer_group(conversation.tenant_id, conversation.customer_id),
-            groups.conversation_group(conversation.tenant_id, conversation.pk),
-        ],
-        _position_event(
-            conversation_id=conversation.pk,
-            position=position,
-            wait=selectors.queue_wait(tenant_id=conversation.tenant_id),
-            as_of=as_of,
-        ),
+    event = _position_event(
+        conversation_id=conversation.pk,
+        position=position,
+        wait=selectors.queue_wait(tenant_id=conversation.tenant_id),
+        as_of=as_of,
     )
+    # The visitor's copy through the customer group; staff subscribed to it through its group.
+    publish(groups.customer_group(conversation.tenant_id, conversation.customer_id), event)
+    publish(groups.conversation_group(conversation.tenant_id, conversation.pk), event, staff_only=True)
 
 
 def _queue_changed_on_commit(tenant_id: int) -> None:
@@ -418,10 +415,9 @@ def queue_positions_publish(*, tenant_id: int, limit: int = 200) -> int:
 
     def send_all() -> None:  # no database access in here: it runs in a worker thread
         for index, (conversation_id, customer_id) in enumerate(waiting, start=1):
-            publish(
-                [groups.customer_group(tenant_id, customer_id), groups.conversation_group(tenant_id, conversation_id)],
-                _position_event(conversation_id=conversation_id, position=index, wait=wait, as_of=as_of),
-            )
+            event = _position_event(conversation_id=conversation_id, position=index, wait=wait, as_of=as_of)
+            publish(groups.customer_group(tenant_id, customer_id), event)
+            publish(groups.conversation_group(tenant_id, conversation_id), event, staff_only=True)
         publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
 
     if transaction.get_connection().in_atomic_block:

@@ -14,12 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.conversations import policy
 from apps.conversations import services as conv_services
 from apps.conversations.models import Conversation, ConversationStatus
 from apps.conversations.serializers import conversation_to_dict
 from apps.core.errors import ApplicationError
 from apps.messaging import groups
-from apps.messaging.publish import publish
+from apps.messaging.publish import publish, publish_conversation_event
 from apps.routing import selectors
 
 MAX_REMIND_AHEAD = dt.timedelta(days=30)
@@ -41,20 +42,18 @@ def _tell(conversation: Conversation, *, waiting: bool, at: dt.datetime) -> None
 
 
 def _publish(conversation: Conversation) -> None:
-    publish(
-        [
-            groups.conversation_group(conversation.tenant_id, conversation.pk),
-            groups.tenant_staff_group(conversation.tenant_id),
-        ],
+    publish_conversation_event(
+        conversation,
         {"type": "conversation.updated", "conversation": conversation_to_dict(conversation)},
+        visitor=True,
     )
 
 
 def _locked_for(actor, conversation_id: int) -> Conversation:
     conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
-    visible = conv is not None and Conversation.objects.visible_to(actor).filter(pk=conv.pk).exists()
-    if not visible:
-        raise ApplicationError("not_found", _("Conversation not found."), status=404)
+    if conv is None:
+        raise policy.not_found()
+    policy.check(actor, conv, policy.VIEW)
     if conv.assignee_id != actor.pk and not actor.is_manager:
         raise ApplicationError("not_assignee", _("Only the conversation's agent can do this."), status=403)
     if conv.status != ConversationStatus.ACTIVE:

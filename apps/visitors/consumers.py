@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.core.origins import websocket_origin_ok
+from apps.messaging.groups import user_control_group
 from apps.visitors import selectors
 from apps.visitors.events import visitors_group
 
@@ -38,6 +39,7 @@ class VisitorsConsumer(AsyncJsonWebsocketConsumer):
         self.pending = False
         channel_ids = await database_sync_to_async(selectors.watchable_channel_ids)(actor=user)
         self.watch = [visitors_group(user.tenant_id, cid) for cid in channel_ids]
+        self.watch.append(user_control_group(user.tenant_id, user.pk))  # kf.access: account changed
         for group in self.watch:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -71,6 +73,10 @@ class VisitorsConsumer(AsyncJsonWebsocketConsumer):
             values[name] = value
         self.channel_id, self.branch_id = values["channel_id"], values["branch_id"]
         await self.send_snapshot()
+
+    async def kf_access(self, message):
+        """The account changed (disabled, role, branch): close; a new connection gets the new scope."""
+        await self.close(code=4401)
 
     async def kf_event(self, message):
         if self.pending:

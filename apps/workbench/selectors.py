@@ -59,41 +59,22 @@ def queue_for_agent(*, actor) -> QuerySet:
 def conversations_of_agent(*, actor) -> QuerySet:
     """Every conversation the agent served: assigned now, joined as a participant, or named as the
     agent of a lifecycle event (so a conversation transferred away still counts)."""
-    from apps.conversations.models import Conversation, ConversationEvent, Participant
+    from apps.conversations import policy
+    from apps.conversations.models import Conversation
 
-    served = Q(assignee=actor)
-    served |= Q(pk__in=Participant.objects.filter(tenant_id=actor.tenant_id, user=actor).values("conversation_id"))
-    served |= Q(
-        pk__in=ConversationEvent.objects.filter(tenant_id=actor.tenant_id, agent=actor).values("conversation_id")
-    )
-    return Conversation.objects.filter(tenant_id=actor.tenant_id).filter(served)
+    return Conversation.objects.filter(tenant_id=actor.tenant_id).filter(policy.served_q(actor))
 
 
 def conversation_get_for_agent(*, actor, conversation_id: int, allow_queue: bool = False):
-    """A conversation the agent may look at: one they served; for managers anything in their
-    reach; with allow_queue also the waiting queue of their reach (to preview before accepting);
-    and the past conversations of a customer they serve right now (the customer panel links
-    them). Anything else, another tenant's included, is a 404."""
-    from apps.conversations.models import OPEN_STATUSES, Conversation
+    """A conversation the actor may look at, as the access policy says (apps.conversations.policy:
+    what they serve, their history, a manager's reach, the queue they may take from). Anything
+    else, another tenant's included, is the same 404 as a missing id."""
+    from apps.conversations import policy
+    from apps.conversations.models import Conversation
 
-    base = Conversation.objects.select_related("customer", "channel")
-    conv = conversations_of_agent(actor=actor).select_related("customer", "channel").filter(pk=conversation_id).first()
-    if conv is None and actor.is_manager:
-        conv = base.visible_to(actor).filter(pk=conversation_id).first()
-    if conv is None and allow_queue:
-        conv = queue_for_agent(actor=actor).select_related("customer", "channel").filter(pk=conversation_id).first()
-    if conv is None:
-        candidate = base.filter(tenant_id=actor.tenant_id, pk=conversation_id).first()
-        if (
-            candidate is not None
-            and Conversation.objects.filter(
-                tenant_id=actor.tenant_id, customer_id=candidate.customer_id, assignee=actor, status__in=OPEN_STATUSES
-            ).exists()
-        ):
-            conv = candidate
-    if conv is None:
-        raise NotFound()
-    return conv
+    return policy.check(
+        actor, conversation_id, policy.VIEW, qs=Conversation.objects.select_related("customer", "channel")
+    )
 
 
 def history_list(
@@ -261,7 +242,7 @@ def customer_panel(*, actor, conversation_id: int) -> dict:
     """Everything the right column shows about the customer of one conversation."""
     from apps.channels.limits import reply_window
     from apps.channels.services import channel_cards
-    from apps.conversations.models import Conversation
+    from apps.conversations import policy
     from apps.messaging.models import Message
 
     conv = conversation_get_for_agent(actor=actor, conversation_id=conversation_id, allow_queue=True)
@@ -274,7 +255,8 @@ def customer_panel(*, actor, conversation_id: int) -> dict:
     phones = _extract(PHONE_RE, texts)
     waybills = [w for w in _extract(WAYBILL_RE, texts) if w not in phones and not PHONE_RE.fullmatch(w)]
     past = (
-        Conversation.objects.filter(tenant_id=conv.tenant_id, customer_id=customer.pk)
+        policy.conversations_for(actor, policy.VIEW)
+        .filter(customer_id=customer.pk)
         .exclude(pk=conv.pk)
         .select_related("channel", "assignee", "rating")
         .order_by("-created_at")[:10]

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from apps.channels import partner, services, widget
 from apps.channels.models import Channel, ChannelKind, InboundStatus
-from apps.core.errors import ApplicationError, NotFound
+from apps.core.errors import ApplicationError
 from apps.core.origins import request_origin
 from apps.core.ratelimit import public_rate
 from apps.messaging.api.auth import IsVisitor, VisitorTokenAuthentication
@@ -78,7 +78,7 @@ class PartnerMessageView(APIView):
     def post(self, request, key: str):
         channel = Channel.objects.filter(key=key, kind=ChannelKind.PARTNER).first()
         if channel is None:
-            raise NotFound()
+            raise partner.unknown_key()  # exactly like a wrong key: no oracle for channel keys
         raw = request.body
         partner.verify_request(
             channel=channel,

@@ -163,9 +163,11 @@ class AssistUsageView(APIView):
     permission_classes = [IsTenantMember]
 
     def post(self, request, conversation_id: int):
+        # Reach first: an id outside it answers like a missing one, whatever the body says. (A
+        # counter of suggestions used: whoever may see the conversation, like the suggestions.)
+        conversation = selectors.conversation_for_actor(actor=request.user, conversation_id=conversation_id)
         ser = UsageSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        conversation = selectors.conversation_for_actor(actor=request.user, conversation_id=conversation_id)
         entry = get_object_or_404(
             FaqEntry.objects.for_tenant(conversation.tenant_id), pk=ser.validated_data["entry_id"]
         )

@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.conversations import policy
 from apps.conversations.models import OPEN_STATUSES
 from apps.core.errors import ApplicationError
 from apps.core.origins import request_origin
@@ -190,7 +191,9 @@ class MessagesView(APIView):
         tags=["messaging"],
     )
     def post(self, request, conversation_id: int):
-        conversation = selectors.conversation_get_for_actor(actor=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get_for_actor(
+            actor=request.user, conversation_id=conversation_id, level=policy.ACT
+        )
         data = _valid(s.SendRequestSerializer, request.data)
         visitor = _is_visitor(request)
         if visitor and data["visibility"] != Visibility.ALL:
@@ -250,7 +253,9 @@ class AttachmentUploadView(APIView):
         tags=["messaging"],
     )
     def post(self, request, conversation_id: int):
-        conversation = selectors.conversation_get_for_actor(actor=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get_for_actor(
+            actor=request.user, conversation_id=conversation_id, level=policy.ACT
+        )
         upload = request.FILES.get("file")
         if upload is None:
             raise ApplicationError("invalid", _("Send the file in the 'file' field."))
