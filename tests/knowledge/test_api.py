@@ -208,11 +208,14 @@ def test_captured_information_for_the_customer_panel(kit, api_client):
     conversation = kit.start()
     kit.say(conversation, "我的单号是 SF1234567890")
     kit.say(conversation, "手机 13800138000")
-    api_client.force_authenticate(kit.org.agent_sh)
+    # The supervisor of the subtree reaches it (an agent only once they serve it: access policy).
+    api_client.force_authenticate(kit.org.sup_east)
     data = api_client.get(f"/api/v1/kb/captured/{conversation.pk}/").json()
     assert [(s["slot"], s["value"]) for s in data["slots"]] == [("waybill", "SF1234567890"), ("phone", "13800138000")]
     assert data["customer"]["captured"] == {"waybill": ["SF1234567890"], "phone": "13800138000"}
     api_client.force_authenticate(kit.org.agent_south)  # another subtree
+    assert api_client.get(f"/api/v1/kb/captured/{conversation.pk}/").status_code == 404
+    api_client.force_authenticate(kit.org.agent_sh)  # same branch, not serving it
     assert api_client.get(f"/api/v1/kb/captured/{conversation.pk}/").status_code == 404
 
 

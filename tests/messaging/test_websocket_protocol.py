@@ -362,20 +362,39 @@ async def test_a_flooding_connection_is_rate_limited_and_writes_nothing_beyond_t
     await visitor.disconnect()
 
 
-async def test_an_event_published_to_several_of_my_groups_arrives_once(im_a):
-    from apps.messaging.groups import agent_group, conversation_group, tenant_staff_group
-    from apps.messaging.publish import publish
+async def test_a_conversation_event_reaches_a_subscribed_agent_in_its_audience_once(im_a):
+    """Lifecycle events go to the audience's own groups, not to the conversation's: an agent who
+    is both subscribed and in the audience gets one copy (nothing is de-duplicated by the socket)."""
+    from apps.messaging.publish import publish_conversation_event
 
     conv, _customer, _token = await sync_to_async(im_a.conversation)()
     agent = await agent_ws(im_a.org.agent_sh)
     await subscribe(agent, conv.pk, 0)
-    tenant_id, user_id = im_a.org.tenant.pk, im_a.org.agent_sh.pk
     event = {"type": "conversation.closed", "conversation_id": conv.pk, "reason": "test"}
-    await sync_to_async(publish)(
-        [agent_group(tenant_id, user_id), conversation_group(tenant_id, conv.pk), tenant_staff_group(tenant_id)], event
-    )
+
+    def publish_in_a_transaction():
+        from django.db import transaction
+
+        with transaction.atomic():
+            publish_conversation_event(conv, event, also_user_ids=(im_a.org.agent_sh.pk,))
+
+    await sync_to_async(publish_in_a_transaction)()
     assert [f for f in await drain(agent) if f["type"] == "conversation.closed"] == [event]
     await agent.disconnect()
+
+
+async def test_typing_on_off_on_arrives_whole(im_a):
+    """No "identical event within 2 s" filter: the second `on` is a real event."""
+    conv, _customer, token = await sync_to_async(im_a.conversation)()
+    agent = await agent_ws(im_a.org.agent_sh)
+    await subscribe(agent, conv.pk, 0)
+    visitor = await visitor_ws(token)
+    for on in (True, False, True):
+        await send(visitor, type="typing", conversation_id=conv.pk, is_typing=on)
+    frames = [f for f in await drain(agent, wait=0.5) if f["type"] == "typing"]
+    assert [f["is_typing"] for f in frames] == [True, False, True]
+    await agent.disconnect()
+    await visitor.disconnect()
 
 
 async def test_a_lost_wake_up_is_caught_up_by_the_next_heartbeat(im_a):

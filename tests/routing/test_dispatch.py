@@ -230,7 +230,7 @@ def test_waiting_visitors_are_told_their_position_and_an_estimate_only_when_it_i
     from apps.messaging import publish as publish_module
 
     sent: list[tuple[str, dict]] = []
-    monkeypatch.setattr(publish_module, "_send", lambda groups, event: sent.extend((g, event) for g in groups))
+    monkeypatch.setattr(publish_module, "_send", lambda groups, event, **kw: sent.extend((g, event) for g in groups))
     tenant_id = dispatch.org.tenant.pk
 
     def told(conversation) -> dict:

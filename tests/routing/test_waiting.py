@@ -22,7 +22,10 @@ T0 = dt.datetime(2026, 3, 4, 2, 0, tzinfo=UTC)
 
 def test_waiting_releases_load_by_choice_and_a_customer_reply_wakes_it(dispatch, monkeypatch):
     sent = []
-    monkeypatch.setattr("apps.routing.waiting.publish", lambda groups, event: sent.append(event))
+    # conversation.updated goes to the access policy's audience (publish_conversation_event)
+    monkeypatch.setattr(
+        "apps.routing.waiting.publish_conversation_event", lambda conversation, event, **kw: sent.append(event)
+    )
     dispatch.settings(waiting_releases_load=True)
     agent = dispatch.agent(dispatch.org.sh, cap=1)
     with time_machine.travel(T0, tick=False):
