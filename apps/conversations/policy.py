@@ -286,7 +286,8 @@ def audience(conversation) -> list[int]:
     )
     if row is None:
         return []
-    branch_path = row.branch.path if row.branch_id else None
+    branch = row.branch if row.branch_id else None
+    branch_path = branch.path if branch is not None else None
     return list(
         User.objects.filter(tenant_id=row.tenant_id, is_active=True)
         .filter(audience_q(row, branch_path=branch_path))

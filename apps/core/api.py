@@ -92,10 +92,10 @@ class ScopedFilterBackend(DjangoFilterBackend):
         if filterset is None:
             return None
         for field in filterset.form.fields.values():
-            choices = getattr(field, "queryset", None)
-            manager = getattr(getattr(choices, "model", None), "objects", None)
-            if choices is not None and hasattr(manager, "visible_to"):
-                field.queryset = manager.visible_to(request.user)
+            model = getattr(getattr(field, "queryset", None), "model", None)
+            visible_to = getattr(getattr(model, "objects", None), "visible_to", None)
+            if visible_to is not None:
+                field.queryset = visible_to(request.user)
         return filterset
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -245,7 +247,7 @@ class Slot(models.TextChoices):
 class CapturedSlot(TenantOwned):
     """F55: a fact captured from a visitor message during the bot phase."""
 
-    objects = ConversationBoundQuerySet.as_manager()  # visible when the conversation is (policy)
+    objects: ClassVar = ConversationBoundQuerySet.as_manager()  # visible when the conversation is (policy)
 
     conversation = models.ForeignKey(
         "conversations.Conversation", on_delete=models.CASCADE, related_name="captured_slots"
@@ -294,7 +296,7 @@ class AlertKeyword(TenantOwned):
 class KeywordAlert(TenantOwned):
     """A conversation flagged by a keyword: once per conversation per keyword."""
 
-    objects = ConversationBoundQuerySet.as_manager()  # visible when the conversation is (policy)
+    objects: ClassVar = ConversationBoundQuerySet.as_manager()  # visible when the conversation is (policy)
 
     conversation = models.ForeignKey(
         "conversations.Conversation",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -225,7 +227,7 @@ class LeaveMessage(TenantOwned):
     Scoped through its conversation (the access policy); one without a conversation by its
     channel's branch."""
 
-    objects = ConversationBoundQuerySet.as_manager()
+    objects: ClassVar = ConversationBoundQuerySet.as_manager()
     orphan_branch_field = "channel__branch"
 
     channel = models.ForeignKey(
