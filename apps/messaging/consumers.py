@@ -438,7 +438,7 @@ class AgentConsumer(BaseIMConsumer):
 
     async def frame_recall(self, frame, ref):
         # Recall my message (apps.messaging.recall): the notice reaches everyone as message.created.
-        conversation = await self.conversation(frame.get("conversation_id"), fresh=True)
+        conversation = await self.conversation(frame.get("conversation_id"), fresh=True, level=policy.ACT)
         message_id = _frame_int(frame, "message_id")
         reply = await db(_recall_sync)(self.user, conversation, message_id)
         if ref is not None:

@@ -24,6 +24,8 @@ FRAMES: dict[str, tuple[dict, str | None]] = {
     "send": ({"body": "在的", "client_msg_id": None}, "ack"),
     "typing": ({"is_typing": True}, None),
     "read": ({"seq": 1}, None),
+    # a system line: nobody's to recall, so inside the reach the answer is "not the sender"
+    "recall": ({"message_id": "{msg}"}, "error:recall_not_sender"),
 }
 # Frames that name no conversation, or only leave one (nothing to reach).
 NOT_CONVERSATION_BOUND = {"ping", "unsubscribe"}
@@ -31,11 +33,14 @@ NOT_CONVERSATION_BOUND = {"ping", "unsubscribe"}
 
 def test_every_client_frame_is_in_the_matrix():
     frames = set(protocol.CLIENT_FRAMES_COMMON)
+    frames |= set(protocol.CLIENT_FRAMES_AGENT)
     assert frames - NOT_CONVERSATION_BOUND == set(FRAMES)
 
 
 async def _answer(comm, ftype: str, conversation_id: int, fields: dict, ref: str) -> dict | None:
     frame = {"type": ftype, "conversation_id": conversation_id, "ref": ref, **fields}
+    if frame.get("message_id") == "{msg}":
+        frame["message_id"] = await sync_to_async(_first_message_id)(conversation_id)
     if ftype == "send":
         frame["client_msg_id"] = ref
     await send(comm, **frame)
@@ -46,6 +51,14 @@ async def _answer(comm, ftype: str, conversation_id: int, fields: dict, ref: str
     answer.pop("ref", None)
     answer.pop("conversation_id", None)
     return answer
+
+
+def _first_message_id(conversation_id: int) -> int:
+    from apps.messaging.models import Message
+
+    # The served conversation's first line; for the missing id, any message id at all.
+    row = Message.objects.filter(conversation_id=conversation_id).order_by("seq").values_list("pk", flat=True).first()
+    return row or Message.objects.order_by("pk").values_list("pk", flat=True)[0]
 
 
 async def test_every_frame_answers_outside_the_reach_exactly_like_a_missing_id(world):
@@ -59,6 +72,8 @@ async def test_every_frame_answers_outside_the_reach_exactly_like_a_missing_id(w
             assert missing is not None and missing["type"] == "error" and missing["code"] == "not_found"
             if name in IN_REACH:
                 got = real["type"] if real is not None else None
+                if got == "error":
+                    got = f"error:{real['code']}"
                 if got != expected:
                     failures.append(f"{name} {ftype}: {real} (expected {expected})")
             elif real != missing:

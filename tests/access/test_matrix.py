@@ -55,6 +55,19 @@ ENDPOINTS: dict[str, tuple[str, str, dict | None, str]] = {
         None,
         "view",
     ),
+    # {msg}: a message of the served conversation (a system line: nobody's to recall)
+    "api/v1/im/conversations/<int:conversation_id>/messages/<int:message_id>/recall/": (
+        "post",
+        "/api/v1/im/conversations/{id}/messages/{msg}/recall/",
+        {},
+        "view",
+    ),
+    "api/v1/im/conversations/<int:conversation_id>/recalls/": (
+        "get",
+        "/api/v1/im/conversations/{id}/recalls/",
+        None,
+        "view",
+    ),
     "api/v1/im/conversations/<int:conversation_id>/read/": (
         "post",
         "/api/v1/im/conversations/{id}/read/",
@@ -183,14 +196,17 @@ def _expected(reach: str, actor: str) -> bool:
 def test_every_endpoint_answers_outside_the_reach_exactly_like_a_missing_id(world, client):
     """One request per endpoint x actor for the served conversation and for a missing id."""
     from apps.conversations.models import Conversation
+    from apps.messaging.models import Message
 
     before = Conversation.objects.values("status", "assignee_id", "waiting_since").get(pk=world.served.pk)
+    first_message = Message.objects.filter(conversation=world.served).order_by("seq").values_list("pk", flat=True)[0]
     failures = []
     for actor_name in ACTORS:
         client.logout()
         client.force_login(world.actors[actor_name])
         for route, (method, template, body, reach) in ENDPOINTS.items():
-            real_url, missing_url = template.format(id=world.served.pk), template.format(id=MISSING)
+            real_url = template.format(id=world.served.pk, msg=first_message)
+            missing_url = template.format(id=MISSING, msg=first_message)
             real = _call(client, method, real_url, body)
             missing = _call(client, method, missing_url, body)
             if _expected(reach, actor_name):

@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.conversations import policy
 from apps.core.api import IsTenantMember
 from apps.messaging import recall, selectors
 from apps.messaging.attachments import payload_with_signed_urls
@@ -31,7 +32,9 @@ class MessageRecallView(APIView):
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT}, tags=["messaging"])
     def post(self, request, conversation_id: int, message_id: int):
-        conversation = selectors.conversation_get_for_agent(user=request.user, conversation_id=conversation_id)
+        conversation = selectors.conversation_get_for_agent(
+            user=request.user, conversation_id=conversation_id, level=policy.ACT
+        )
         message = recall.message_recall(actor=request.user, conversation=conversation, message_id=message_id)
         return Response(recall_result(message, conversation))
 
