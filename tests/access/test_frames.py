@@ -26,6 +26,7 @@ FRAMES: dict[str, tuple[dict, str | None]] = {
     "read": ({"seq": 1}, None),
     # a system line: nobody's to recall, so inside the reach the answer is "not the sender"
     "recall": ({"message_id": "{msg}"}, "error:recall_not_sender"),
+    "viewing": ({"state": "viewing"}, "viewers"),
 }
 # Frames that name no conversation, or only leave one (nothing to reach).
 NOT_CONVERSATION_BOUND = {"ping", "unsubscribe"}
