@@ -270,7 +270,7 @@ def dispatch_for_agent(*, agent_id: int, wait: bool = True) -> list[Conversation
     the same agent queue up, and SKIP LOCKED lets callers for different agents take different
     conversations without waiting on each other."""
 
-    def attempt() -> list[Conversation]:
+    def attempt() -> list[Conversation] | None:
         taken: list[Conversation] = []
         with transaction.atomic():
             rows = User.objects.select_for_update(skip_locked=not wait).filter(pk=agent_id)
@@ -333,7 +333,7 @@ def dispatch_conversation(*, conversation_id: int, conversation: Conversation | 
     # First pass skips agents another process is dispatching for (no convoy on the most
     # attractive agent); the second waits for those, so a conversation is never left waiting
     # while an agent it could go to has room.
-    skipped = []
+    skipped: list[int] = []
     for wait, agent_ids in ((False, candidates), (True, skipped)):
         for agent_id in list(agent_ids):
             taken = dispatch_for_agent(agent_id=agent_id, wait=wait)
@@ -436,7 +436,7 @@ def queue_sweep() -> int:
     tenant_ids = set(Conversation.objects.filter(status=ConversationStatus.QUEUED).values_list("tenant_id", flat=True))
     for tenant_id in tenant_ids:
         for agent_id in selectors.agents_online(tenant_id=tenant_id).values_list("pk", flat=True):
-            assigned += len(dispatch_for_agent(agent_id=agent_id))
+            assigned += len(dispatch_for_agent(agent_id=agent_id) or [])
     return assigned
 
 
@@ -739,7 +739,7 @@ def timeout_first_response(*, now: dt.datetime | None = None) -> int:
     done = 0
     for pk, tenant_id, assignee_id, assigned_at in rows:
         limit = settings_[tenant_id].first_response_timeout_seconds
-        if not limit or assigned_at > now - dt.timedelta(seconds=limit):
+        if not limit or assigned_at is None or assigned_at > now - dt.timedelta(seconds=limit):
             continue
         if conv_services.conversation_requeue(
             conversation_id=pk,
@@ -765,7 +765,7 @@ def timeout_queue_wait(*, now: dt.datetime | None = None) -> int:
     for pk, tenant_id, queued_at in rows:
         s = settings_[tenant_id]
         limit = s.queue_wait_timeout_seconds
-        if not limit or queued_at > now - dt.timedelta(seconds=limit):
+        if not limit or queued_at is None or queued_at > now - dt.timedelta(seconds=limit):
             continue
         with transaction.atomic():
             locked = Conversation.objects.select_for_update().filter(pk=pk, status=ConversationStatus.QUEUED).first()

@@ -131,7 +131,7 @@ def waiting_reminders(*, now: dt.datetime | None = None) -> int:
         with transaction.atomic():
             if not Conversation.objects.filter(pk=pk, reminded_at__isnull=True).update(reminded_at=now):
                 continue
-            if assignee_id:
+            if assignee_id and remind_at is not None:
                 publish(
                     groups.agent_group(tenant_id, assignee_id),
                     {"type": "conversation.reminder", "conversation_id": pk, "remind_at": remind_at.isoformat()},
@@ -154,7 +154,7 @@ def waiting_close_silent(*, now: dt.datetime | None = None) -> int:
     done = 0
     for pk, tenant_id, since in rows:
         s = settings_[tenant_id]
-        if not s.waiting_close_seconds or since > now - dt.timedelta(seconds=s.waiting_close_seconds):
+        if not s.waiting_close_seconds or since is None or since > now - dt.timedelta(seconds=s.waiting_close_seconds):
             continue
         with transaction.atomic():
             locked = (

@@ -64,7 +64,7 @@ class InvitationRuleAdmin(TenantScopedAdmin):
     form = InvitationRuleForm
     list_display = ["name", "channel", "trigger", "message", "is_enabled", "sort_order"]
     list_filter = ["trigger", "is_enabled"]
-    fields = RULE_FIELDS
+    fields = tuple(RULE_FIELDS)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form_class = super().get_form(request, obj, change=change, **kwargs)
