@@ -81,6 +81,68 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
         self.receive_batch = receive_batch
         # process-local queue name -> (channel, message) taken from Redis, not yet handed out
         self._taken: dict[str, deque] = defaultdict(deque)
+        self._live: set[str] = set()  # process-local channels with a consumer
+        self._readers: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+    async def receive(self, channel):
+        """One reader per process hands every socket its messages (a per-process fan-out).
+
+        channels-redis has every waiting socket contend for one receive lock, creating and
+        cancelling two tasks per socket per message delivered anywhere in the process: with a
+        few hundred sockets that was a quarter of the server's CPU at load. Here each socket waits
+        on its own queue; one task per event loop takes batches off the process's Redis queue and
+        puts each message in the queues it is for. A socket counts from the creation of its
+        channel until a receive of it is cancelled (the consumer closed); messages for sockets
+        that no longer count are dropped, not kept."""
+        if "!" not in channel or self.receive_batch <= 1:
+            return await super().receive(channel)
+        assert self.require_valid_channel_name(channel)
+        real_channel = self.non_local_name(channel)
+        assert real_channel.endswith(self.client_prefix + "!"), "Wrong client prefix"
+        self._live.add(channel)
+        loop = asyncio.get_running_loop()
+        reader = self._readers.get(loop)
+        if reader is None or reader.done():
+            for stale in [lp for lp in self._readers if lp.is_closed()]:
+                del self._readers[stale]
+            self._readers[loop] = loop.create_task(self._read(real_channel))
+        try:
+            return await self.receive_buffer[channel].get()
+        except asyncio.CancelledError:
+            self._live.discard(channel)
+            self.receive_buffer.pop(channel, None)
+            if not self._live:
+                reader = self._readers.pop(loop, None)
+                if reader is not None:
+                    reader.cancel()  # whatever it took is in the backup, put back by the next reader
+            raise
+
+    async def new_channel(self, prefix="specific"):
+        # A consumer's channel counts from its creation: what arrives before its first receive
+        # (a group joined during connect) is kept for it.
+        channel = await super().new_channel(prefix)
+        self._live.add(channel)
+        return channel
+
+    async def close_pools(self):
+        for reader in self._readers.values():
+            reader.cancel()
+        self._readers.clear()
+        await super().close_pools()
+
+    async def _read(self, real_channel: str) -> None:
+        while self._live:
+            try:
+                channel, message = await self.receive_single(real_channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis restarting: keep reading once it is back
+                logger.exception("reading %s failed; retrying", real_channel)
+                await asyncio.sleep(1.0)
+                continue
+            for name in channel if isinstance(channel, list) else [channel]:
+                if name in self._live:
+                    self.receive_buffer[name].put_nowait(message)
 
     async def receive_single(self, channel):
         if "!" not in channel or self.receive_batch <= 1:
@@ -123,6 +185,10 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
 
     async def flush(self):
         self._taken.clear()
+        self._live.clear()
+        for reader in self._readers.values():
+            reader.cancel()
+        self._readers.clear()
         await super().flush()
 
     def _score(self) -> float:
