@@ -13,6 +13,8 @@ EVENTS: dict[str, set[str]] = {
     "read": {"conversation_id", "reader_kind", "reader_id", "seq"},
     # staff only: who has the conversation open, typing or holding a draft (apps.messaging.collision)
     "conversation.viewers": {"conversation_id", "viewers", "version"},
+    # to the mentioned colleague only (apps.messaging.mentions)
+    "mention.created": {"conversation_id", "mention"},
     # conversation lifecycle (dispatch)
     "conversation.queued": {"conversation_id", "position", "estimated_wait_seconds", "agents_online", "as_of"},
     "conversation.assigned": {"conversation", "agent_id"},

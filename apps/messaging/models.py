@@ -153,3 +153,24 @@ class MessageRecall(TenantOwned):
         verbose_name = _("recalled message")
         verbose_name_plural = _("recalled messages")
         ordering = ["-recalled_at"]
+
+
+class Mention(TenantOwned):
+    """A colleague @mentioned in an internal note: notified live, given a view of the conversation
+    (as an active participant, which the access policy counts), audited; one per note and person."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("mention")
+        verbose_name_plural = _("mentions")
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="mention_once")]
+        indexes = [models.Index(fields=["user", "read_at"], name="mention_inbox_idx")]

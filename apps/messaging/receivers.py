@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.messaging import hooks, push
+from apps.messaging import hooks, mentions, push  # noqa: F401  (mentions registers its listener)
 
 
 @hooks.on_messages_committed

@@ -35,3 +35,12 @@ def push_send(self, delivery_id: int) -> None:
             push.push_give_up(delivery_id=delivery_id)
             return
         raise self.retry(exc=exc, countdown=webhooks.retry_countdown(self.request.retries))
+
+
+@shared_task(name="apps.messaging.tasks.mentions_task", ignore_result=True)
+def mentions_task(message_ids: list[int]) -> None:
+    """@mentions of committed internal notes (safe to run twice: one mention per note and person)."""
+    from apps.messaging.mentions import mentions_process
+
+    for message_id in message_ids:
+        mentions_process(message_id=message_id)

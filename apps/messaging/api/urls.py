@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.messaging.api import recall_views, views
+from apps.messaging.api import mention_views, recall_views, views
 
 urlpatterns = [
     path("visitor/sessions/", views.VisitorSessionView.as_view(), name="visitor-session"),
@@ -22,4 +22,6 @@ urlpatterns = [
         recall_views.ConversationRecallsView.as_view(),
         name="im-recalls",
     ),
+    path("im/mentions/", mention_views.MentionListView.as_view(), name="im-mentions"),
+    path("im/mentions/<int:mention_id>/read/", mention_views.MentionReadView.as_view(), name="im-mention-read"),
 ]

@@ -10,6 +10,8 @@ import { $, API, conv, state } from "./state.js";
 
 var input = $("wb-input"), sendError = $("wb-send-error"), form = $("wb-composer");
 var typingSentAt = 0;
+var noteMode = false; // an internal note (staff only), set by the note switch (mentions.js)
+export function setNoteMode(on) { noteMode = !!on; }
 
 export function getDraft() { return input.value; }
 export function setDraft(text) { input.value = text; }
@@ -29,15 +31,17 @@ function sendText(text) {
   if (!c || !text.trim()) return;
   var m = { client_msg_id: uuid(), conversation_id: c.id, content_type: "text", body: text, sender_kind: "agent",
             sender_name: state.me.name, created_at: new Date().toISOString(), _pending: true };
+  if (noteMode) m.visibility = "staff";
   showPending(c, m);
   deliver(m);
-  assistSent(c, text);
+  if (!noteMode) assistSent(c, text);
 }
 
 export function deliver(m) {
   sendError.textContent = "";
   var frame = { type: "send", ref: m.client_msg_id, conversation_id: m.conversation_id, client_msg_id: m.client_msg_id, body: m.body };
   if (m.attachment_id) frame.attachment_id = m.attachment_id;
+  if (m.visibility === "staff") frame.visibility = "staff";
   if (sendFrame(frame)) {
     // The ack (or the echo) confirms it; if neither comes the REST retry below still lands once.
     setTimeout(function () { if (conv(m.conversation_id).pending.has(m.client_msg_id)) restSend(m); }, 5000);
@@ -50,6 +54,7 @@ function restSend(m) {
   var c = conv(m.conversation_id);
   var body = { client_msg_id: m.client_msg_id, body: m.body };
   if (m.attachment_id) body.attachment_id = m.attachment_id;
+  if (m.visibility === "staff") body.visibility = "staff";
   return api("POST", API.messages(c.id), body).then(function (res) {
     onMessage(res.message || res);
   }).catch(function (e) { markFailed(m.client_msg_id, e.message); });
@@ -139,7 +144,7 @@ export function initComposer() {
   });
   input.addEventListener("input", function () {
     updateQrPopup(input);
-    if (state.current && Date.now() - typingSentAt > 3000) {
+    if (state.current && !noteMode && Date.now() - typingSentAt > 3000) {
       typingSentAt = Date.now();
       sendFrame({ type: "typing", conversation_id: state.current, is_typing: true });
     }

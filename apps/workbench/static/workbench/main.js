@@ -20,6 +20,7 @@ import "./waiting.js"; // waiting for the customer (snooze) with a reminder
 import "./followups.js"; // the Follow-ups tab: my follow-up tasks, completing and creating them
 import "./recall.js"; // recalling my own messages (撤回), shown as recalled everywhere
 import "./collision.js"; // who else has this conversation open, typing or holding a draft
+import "./mentions.js"; // internal notes with @mentions, and the mentions of me
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
