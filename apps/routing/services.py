@@ -516,6 +516,12 @@ def on_messages_committed(*, messages) -> None:
 # --- presence -------------------------------------------------------------------------------
 
 
+def _lock_presence(agent) -> AgentPresence:
+    """The agent's presence row, created if needed, locked until the transaction ends."""
+    AgentPresence.objects.get_or_create(agent=agent, defaults={"tenant_id": agent.tenant_id})
+    return AgentPresence.objects.select_for_update().get(agent=agent)
+
+
 def presence_connection_changed(*, agent, channel_name: str, connected: bool, now: dt.datetime | None = None) -> None:
     """Live websocket connections per agent are rows shared by every server process. The first
     connection makes an offline agent invisible (F6: invisible at login); the last one leaving
@@ -525,11 +531,9 @@ def presence_connection_changed(*, agent, channel_name: str, connected: bool, no
     now = now or timezone.now()
     if connected:
         with transaction.atomic():
+            presence = _lock_presence(agent)
             AgentConnection.objects.get_or_create(
                 channel_name=channel_name[:191], defaults={"agent": agent, "tenant_id": agent.tenant_id}
-            )
-            presence, _created = AgentPresence.objects.get_or_create(
-                agent=agent, defaults={"tenant_id": agent.tenant_id}
             )
             AgentPresence.objects.filter(pk=presence.pk).update(last_connected_at=now, disconnected_at=None)
         current = User.objects.filter(pk=agent.pk).values_list("status", flat=True).first()
@@ -540,10 +544,12 @@ def presence_connection_changed(*, agent, channel_name: str, connected: bool, no
                 pass
         return
     with transaction.atomic():
+        # One agent's connects and disconnects take turns: two sockets closing together (a tab with
+        # two of them closed) must not each see the other's row and both leave the grace unstarted.
+        presence = _lock_presence(agent)
         AgentConnection.objects.filter(channel_name=channel_name[:191]).delete()
         if AgentConnection.objects.filter(agent_id=agent.pk).exists():
             return
-        presence, _created = AgentPresence.objects.get_or_create(agent=agent, defaults={"tenant_id": agent.tenant_id})
         AgentPresence.objects.filter(pk=presence.pk).update(disconnected_at=now)
     grace = selectors.dispatch_settings_get(tenant_id=agent.tenant_id).presence_grace_seconds
     from apps.routing.tasks import agent_presence_check
