@@ -72,6 +72,13 @@ def test_the_sender_recalls_within_the_window_and_the_original_is_kept_for_super
     assert [(r["seq"], r["body"], r["recalled_by"]) for r in originals] == [(msg.seq, "您的运单号是 SF123", agent.name)]
     api_client.force_authenticate(org_a.sup_south)
     assert api_client.get(f"/api/v1/im/conversations/{conv.pk}/recalls/").status_code == 404
+    # The transcript shows it recalled, not the text.
+    from django.test import Client
+
+    page = Client()
+    page.force_login(org_a.sup_east)
+    html = page.get(f"/workbench/history/{conv.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "消息已撤回" in html and "SF123" not in html
 
 
 def test_other_tenants_and_agents_get_404_and_the_window_is_the_tenants(im_a, im_b, org_a, org_b, api_client):

@@ -62,8 +62,17 @@ function item(t) {
 }
 
 function render() {
+  // Rows whose task did not change are kept as they are, with what the agent is typing in them
+  // (the list is re-read every minute and when the tab opens).
+  var keep = {};
+  Array.prototype.forEach.call(list.children, function (li) { keep[li.dataset.id] = li; });
   list.textContent = "";
-  tasks.forEach(function (t) { list.appendChild(item(t)); });
+  tasks.forEach(function (t) {
+    var sig = JSON.stringify(t) + (Date.parse(t.due_at) <= now() ? "late" : ""), old = keep[String(t.id)];
+    var li = old && old.dataset.sig === sig ? old : item(t);
+    li.dataset.sig = sig;
+    list.appendChild(li);
+  });
   empty.hidden = tasks.length > 0;
   var late = tasks.filter(function (t) { return Date.parse(t.due_at) <= now(); }).length;
   count.textContent = tasks.length ? String(tasks.length) : "";
