@@ -68,11 +68,13 @@ def is_staff_actor(actor) -> bool:
 
 
 def _active_participant_q(actor) -> Q:
+    """In the conversation now: a participant row that has not left and is not silent (a read
+    mark or a supervisor's silent watch writes a silent row: neither makes anyone a participant)."""
     return Q(
         Exists(
-            Participant.objects.filter(conversation_id=OuterRef("pk"), user_id=actor.pk, left_at__isnull=True).values(
-                "pk"
-            )
+            Participant.objects.filter(
+                conversation_id=OuterRef("pk"), user_id=actor.pk, left_at__isnull=True, silent=False
+            ).values("pk")
         )
     )
 
@@ -235,7 +237,9 @@ def audience_q(conversation: Conversation, *, branch_path: str | None) -> Q:
     from apps.accounts.models import Branch, Role, SkillGroup
     from apps.conversations import hooks
 
-    participants = Participant.objects.filter(conversation_id=conversation.pk, left_at__isnull=True).values("user_id")
+    participants = Participant.objects.filter(
+        conversation_id=conversation.pk, left_at__isnull=True, silent=False, user__isnull=False
+    ).values("user_id")
     cond = Q(role=Role.SUPER_ADMIN) | Q(pk__in=participants)
     if conversation.assignee_id:
         cond |= Q(pk=conversation.assignee_id)

@@ -252,7 +252,10 @@ def _require_visible(actor, conversation: Conversation) -> None:
 
 def _join(conversation: Conversation, agent, kind=ParticipantKind.AGENT) -> None:
     # No get_or_create: it opens a savepoint, which costs a round trip on the hot path.
-    rejoined = Participant.objects.filter(conversation=conversation, kind=kind, user=agent).update(left_at=None)
+    # silent=False: a read mark may have left a silent row; joining makes them a participant.
+    rejoined = Participant.objects.filter(conversation=conversation, kind=kind, user=agent).update(
+        left_at=None, silent=False
+    )
     if not rejoined:
         Participant.objects.create(tenant_id=conversation.tenant_id, conversation=conversation, kind=kind, user=agent)
 

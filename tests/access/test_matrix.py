@@ -336,3 +336,26 @@ def test_partner_api_answers_an_unknown_channel_key_like_a_wrong_api_key(world, 
     no_channel = client.post("/api/v1/partner/no-such-key/messages/", b"{}", "application/json", **headers)
     assert wrong_key.status_code == 401
     assert (wrong_key.status_code, wrong_key.content) == (no_channel.status_code, no_channel.content)
+
+
+def test_marking_a_queued_conversation_read_does_not_make_an_agent_its_participant(world, client):
+    """A read mark writes a (silent) participant row: it must not turn a queue preview into the
+    right to write into the conversation."""
+    from apps.conversations import policy
+    from apps.messaging.services import message_create
+
+    queued = world._start(world.channel, served=False)
+    assert queued.status == "queued"
+    message_create(conversation_id=queued.pk, sender_kind="visitor", body="有人吗", client_msg_id="q-v1")
+    assert policy.allows(world.colleague, queued, policy.VIEW)  # the queue they may take from
+    client.force_login(world.colleague)
+    r = client.post(f"/api/v1/im/conversations/{queued.pk}/read/", {"seq": 1}, content_type="application/json")
+    assert r.status_code == 200
+    assert not policy.allows(world.colleague, queued, policy.ACT)
+    r = client.post(
+        f"/api/v1/im/conversations/{queued.pk}/messages/",
+        {"body": "抢答", "client_msg_id": "q-1"},
+        content_type="application/json",
+    )
+    assert r.status_code == 404
+    assert world.colleague.pk not in policy.audience(world.south)
