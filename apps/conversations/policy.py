@@ -68,13 +68,13 @@ def is_staff_actor(actor) -> bool:
 
 
 def _active_participant_q(actor) -> Q:
-    """In the conversation now: a participant row that has not left and is not silent (a read
-    mark or a supervisor's silent watch writes a silent row: neither makes anyone a participant)."""
+    """In the conversation now: a participant row that has not left (silent ones included: a
+    mentioned colleague, a supervisor watching). A staff onlooker's read mark is a row born left."""
     return Q(
         Exists(
-            Participant.objects.filter(
-                conversation_id=OuterRef("pk"), user_id=actor.pk, left_at__isnull=True, silent=False
-            ).values("pk")
+            Participant.objects.filter(conversation_id=OuterRef("pk"), user_id=actor.pk, left_at__isnull=True).values(
+                "pk"
+            )
         )
     )
 
@@ -238,7 +238,7 @@ def audience_q(conversation: Conversation, *, branch_path: str | None) -> Q:
     from apps.conversations import hooks
 
     participants = Participant.objects.filter(
-        conversation_id=conversation.pk, left_at__isnull=True, silent=False, user__isnull=False
+        conversation_id=conversation.pk, left_at__isnull=True, user__isnull=False
     ).values("user_id")
     cond = Q(role=Role.SUPER_ADMIN) | Q(pk__in=participants)
     if conversation.assignee_id:

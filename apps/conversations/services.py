@@ -252,7 +252,7 @@ def _require_visible(actor, conversation: Conversation) -> None:
 
 def _join(conversation: Conversation, agent, kind=ParticipantKind.AGENT) -> None:
     # No get_or_create: it opens a savepoint, which costs a round trip on the hot path.
-    # silent=False: a read mark may have left a silent row; joining makes them a participant.
+    # silent=False: an onlooker's read mark may have left a silent row; serving makes it visible.
     rejoined = Participant.objects.filter(conversation=conversation, kind=kind, user=agent).update(
         left_at=None, silent=False
     )

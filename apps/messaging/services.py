@@ -343,14 +343,16 @@ def read_mark(*, conversation: Conversation, seq: int, reader_kind: str, user=No
         lookup = {"conversation_id": conversation.pk, "kind": reader_kind, "user": user}
         moved = Participant.objects.filter(**lookup, last_read_seq__lt=seq).update(last_read_seq=seq)
         if not moved:
+            onlooker = reader_kind != SenderKind.VISITOR and user is not None and conversation.assignee_id != user.pk
             participant, created = Participant.objects.get_or_create(
                 **lookup,
                 defaults={
                     "tenant_id": conversation.tenant_id,
                     "last_read_seq": seq,
-                    "silent": reader_kind != SenderKind.VISITOR
-                    and user is not None
-                    and conversation.assignee_id != user.pk,
+                    "silent": onlooker,
+                    # A staff onlooker's row only keeps the read mark: born "left", it grants no
+                    # access (the access policy counts active participants; joining revives it).
+                    "left_at": timezone.now() if onlooker else None,
                 },
             )
             if not created:

@@ -45,7 +45,15 @@ async def _answer(comm, ftype: str, conversation_id: int, fields: dict, ref: str
     if ftype == "send":
         frame["client_msg_id"] = ref
     await send(comm, **frame)
-    frames = [f for f in await drain(comm, wait=0.4) if f.get("ref") == ref or f["type"] == "error"]
+    # A socket handles one frame at a time, in order: the answer (if any) comes before the pong.
+    await send(comm, type="ping", ref=f"{ref}-ping")
+    frames = []
+    while True:
+        got = await recv(comm, timeout=15)
+        if got.get("ref") == f"{ref}-ping":
+            break
+        if got.get("ref") == ref:
+            frames.append(got)
     if not frames:
         return None
     answer = dict(frames[-1])
