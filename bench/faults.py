@@ -195,10 +195,15 @@ class Meter:
             acc[0] += cpu - cpu0
             acc[1] += rchar - r0
             acc[2] += wchar - w0
+        by_name = {
+            name: round((cpu - a["proc"].get(name, (cpu, 0, 0))[0]) * 1000 / per, 3)
+            for name, (cpu, _r, _w) in sorted(b["proc"].items())
+        }
         out = {
             "seconds": round(seconds, 1),
             "messages": messages,
             "cpu_ms_per_message": {k: round(v[0] * 1000 / per, 3) for k, v in sorted(kinds.items())},
+            "cpu_ms_per_message_by_process": by_name,  # e.g. which Celery queue's workers
             "cpu_share_of_a_core": {k: round(v[0] / seconds, 3) for k, v in sorted(kinds.items())},
             "io_bytes_per_message": {k: round((v[1] + v[2]) / per) for k, v in sorted(kinds.items())},
             "redis_per_message": {},
@@ -492,7 +497,9 @@ def push_check(topo: Topology, receiver: Receiver, push: dict, tenant_id: int, p
     acked = {(int(c), seq) for c, seqs in push.get("acked", {}).items() for seq in seqs}
     if not acked:
         return {}
-    deadline = time.time() + 120  # the outbound queue drains after the run
+    # The outbound queue drains after the run; a killed worker's tasks come back only after the
+    # broker's visibility timeout and kombu's next restore of unacked messages (minutes).
+    deadline = time.time() + 300
     while True:
         posts = receiver.snapshot()[posts_before:]
         got = {(p["conversation_id"], p["seq"]) for p in posts}
@@ -519,6 +526,7 @@ def push_check(topo: Topology, receiver: Receiver, push: dict, tenant_id: int, p
         after = [p["t"] - repair_at for p in posts if p["t"] >= repair_at]
         if after:
             out["first_push_after_repair_s"] = round(min(after), 1)
+            out["last_push_after_repair_s"] = round(max(after), 1)
     return out
 
 
@@ -566,7 +574,7 @@ def row_markdown(s: dict) -> str:
             f"pushes {push['pushed']}/{push['acked_messages']} delivered, "
             f"{push['delivery_rows_twice']} rows twice, {push['posted_twice']} POSTed twice"
             + (
-                f", first after repair +{push['first_push_after_repair_s']} s"
+                f", first / last after repair +{push['first_push_after_repair_s']} / +{push['last_push_after_repair_s']} s"
                 if "first_push_after_repair_s" in push
                 else ""
             )

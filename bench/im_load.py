@@ -50,6 +50,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 RUN_ID = f"{int(time.time() * 1000) % 10_000_000_000:x}"
+# A refused handshake (an HTTP 500 or 502 instead of the upgrade) is retried like a refused TCP
+# connection: the clients keep trying until the server can take them again.
 CONNECT_ERRORS = (OSError, ConnectionClosed, InvalidHandshake, TimeoutError, asyncio.TimeoutError)
 
 

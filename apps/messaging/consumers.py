@@ -114,7 +114,13 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
     async def join(self, group: str) -> None:
         if group not in self.groups:
             self.groups.append(group)
-            await self.channel_layer.group_add(group, self.channel_name)
+            try:
+                await self.channel_layer.group_add(group, self.channel_name)
+            except Exception as exc:  # noqa: BLE001 - a channel-layer shard is down
+                # The socket still works: frames are answered and replays come from the database;
+                # only wake-ups of this group are missing until the shard is back, when the next
+                # heartbeat adds the socket again (rejoin_groups) and replays what it missed.
+                logger.warning("joining %s failed: %r", group, exc)
 
     def _presence_refresh_sync(self) -> None:
         presence.connection_seen(self.presence_key, self.channel_name)
