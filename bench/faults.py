@@ -574,7 +574,8 @@ def row_markdown(s: dict) -> str:
             f"pushes {push['pushed']}/{push['acked_messages']} delivered, "
             f"{push['delivery_rows_twice']} rows twice, {push['posted_twice']} POSTed twice"
             + (
-                f", first / last after repair +{push['first_push_after_repair_s']} / +{push['last_push_after_repair_s']} s"
+                f", first / last after repair +{push['first_push_after_repair_s']} / "
+                f"+{push.get('last_push_after_repair_s', '?')} s"
                 if "first_push_after_repair_s" in push
                 else ""
             )
