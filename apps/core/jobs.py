@@ -16,6 +16,7 @@ import logging
 import random
 import time
 
+from celery.utils.time import get_exponential_backoff_interval
 from django.apps import apps as django_apps
 from django.conf import settings
 
@@ -96,7 +97,16 @@ class TenantFairTask(KefuTask):
         cap = tenant_cap(queue) if queue else None
         if not queue or not cap:
             return self.run(*args, **kwargs)
-        tenant_id = self.tenant_of(args, kwargs)
+        try:
+            tenant_id = self.tenant_of(args, kwargs)
+        except self.autoretry_for as exc:
+            # The database is away while we look the tenant up: this runs before the task's body,
+            # outside KefuTask's automatic retry, so retry the same way here; raising would fail
+            # the task for good (a push whose delivery row then stays pending forever).
+            countdown = get_exponential_backoff_interval(
+                factor=1, retries=request.retries, maximum=self.retry_backoff_max, full_jitter=True
+            )
+            raise self.retry(exc=exc, countdown=countdown, **self.retry_kwargs) from exc
         if tenant_id is None:
             return self.run(*args, **kwargs)
         member = request.id or f"{self.name}:{time.monotonic()}"

@@ -9,6 +9,7 @@ import time
 import pytest
 from celery import shared_task
 from celery.contrib.testing.worker import start_worker
+from django.db import OperationalError
 
 from apps.core.jobs import TenantFairTask, slots_running
 from celery_worker import app
@@ -39,6 +40,26 @@ def fair_probe(*, tenant: int, tag: str) -> str:
     finally:
         with _lock:
             _running[tenant] -= 1
+    return tag
+
+
+class FairFlakyLookup(FairByKwarg):
+    """Its tenant lookup meets a database that is restarting the first time."""
+
+    abstract = True
+    lookups = 0
+
+    def tenant_of(self, args, kwargs):
+        FairFlakyLookup.lookups += 1
+        if FairFlakyLookup.lookups == 1:
+            raise OperationalError(2002, "Can't connect to server on '127.0.0.1' (115)")
+        return super().tenant_of(args, kwargs)
+
+
+@shared_task(base=FairFlakyLookup, name="tests.core.fair_flaky_probe")
+def fair_flaky_probe(*, tenant: int, tag: str) -> str:
+    with _lock:
+        _started.append((tag, tenant))
     return tag
 
 
@@ -81,3 +102,13 @@ def test_one_tenants_burst_leaves_a_worker_for_another_tenant(worker):
     assert _wait(lambda: sorted(tag for tag, t in _started if t == 1) == ["a0", "a1", "a2", "a3"]), _started
     assert _peak[1] == 1 and _peak[2] == 1
     assert _wait(lambda: slots_running(queue=QUEUE, tenant_id=1) == 0)
+
+
+@pytest.mark.django_db
+def test_a_task_whose_tenant_lookup_meets_a_restarting_database_runs_later_instead_of_failing(worker):
+    # (bench/faults.py, primary restart: push_send failed for good in this lookup, before the
+    # body and its automatic retry, and its delivery stayed pending.)
+    FairFlakyLookup.lookups = 0
+    fair_flaky_probe.apply_async(kwargs={"tenant": 3, "tag": "after-restart"}, queue=QUEUE)
+    assert _wait(lambda: ("after-restart", 3) in _started), _started
+    assert FairFlakyLookup.lookups == 2
