@@ -36,8 +36,6 @@ import time
 from collections import defaultdict, deque
 
 from channels_redis.core import RedisChannelLayer
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -145,19 +143,6 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             for name in channel if isinstance(channel, list) else [channel]:
                 if name in self._live:
                     self.receive_buffer[name].put_nowait(message)
-
-    async def receive(self, channel):
-        """A shard that is down (stopped, restarting) is waited for instead of failing the
-        consumer: raised, it would close the socket with 1011, and every socket of this process
-        shares the process's inbox. What was published meanwhile is caught up by the heartbeat."""
-        delay = 0.1
-        while True:
-            try:
-                return await super().receive(channel)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-                logger.warning("channel layer receive on %s failed, retrying: %r", channel, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
 
     async def receive_single(self, channel):
         if "!" not in channel or self.receive_batch <= 1:
