@@ -126,6 +126,60 @@ async def test_visitor_on_one_daphne_reaches_agent_on_another_through_nginx_over
         topology.topo.start(name_a, wait=False)  # back for the next tests; nginx skips it meanwhile
 
 
+# --- a channel-layer shard that stops ------------------------------------------------------------
+
+
+async def test_a_visitor_connects_while_the_channel_layer_is_down_and_catches_up_on_its_heartbeat(topology):
+    """With the shards down a socket still opens and subscribes (its group joins fail and are
+    logged, not a 500 on the handshake); once they are back, empty, the next ping adds the socket
+    to its groups again and replays what it missed, and live wake-ups flow again."""
+    topo, data = topology.topo, topology.data
+    pair = data["pairs"][-2]
+    conversation_id = pair["conversation_id"]
+    agent = data["agents"][pair["agent"]]
+    shards = [name for name in topo.names("redis") if name.startswith("redis-shard-")]
+    assert len(shards) == 2
+    topo.stop(*shards)
+    try:
+        visitor_ws = await connect(
+            f"{topology.ws_url}/ws/visitor/?token={pair['visitor_token']}", origin=data["origin"], open_timeout=20
+        )
+        hello = await _recv_until(visitor_ws, lambda f: f["type"] == "hello")
+        last_seq = {c["id"]: c["last_seq"] for c in hello["conversations"]}[conversation_id]
+        await visitor_ws.send(
+            json.dumps({"type": "subscribe", "conversation_id": conversation_id, "last_seq": last_seq})
+        )
+        subscribed = await _recv_until(visitor_ws, lambda f: f["type"] in ("subscribed", "error"))
+        assert subscribed["type"] == "subscribed", subscribed
+    finally:
+        for name in shards:
+            topo.start(name)
+    cookie = {"Cookie": f"{data['session_cookie_name']}={agent['session']}"}
+    agent_ws = await connect(f"{topology.ws_url}/ws/agent/", additional_headers=cookie, open_timeout=20)
+    try:
+        await _recv_until(agent_ws, lambda f: f["type"] == "hello")
+        missed = f"topo-{uuid.uuid4().hex[:12]}"
+        await agent_ws.send(
+            json.dumps({"type": "send", "conversation_id": conversation_id, "client_msg_id": missed, "body": "在的"})
+        )
+        ack = await _recv_until(agent_ws, lambda f: f["type"] == "ack")
+        # The restarted shards forgot the visitor's groups: the message comes with the heartbeat.
+        await visitor_ws.send(json.dumps({"type": "ping", "ref": "hb"}))
+        replayed = await _recv_until(visitor_ws, lambda f: f["type"] in ("message.created", "pong"))
+        assert replayed["type"] == "message.created", replayed
+        assert (replayed["message"]["client_msg_id"], replayed["message"]["seq"]) == (missed, ack["seq"])
+        await _recv_until(visitor_ws, lambda f: f["type"] == "pong")
+        live = f"topo-{uuid.uuid4().hex[:12]}"
+        await agent_ws.send(
+            json.dumps({"type": "send", "conversation_id": conversation_id, "client_msg_id": live, "body": "还在"})
+        )
+        pushed = await _recv_until(visitor_ws, lambda f: f["type"] == "message.created")
+        assert pushed["message"]["client_msg_id"] == live
+    finally:
+        await agent_ws.close()
+        await visitor_ws.close()
+
+
 # --- reads from the replica ----------------------------------------------------------------------
 
 
@@ -270,57 +324,3 @@ async def test_a_send_while_the_primary_restarts_fails_retryably_and_the_resend_
         f"SELECT COUNT(*) FROM kefu.messaging_message WHERE client_msg_id='{frame['client_msg_id']}'",
     ).stdout.strip()
     assert count == "1"
-
-
-# --- a channel-layer shard that stops ------------------------------------------------------------
-
-
-async def test_a_visitor_connects_while_the_channel_layer_is_down_and_catches_up_on_its_heartbeat(topology):
-    """With the shards down a socket still opens and subscribes (its group joins fail and are
-    logged, not a 500 on the handshake); once they are back, empty, the next ping adds the socket
-    to its groups again and replays what it missed, and live wake-ups flow again."""
-    topo, data = topology.topo, topology.data
-    pair = data["pairs"][-2]
-    conversation_id = pair["conversation_id"]
-    agent = data["agents"][pair["agent"]]
-    shards = [name for name in topo.names("redis") if name.startswith("redis-shard-")]
-    assert len(shards) == 2
-    topo.stop(*shards)
-    try:
-        visitor_ws = await connect(
-            f"{topology.ws_url}/ws/visitor/?token={pair['visitor_token']}", origin=data["origin"], open_timeout=20
-        )
-        hello = await _recv_until(visitor_ws, lambda f: f["type"] == "hello")
-        last_seq = {c["id"]: c["last_seq"] for c in hello["conversations"]}[conversation_id]
-        await visitor_ws.send(
-            json.dumps({"type": "subscribe", "conversation_id": conversation_id, "last_seq": last_seq})
-        )
-        subscribed = await _recv_until(visitor_ws, lambda f: f["type"] in ("subscribed", "error"))
-        assert subscribed["type"] == "subscribed", subscribed
-    finally:
-        for name in shards:
-            topo.start(name)
-    cookie = {"Cookie": f"{data['session_cookie_name']}={agent['session']}"}
-    agent_ws = await connect(f"{topology.ws_url}/ws/agent/", additional_headers=cookie, open_timeout=20)
-    try:
-        await _recv_until(agent_ws, lambda f: f["type"] == "hello")
-        missed = f"topo-{uuid.uuid4().hex[:12]}"
-        await agent_ws.send(
-            json.dumps({"type": "send", "conversation_id": conversation_id, "client_msg_id": missed, "body": "在的"})
-        )
-        ack = await _recv_until(agent_ws, lambda f: f["type"] == "ack")
-        # The restarted shards forgot the visitor's groups: the message comes with the heartbeat.
-        await visitor_ws.send(json.dumps({"type": "ping", "ref": "hb"}))
-        replayed = await _recv_until(visitor_ws, lambda f: f["type"] in ("message.created", "pong"))
-        assert replayed["type"] == "message.created", replayed
-        assert (replayed["message"]["client_msg_id"], replayed["message"]["seq"]) == (missed, ack["seq"])
-        await _recv_until(visitor_ws, lambda f: f["type"] == "pong")
-        live = f"topo-{uuid.uuid4().hex[:12]}"
-        await agent_ws.send(
-            json.dumps({"type": "send", "conversation_id": conversation_id, "client_msg_id": live, "body": "还在"})
-        )
-        pushed = await _recv_until(visitor_ws, lambda f: f["type"] == "message.created")
-        assert pushed["message"]["client_msg_id"] == live
-    finally:
-        await agent_ws.close()
-        await visitor_ws.close()
