@@ -157,17 +157,22 @@ def conversations_for(actor, level: str = VIEW, *, qs: QuerySet | None = None) -
     """The conversations `actor` may reach at `level`, as a queryset (or narrowing `qs`)."""
     if level not in LEVELS:
         raise ValueError(f"unknown access level {level!r}")
-    qs = Conversation.objects.all() if qs is None else qs
-    if not is_staff_actor(actor):
-        return qs.none()
-    if actor.is_platform_operator:
-        return qs
-    if not actor.tenant_id:
-        return qs.none()
-    qs = qs.filter(tenant_id=actor.tenant_id)
-    if actor.is_super_admin:
+    qs, final = _within_tenant(Conversation.objects.all() if qs is None else qs, actor)
+    if final:
         return qs
     return qs.filter(reach_q(actor, level))
+
+
+def _within_tenant(qs: QuerySet, actor) -> tuple[QuerySet, bool]:
+    """(rows, final): the rows of the actor's tenant, final when nothing narrows them further
+    (not staff or no tenant: none; a platform operator: all; a super admin: the whole tenant)."""
+    if not is_staff_actor(actor):
+        return qs.none(), True
+    if actor.is_platform_operator:
+        return qs, True
+    if not actor.tenant_id:
+        return qs.none(), True
+    return qs.filter(tenant_id=actor.tenant_id), bool(actor.is_super_admin)
 
 
 def conversation_ids_for(actor, level: str = VIEW):
@@ -209,14 +214,8 @@ def scope_through_conversation(qs: QuerySet, actor, level: str = VIEW) -> QueryS
     `conversation_field` ("conversation"); rows without a conversation (a message left with
     nobody online) may name `orphan_branch_field`: managers see those of their subtree (and of a
     tenant-wide channel), super admins all; agents none."""
-    if not is_staff_actor(actor):
-        return qs.none()
-    if actor.is_platform_operator:
-        return qs
-    if not actor.tenant_id:
-        return qs.none()
-    qs = qs.filter(tenant_id=actor.tenant_id)
-    if actor.is_super_admin:
+    qs, final = _within_tenant(qs, actor)
+    if final:
         return qs
     field = getattr(qs.model, "conversation_field", "conversation")
     cond = Q(**{f"{field}__in": conversations_for(actor, level).values("pk")})
