@@ -1,13 +1,13 @@
 /* Internal notes and @mentions (apps/messaging/mentions.py): the "Internal note" switch makes the
  * composer write a staff-only note; "@" + a colleague's name in a note tells that colleague live
  * (a line under "Mentions", the beep and a desktop notification that opens the conversation) and
- * lets them view the conversation. The list of colleagues comes with the page (boot.agents). */
+ * lets them view the conversation. Names are matched on the server (apps/messaging/mentions.py). */
 import { api, el, fmt, gettext as _ } from "../js/kefu/client.js";
 import { alertUser } from "./alerts.js";
 import { setNoteMode } from "./composer.js";
 import { select } from "./conversation.js";
 import { handlers } from "./realtime.js";
-import { $, boot, conv, customerName, state } from "./state.js";
+import { $, conv, customerName, state } from "./state.js";
 import { fmtTime } from "./time.js";
 
 var URL_ = { list: "/api/v1/im/mentions/", read: function (id) { return "/api/v1/im/mentions/" + id + "/read/"; } };
@@ -19,9 +19,6 @@ var box = el("input", { type: "checkbox", id: "wb-note" });
 label.appendChild(box);
 label.appendChild(document.createTextNode(" " + _("Internal note")));
 if (bar) bar.insertBefore(label, bar.firstChild.nextSibling);
-var list = el("datalist", { id: "wb-colleagues" });
-(boot.agents || []).forEach(function (a) { list.appendChild(el("option", { value: "@" + a.name })); });
-document.body.appendChild(list);
 box.addEventListener("change", function () {
   setNoteMode(box.checked);
   $("wb-composer").classList.toggle("note-mode", box.checked);
