@@ -21,7 +21,9 @@ ROUNDS = 15
 
 def test_two_sockets_closing_together_start_the_grace_period(org_a):
     if connection.vendor != "mysql":
-        pytest.skip("needs MariaDB/MySQL: SQLite serialises all writers, so two disconnects cannot overlap (CI runs it on MariaDB)")
+        pytest.skip(
+            "needs MariaDB/MySQL: SQLite serialises all writers, so two disconnects cannot overlap (CI runs it on MariaDB)"
+        )
     agent = org_a.user("twosockets", Role.AGENT, org_a.sh)
     unstarted = 0
     for n in range(ROUNDS):
