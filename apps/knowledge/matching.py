@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -307,6 +308,26 @@ def _argmax_reduceat(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -
     return first - starts
 
 
+def _best_first(scores: np.ndarray, want: int) -> list[int]:
+    """Indices of the `want` highest scores, highest first."""
+    if want >= len(scores):
+        order = np.argsort(-scores)
+    else:
+        top = np.argpartition(-scores, want - 1)[:want]
+        order = top[np.argsort(-scores[top])]
+    return [int(i) for i in order[:want]]
+
+
+def _certainty(entry_scores: np.ndarray, nonzero: int) -> float:
+    """How far the best entry stands above the runner-up: a near tie is not a confident answer."""
+    if nonzero >= 2:
+        top2 = np.partition(entry_scores, len(entry_scores) - 2)[-2:]
+        gap = float((top2[1] - top2[0]) / top2[1]) if top2[1] > 0 else 0.0
+    else:
+        gap = 1.0
+    return 1.0 - MARGIN_PENALTY * max(0.0, 1.0 - gap / MARGIN_FULL)
+
+
 def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
     return _PUNCT.sub(" ", text).strip()
@@ -541,11 +562,36 @@ class KbIndex:
         weights = self.query_weights(text)
         if not weights:
             return []
+        scored = self._entry_scores(weights)
+        if scored is None:
+            return []
+        entry_scores, best_doc = scored
+        nonzero = int(np.count_nonzero(entry_scores))
+        q_weight = self._query_weight(weights)
+        certainty = _certainty(entry_scores, nonzero)
+
+        def match(e_idx: int) -> Match:
+            meta = self.entries[e_idx]
+            d = int(best_doc[e_idx])
+            confidence = certainty * self._confidence(weights, q_weight, d, e_idx) if d >= 0 else 0.0
+            return Match(
+                entry_id=meta.id,
+                question=meta.question,
+                matched_phrasing=self.doc_text[d] if d >= 0 else meta.question,
+                score=float(entry_scores[e_idx]),
+                confidence=round(confidence, 4),
+                category=meta.category,
+            )
+
+        return [match(e) for e in self._top_entries(entry_scores, nonzero, k, allow)]
+
+    def _entry_scores(self, weights: dict[str, float]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Each entry's score (its best phrasing plus a share of how well its answer fits) and the
+        index of that best phrasing (-1: the entry matched through its answer alone)."""
         doc_scores = self._scores(self.postings, weights, len(self.doc_text))
         answer_scores = self._scores(self.answer_postings, weights, len(self.entries))
         if doc_scores is None and answer_scores is None:
-            return []
-        # An entry scores as its best phrasing, plus a share of how well its answer fits.
+            return None
         entry_scores = np.zeros(len(self.entries), dtype=np.float32)
         best_doc = np.full(len(self.entries), -1, dtype=np.int64)
         if doc_scores is not None:
@@ -554,54 +600,37 @@ class KbIndex:
             best_doc[self.doc_entry[self.doc_starts]] = best
         if answer_scores is not None:
             entry_scores += ANSWER_SHARE * answer_scores
-        q_weight = sum(
+        return entry_scores, best_doc
+
+    def _query_weight(self, weights: dict[str, float]) -> float:
+        """The weight a confidence's recall is measured against: the question's own tokens and the
+        expansions this knowledge base knows, single characters left out."""
+        return sum(
             w * _type_weight(t) * self._token_idf(t)
             for t, w in weights.items()
             if (w == 1.0 or self._known(t)) and t[:2] not in CONFIDENCE_SKIP
         )
-        nonzero = int(np.count_nonzero(entry_scores))
-        # How far the best entry stands above the runner-up: a near tie is not a confident answer.
-        if nonzero >= 2:
-            top2 = np.partition(entry_scores, len(entry_scores) - 2)[-2:]
-            gap = float((top2[1] - top2[0]) / top2[1]) if top2[1] > 0 else 0.0
-        else:
-            gap = 1.0
-        certainty = 1.0 - MARGIN_PENALTY * max(0.0, 1.0 - gap / MARGIN_FULL)
+
+    def _top_entries(
+        self, entry_scores: np.ndarray, nonzero: int, k: int, allow: Callable[[EntryMeta], bool] | None
+    ) -> list[int]:
+        """The k best entries with a positive score that `allow` lets through, best first. Looks at
+        a few times k candidates and widens the window only when `allow` refused too many."""
         want = min(nonzero, max(k * 4, 16))
-        results: list[Match] = []
+        chosen: list[int] = []
         while want > 0:
-            if want >= len(entry_scores):
-                order = np.argsort(-entry_scores)
-            else:
-                top = np.argpartition(-entry_scores, want - 1)[:want]
-                order = top[np.argsort(-entry_scores[top])]
-            results = []
-            for e_idx in order[:want]:
-                score = float(entry_scores[e_idx])
-                if score <= 0:
+            chosen = []
+            for e_idx in _best_first(entry_scores, want):
+                if entry_scores[e_idx] <= 0:
                     break
-                meta = self.entries[int(e_idx)]
-                if allow is not None and not allow(meta):
-                    continue
-                d = int(best_doc[e_idx])
-                results.append(
-                    Match(
-                        entry_id=meta.id,
-                        question=meta.question,
-                        matched_phrasing=self.doc_text[d] if d >= 0 else meta.question,
-                        score=score,
-                        confidence=round(certainty * self._confidence(weights, q_weight, d, int(e_idx)), 4)
-                        if d >= 0
-                        else 0.0,
-                        category=meta.category,
-                    )
-                )
-                if len(results) >= k:
-                    break
-            if len(results) >= k or want >= nonzero:
+                if allow is None or allow(self.entries[e_idx]):
+                    chosen.append(e_idx)
+                    if len(chosen) >= k:
+                        break
+            if len(chosen) >= k or want >= nonzero:
                 break
             want = min(nonzero, want * 4)
-        return results
+        return chosen
 
     def match_answer(self, text: str) -> tuple[int | None, float]:
         """The entry whose answer an agent's reply says again, and the share of the reply's weight
@@ -753,6 +782,52 @@ def _related_words(vocabulary: set[str], segmenter: Segmenter) -> dict[str, tupl
     return related
 
 
+@dataclass
+class _Docs:
+    """The phrasings of a knowledge base as BM25 documents, grouped by entry."""
+
+    metas: list[EntryMeta] = field(default_factory=list)
+    doc_entry: list[int] = field(default_factory=list)
+    doc_text: list[str] = field(default_factory=list)
+    corpus: list[Sequence[str]] = field(default_factory=list)
+    answers: list[Sequence[str]] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+
+    def add(self, segmenter: Segmenter, meta: EntryMeta, phrasings: list[str], answer: str) -> None:
+        e_idx = len(self.metas)
+        self.metas.append(meta)
+        self.answers.append(segmenter.tokens(answer or "") or ("\x00",))
+        first = len(self.corpus)
+        for p in dict.fromkeys(p.strip() for p in phrasings if p and p.strip()):
+            toks = segmenter.tokens(p)
+            if toks:
+                self.doc_entry.append(e_idx)
+                self.doc_text.append(p)
+                self.corpus.append(toks)
+        if len(self.corpus) > first:
+            self.starts.append(first)
+            self.ends.append(len(self.corpus))
+
+    def entry_docs(self) -> list[list[str]]:
+        """Each entry's distinct phrasing tokens: idf is counted over entries, not phrasings (a word
+        repeated in ten phrasings of one entry is no more common for it)."""
+        merged: list[set[str]] = [set() for _ in self.metas]
+        for d, doc in enumerate(self.corpus):
+            merged[self.doc_entry[d]].update(doc)
+        return [sorted(tokens) or ["\x00"] for tokens in merged]
+
+
+def _abbreviations(vocabulary: set[str]) -> dict[str, tuple[str, ...]]:
+    """Pinyin initials -> the knowledge base's words they spell (qg -> 清关), when at most four do."""
+    found: dict[str, list[str]] = {}
+    for word in vocabulary:
+        key = initials(word)
+        if key:
+            found.setdefault(key, []).append(word)
+    return {k: tuple(sorted(v)) for k, v in found.items() if len(v) <= 4}
+
+
 def build_index(
     *,
     version: int,
@@ -761,43 +836,17 @@ def build_index(
     synonyms: dict[str, Iterable[str]] | None = None,
 ) -> KbIndex:
     """entries: (meta, phrasings with the standard question first, answer text)."""
-    import time
-
     started = time.perf_counter()
     segmenter = segmenter_for(words, synonyms)
-    metas: list[EntryMeta] = []
-    doc_entry: list[int] = []
-    doc_text: list[str] = []
-    corpus: list[Sequence[str]] = []
-    answers: list[Sequence[str]] = []
-    starts: list[int] = []
-    ends: list[int] = []
+    docs = _Docs()
     for meta, phrasings, answer in entries:
-        e_idx = len(metas)
-        metas.append(meta)
-        answers.append(segmenter.tokens(answer or "") or ("\x00",))
-        first = len(corpus)
-        seen: set[str] = set()
-        for p in phrasings:
-            p = (p or "").strip()
-            if not p or p in seen:
-                continue
-            seen.add(p)
-            toks = segmenter.tokens(p)
-            if not toks:
-                continue
-            doc_entry.append(e_idx)
-            doc_text.append(p)
-            corpus.append(toks)
-        if len(corpus) > first:
-            starts.append(first)
-            ends.append(len(corpus))
-    empty = np.zeros(0, dtype=np.int64)
-    if not corpus:
+        docs.add(segmenter, meta, phrasings, answer)
+    if not docs.corpus:
+        empty = np.zeros(0, dtype=np.int64)
         return KbIndex(
             version=version,
             segmenter=segmenter,
-            entries=metas,
+            entries=docs.metas,
             doc_entry=np.zeros(0, dtype=np.int32),
             doc_text=[],
             doc_tokens=[],
@@ -810,35 +859,25 @@ def build_index(
             max_idf=1.0,
             build_seconds=time.perf_counter() - started,
         )
-    # idf is counted over entries, not phrasings: a word repeated in ten phrasings of one entry is
-    # no more common than a word in one phrasing each of ten entries would suggest otherwise.
-    entry_docs: list[list[str]] = [[] for _ in metas]
-    for d, doc in enumerate(corpus):
-        entry_docs[doc_entry[d]].extend(doc)
-    postings, doc_weight, doc_tokens, idf = _postings(corpus, [sorted(set(t)) or ["\x00"] for t in entry_docs])
-    answer_postings, _weights, answer_tokens, answer_idf = _postings(answers)
+    postings, doc_weight, doc_tokens, idf = _postings(docs.corpus, docs.entry_docs())
+    answer_postings, _weights, answer_tokens, answer_idf = _postings(docs.answers)
     vocabulary = {t for t in (*postings, *answer_postings) if t[:2] not in ("c:", "p:", "u:")}
-    abbreviations: dict[str, list[str]] = {}
-    for word in vocabulary:
-        key = initials(word)
-        if key:
-            abbreviations.setdefault(key, []).append(word)
     return KbIndex(
         version=version,
         segmenter=segmenter,
-        entries=metas,
-        doc_entry=np.asarray(doc_entry, dtype=np.int32),
-        doc_text=doc_text,
+        entries=docs.metas,
+        doc_entry=np.asarray(docs.doc_entry, dtype=np.int32),
+        doc_text=docs.doc_text,
         doc_tokens=doc_tokens,
         doc_weight=doc_weight,
         postings=postings,
         answer_postings=answer_postings,
-        doc_starts=np.asarray(starts, dtype=np.int64),
-        doc_ends=np.asarray(ends, dtype=np.int64),
+        doc_starts=np.asarray(docs.starts, dtype=np.int64),
+        doc_ends=np.asarray(docs.ends, dtype=np.int64),
         idf=idf,
         max_idf=max(idf.values()) if idf else 1.0,
         answer_tokens=answer_tokens,
-        abbreviations={k: tuple(sorted(v)) for k, v in abbreviations.items() if len(v) <= 4},
+        abbreviations=_abbreviations(vocabulary),
         related=_related_words(vocabulary, segmenter),
         answer_idf=answer_idf,
         build_seconds=time.perf_counter() - started,
