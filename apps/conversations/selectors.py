@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations import policy
 from apps.conversations.models import Conversation, ConversationStatus, ConversationTag, Transfer, TransferStatus
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def conversation_get_for_actor(*, actor, conversation_id: int, level: str = policy.VIEW) -> Conversation:
@@ -73,6 +78,7 @@ def transfer_targets(*, actor, conversation: Conversation) -> dict:
     agents = []
     for u in people:
         free = u.max_chats - u.load
+        reason: StrOrPromise
         if u.status not in SERVING_STATUSES:
             reason = _("%(status)s: cannot take conversations now") % {"status": u.get_status_display()}
         elif free <= 0:

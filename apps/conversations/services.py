@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal, overload
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +26,9 @@ from apps.conversations.serializers import conversation_to_dict
 from apps.core.errors import ApplicationError
 from apps.messaging import groups
 from apps.messaging.publish import publish, publish_conversation_event
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def conversation_event_record(
@@ -162,7 +167,7 @@ def _publish_queue_changed(tenant_id: int) -> None:
     publish(groups.tenant_staff_group(tenant_id), {"type": "queue.changed", "queue_length": length})
 
 
-def visitor_notice(conversation: Conversation, body: str) -> None:
+def visitor_notice(conversation: Conversation, body: StrOrPromise) -> None:
     """A line the visitor (and the staff) read in the conversation itself ("客服张伟为您服务",
     "正在为您重新排队"): a system message with its own seq, so every screen shows it in the
     order it happened. Runs inside the caller's transaction."""
@@ -304,6 +309,30 @@ def assign_locked(*, conversation: Conversation, agent, actor=None, reason: str 
     return conversation
 
 
+@overload
+def conversation_assign(
+    *,
+    conversation_id: int,
+    agent_id: int,
+    actor=...,
+    reason: str = ...,
+    require_online: bool = ...,
+    strict: Literal[True] = ...,
+) -> Conversation: ...
+
+
+@overload
+def conversation_assign(
+    *,
+    conversation_id: int,
+    agent_id: int,
+    actor=...,
+    reason: str = ...,
+    require_online: bool = ...,
+    strict: bool,
+) -> Conversation | None: ...
+
+
 def conversation_assign(
     *,
     conversation_id: int,
@@ -378,7 +407,7 @@ def conversation_requeue(
     actor=None,
     only_if_unanswered: bool = False,
     assigned_before=None,
-    notice: str = "",
+    notice: StrOrPromise = "",
     queue_skill_group_id: int | None = None,
 ) -> Conversation | None:
     """Take a conversation back from its agent into the queue (first-response timeout, the
@@ -457,7 +486,7 @@ def conversation_close(
                 return conversation
             tags = _valid_tags(conversation, tag_ids) if tag_ids else []
             previous = conversation.status
-            had_load = previous in ACTIVE_LOAD_STATUSES and conversation.assignee_id
+            freed_agent_id = conversation.assignee_id if previous in ACTIVE_LOAD_STATUSES else None
             now = timezone.now()
             conversation.status = ConversationStatus.CLOSED
             conversation.open_key = None
@@ -489,8 +518,8 @@ def conversation_close(
             if previous == ConversationStatus.QUEUED:
                 _publish_queue_changed(conversation.tenant_id)
                 hooks.run_queue_changed(tenant_id=conversation.tenant_id)
-            if had_load:
-                hooks.run_agent_capacity_freed(agent_id=conversation.assignee_id, tenant_id=conversation.tenant_id)
+            if freed_agent_id is not None:
+                hooks.run_agent_capacity_freed(agent_id=freed_agent_id, tenant_id=conversation.tenant_id)
             return conversation
 
     return retry_on_deadlock(attempt)
@@ -527,7 +556,7 @@ def conversation_transfer_request(
     with transaction.atomic():
         conversation, _agents = _lock_assignee_then_conversation(conversation_id)
         _require_visible(actor, conversation)
-        if conversation.status != ConversationStatus.ACTIVE:
+        if conversation.status != ConversationStatus.ACTIVE or conversation.assignee_id is None:
             raise ApplicationError("not_active", _("Only a conversation in service can be transferred."), status=409)
         if conversation.assignee_id != actor.pk and not actor.is_manager:
             raise ApplicationError(
@@ -546,7 +575,7 @@ def conversation_transfer_request(
                 raise ApplicationError(
                     code, why + " " + str(_("Transfer to a skill group's queue instead.")), status=409
                 )
-        else:
+        elif to_skill_group_id:
             group = SkillGroup.objects.filter(
                 tenant_id=conversation.tenant_id, pk=to_skill_group_id, is_enabled=True
             ).first()
@@ -785,16 +814,17 @@ def conversation_transfer_decline(*, transfer_id: int, actor, reason: str = "dec
     def check(transfer):
         if transfer.tenant_id != actor.tenant_id or not _transfer_receiver_ok(transfer, actor):
             raise ApplicationError("not_found", _("Transfer not found."), status=404)
-        if transfer.status != TransferStatus.PENDING:
-            raise ApplicationError("transfer_resolved", _("This transfer has already been resolved."), status=409)
 
-    return _transfer_back(
+    conversation = _transfer_back(
         transfer_id=transfer_id,
         status=TransferStatus.DECLINED,
         actor=actor,
         reason=(reason or "declined")[:100],
         check=check,
     )
+    if conversation is None:  # no longer pending: accepted, declined or timed out meanwhile
+        raise ApplicationError("transfer_resolved", _("This transfer has already been resolved."), status=409)
+    return conversation
 
 
 def conversation_transfer_timeout(*, transfer_id: int) -> Conversation | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime, time
 from typing import Any
 
@@ -134,7 +135,7 @@ def _clean_slots(value: Any) -> list[str]:
 
 
 # field -> its cleaner; the fields every new entry needs are checked even when absent.
-_CLEANERS = {
+_CLEANERS: dict[str, Callable[[Any], Any]] = {
     "question": _clean_question,
     "answer": _clean_answer,
     "similar_questions": _clean_similar,
@@ -395,16 +396,16 @@ def faq_export(*, queryset, fmt: str) -> tuple[bytes, str]:
         ws.append(EXPORT_COLUMNS)
         for row in rows:
             ws.append(row)
-        buf = io.BytesIO()
-        wb.save(buf)
-        return buf.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        book = io.BytesIO()
+        wb.save(book)
+        return book.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     if fmt != "csv":
         raise ApplicationError("invalid_format", _("Choose csv or xlsx."))
-    buf = io.StringIO()
-    writer = csv.writer(buf)
+    text = io.StringIO()
+    writer = csv.writer(text)
     writer.writerow(EXPORT_COLUMNS)
     writer.writerows(rows)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
+    return ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8"
 
 
 # --- agent assist ---------------------------------------------------------------------------
@@ -457,7 +458,7 @@ def slots_capture(*, conversation, message, settings: BotSettings | None = None)
                 captured["waybill"] = (values + known)[:20]
             else:
                 captured[slot] = values[-1]
-        update = {"captured": captured}
+        update: dict[str, Any] = {"captured": captured}
         if "phone" in found and not customer.phone:
             update["phone"] = found["phone"][-1]
         Customer.objects.filter(pk=customer.pk).update(**update)
@@ -468,7 +469,7 @@ def captured_for_conversation(*, conversation) -> dict:
     from apps.customers.models import Customer
 
     slots = CapturedSlot.objects.filter(conversation_id=conversation.pk).order_by("id")
-    customer = Customer.objects.filter(pk=conversation.customer_id).values("captured", "phone", "is_vip").first() or {}
+    customer = Customer.objects.filter(pk=conversation.customer_id).values("captured", "phone", "is_vip").first()
     return {
         "conversation_id": conversation.pk,
         "slots": [
@@ -477,8 +478,8 @@ def captured_for_conversation(*, conversation) -> dict:
         ],
         "customer": {
             "id": conversation.customer_id,
-            "captured": customer.get("captured") or {},
-            "phone": customer.get("phone", ""),
-            "is_vip": customer.get("is_vip", False),
+            "captured": (customer["captured"] if customer else None) or {},
+            "phone": customer["phone"] if customer else "",
+            "is_vip": customer["is_vip"] if customer else False,
         },
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -47,10 +47,10 @@ class Range:
     start: datetime
     end: datetime
     grain: str
-    tz: object
+    tz: tzinfo
 
 
-def parse_range(*, tz, date_from: str | None, date_to: str | None, grain: str | None) -> Range:
+def parse_range(*, tz: tzinfo, date_from: str | None, date_to: str | None, grain: str | None) -> Range:
     """Local dates (inclusive) -> an aware [start, end) range; default the last 7 days."""
     today = local_today(tz)
     try:
@@ -257,7 +257,7 @@ KPI_VALUE = {
 def kpi_table(*, actor, rng: Range, branch_id: int | None = None) -> list[dict]:
     """Each branch's figures over its whole subtree against the targets the super admin set."""
     branches, _ids = _scope_ids(actor=actor, branch_id=branch_id)
-    targets = {}
+    targets: dict[int, list[KpiTarget]] = {}
     for t in KpiTarget.objects.filter(branch__in=branches):
         targets.setdefault(t.branch_id, []).append(t)
     if not targets:
@@ -361,7 +361,7 @@ def monitor_snapshot(*, actor, branch_id: int | None = None, tz=None, now=None) 
             "severity": h.severity,
             "excerpt": h.excerpt,
             "status": h.conversation.status,
-            "agent": h.conversation.assignee.name if h.conversation.assignee_id else "",
+            "agent": h.conversation.assignee.name if h.conversation.assignee else "",
         }
         for h in KeywordAlert.objects.filter(conversation__in=convs)
         .select_related("conversation", "conversation__assignee", "conversation__customer")

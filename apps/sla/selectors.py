@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from apps.sla.models import SlaClock
+
+
+@overload
+def clock_to_dict(clock: SlaClock) -> dict: ...
+
+
+@overload
+def clock_to_dict(clock: None) -> None: ...
 
 
 def clock_to_dict(clock: SlaClock | None) -> dict | None:
