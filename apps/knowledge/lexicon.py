@@ -129,3 +129,39 @@ def initials(word: str) -> str:
     if not _CJK_WORD.match(word):
         return ""
     return "".join(p[:1] for p in lazy_pinyin(word, style=Style.NORMAL))
+
+
+# What a question asks, whatever its words: a price, a time, whether something can be sent ...
+# Paraphrases share the kind of question more often than its words (寄冷藏的到广州要多久 and 冷链快递几天
+# 能到 share only 冷 and 到); each kind found in a text becomes one ``i:`` token on both sides.
+QUESTION_KINDS: dict[str, tuple[str, ...]] = {
+    "price": ("多少钱", "收费", "价格", "费用", "运费", "贵", "便宜", "报价", "计费", "资费", "邮费", "几块"),
+    "time": (
+        "多久",
+        "几天",
+        "多长时间",
+        "什么时候到",
+        "多快",
+        "当天到",
+        "明天到",
+        "明天能到",
+        "次日达",
+        "时效",
+        "几点到",
+    ),
+    "damage": ("坏了", "烂了", "变质", "化了", "化冻", "破损", "碎了", "软了", "臭了", "损坏"),
+    "claim": ("赔", "理赔", "索赔"),
+    "reach": ("送到哪", "能送到", "能到", "覆盖", "乡下", "村里", "农村", "县城", "乡镇", "偏远", "可达"),
+    "delay": ("延误", "超时", "还没到", "晚了", "没送到", "迟迟", "慢"),
+    "cancel": ("取消", "不寄了", "不要了", "撤销"),
+    "track": ("查物流", "物流", "轨迹", "到哪", "查件"),
+}
+_kind_res = {
+    kind: re.compile("|".join(sorted(map(re.escape, cues), key=len, reverse=True)))
+    for kind, cues in QUESTION_KINDS.items()
+}
+
+
+def question_kinds(compact: str) -> list[str]:
+    """The ``i:`` tokens of the kinds of question a rewritten, space-free text asks."""
+    return ["i:" + kind for kind, pattern in _kind_res.items() if pattern.search(compact)]

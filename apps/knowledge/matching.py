@@ -43,7 +43,13 @@ import numpy as np
 import rjieba
 from pypinyin import Style, lazy_pinyin
 
-from apps.knowledge.lexicon import cilin_class_members, cilin_codes, initials, rewrite_colloquial
+from apps.knowledge.lexicon import (
+    cilin_class_members,
+    cilin_codes,
+    initials,
+    question_kinds,
+    rewrite_colloquial,
+)
 
 # Domain words of Chinese express freight, kept whole for every tenant (tenants add their own).
 DEFAULT_WORDS = [
@@ -177,7 +183,14 @@ DEFAULT_SYNONYMS: dict[str, list[str]] = {
     ],
     "活体动物": ["宠物", "猫", "狗", "猫狗", "活物", "活体"],
     "化妆品": ["护肤品", "面霜", "口红", "乳液"],
-    "生鲜": ["海鲜", "冷冻", "冻品", "螃蟹", "大闸蟹", "水果", "鲜肉", "冷链"],
+    "生鲜": ["海鲜", "冷冻", "冻品", "冻货", "螃蟹", "大闸蟹", "水果", "鲜肉", "冷链"],
+    # Words of perishable goods and cold chain (冷链): spoiled, thawed, rural reach, cold boxes, ice cream.
+    "变质": ["烂了", "腐烂", "发臭", "臭了", "坏掉", "发霉"],
+    "化冻": ["化了", "融化", "化掉", "软了", "解冻"],
+    "乡镇": ["乡下", "村里", "农村", "镇上", "县城", "县里"],
+    "保温箱": ["泡沫箱", "保温袋", "泡沫盒", "冷藏箱"],
+    "冰淇淋": ["冰激凌", "雪糕", "冰棍"],
+    "冷藏车": ["冷链车", "冷柜车", "冷冻车"],
     "大件": ["家具", "家电", "沙发", "床", "冰箱", "重货", "大件物品", "搬家"],
     "发票": ["专票", "普票", "开票", "电子发票", "增值税发票"],
     "上班": ["营业", "有人", "在线", "值班", "上班时间"],
@@ -287,11 +300,14 @@ ANSWER_CONFIDENCE = 0.5
 # MARGIN_FULL (as a share of its own score) above the runner-up's.
 MARGIN_PENALTY = 0.3
 # Single characters help ranking but say little about whether the question was understood.
-CONFIDENCE_SKIP = ("u:",)
+CONFIDENCE_SKIP = ("u:", "i:")
 MARGIN_FULL = 0.4  # a question word found only in the answer explains this much of itself
 ABBREVIATION_WEIGHT = 0.8
 # An agent's reply counts as "the answer of entry X" when X's answer covers this share of its words.
 REPLY_MATCH_MIN = 0.3
+# Token kinds that are not words: character bigrams, pinyin bigrams, single characters, question kinds.
+FEATURE_KINDS = ("c:", "p:", "u:", "i:")
+INTENT_WEIGHT = 1.5
 _LATIN = re.compile(r"^[a-z]{2,4}$")
 
 
@@ -462,10 +478,12 @@ class Segmenter:
         if len(chars) == 1:
             bigrams = ["c:" + chars[0]]
         unigrams = ["u:" + c for c in cjk if c not in FUNCTION_CHARS] if UNIGRAM_WEIGHT else []
-        return words + bigrams + pin_bigrams + unigrams
+        return words + bigrams + pin_bigrams + unigrams + question_kinds(compact)
 
 
 def _type_weight(token: str) -> float:
+    if token.startswith("i:"):
+        return INTENT_WEIGHT
     if token.startswith("c:"):
         return CHAR_WEIGHT
     if token.startswith("u:"):
@@ -533,7 +551,7 @@ class KbIndex:
         tokens = self.segmenter.tokens(text)
         weights = dict.fromkeys(tokens, 1.0)
         for token in tokens:
-            if token[:2] in ("c:", "p:", "u:"):
+            if token[:2] in FEATURE_KINDS:
                 continue
             if _LATIN.match(token) and not self._known(token):
                 words = self.abbreviations.get(token, ())
@@ -809,7 +827,7 @@ class _Docs:
             self.starts.append(first)
             self.ends.append(len(self.corpus))
 
-    def entry_docs(self) -> list[list[str]]:
+    def entry_docs(self) -> list[Sequence[str]]:
         """Each entry's distinct phrasing tokens: idf is counted over entries, not phrasings (a word
         repeated in ten phrasings of one entry is no more common for it)."""
         merged: list[set[str]] = [set() for _ in self.metas]
@@ -861,7 +879,7 @@ def build_index(
         )
     postings, doc_weight, doc_tokens, idf = _postings(docs.corpus, docs.entry_docs())
     answer_postings, _weights, answer_tokens, answer_idf = _postings(docs.answers)
-    vocabulary = {t for t in (*postings, *answer_postings) if t[:2] not in ("c:", "p:", "u:")}
+    vocabulary = {t for t in (*postings, *answer_postings) if t[:2] not in FEATURE_KINDS}
     return KbIndex(
         version=version,
         segmenter=segmenter,

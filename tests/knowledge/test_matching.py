@@ -235,3 +235,20 @@ def test_rankings_do_not_depend_on_the_process_string_hashing():
         for seed in ("1", "2")
     ]
     assert runs[0] and runs[0] == runs[1]
+
+
+@pytest.mark.smoke
+def test_the_kind_of_question_joins_paraphrases_that_share_no_word():
+    # 多长时间 and 几天能到 both ask "how long", 收费 and 运费 both "how much": no shared word
+    # but the place, which every entry has.
+    index = _index(
+        [
+            ("新疆能寄吗", "新疆大部分地区可以寄。"),
+            ("新疆的件几天能到", "一般3到5天。"),
+            ("新疆的运费怎么算", "按重量和距离计算。"),
+            ("新疆的件丢了怎么办", "请联系客服理赔。"),
+        ]
+    )
+    assert "i:time" in index.segmenter.tokens("发新疆要等多长时间")
+    assert index.search("发新疆要等多长时间", k=1)[0].entry_id == 2
+    assert index.search("发到新疆怎么收费", k=1)[0].entry_id == 3
