@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -21,6 +21,9 @@ from apps.core.errors import ApplicationError
 from apps.core.services import audit_record
 from apps.customers.models import Customer, CustomerIdentity
 from apps.outbound.guard import validate_url
+
+if TYPE_CHECKING:
+    from apps.messaging.services import Sent
 
 logger = logging.getLogger(__name__)
 
@@ -260,11 +263,11 @@ def parse_cards(text: str) -> list[dict]:
     return cards
 
 
-def miniprogram_card_send(*, actor, conversation_id: int, card_index: int, client_msg_id: str | None = None):
+def miniprogram_card_send(*, actor, conversation_id: int, card_index: int, client_msg_id: str | None = None) -> Sent:
     """An agent sends one of the channel's mini-program cards (小程序卡片) to the customer."""
     from apps.conversations import policy
     from apps.messaging.selectors import conversation_get_for_actor
-    from apps.messaging.services import message_create, staff_sender_kind
+    from apps.messaging.services import SendRequest, message_send, staff_sender_kind
 
     conversation = conversation_get_for_actor(actor=actor, conversation_id=conversation_id, level=policy.ACT)
     channel = Channel.objects.get(pk=conversation.channel_id)
@@ -276,13 +279,15 @@ def miniprogram_card_send(*, actor, conversation_id: int, card_index: int, clien
     if not channel.cfg("card_thumb"):
         raise ApplicationError("card_thumb_missing", _("Upload the card cover image in the channel settings first."))
     card = cards[card_index]
-    return message_create(
-        conversation_id=conversation.pk,
-        sender_kind=staff_sender_kind(actor),
-        sender_user=actor,
-        body=card["title"],
-        payload={"miniprogrampage": {"title": card["title"], "pagepath": card["pagepath"]}},
-        client_msg_id=client_msg_id or None,
+    return message_send(
+        request=SendRequest(
+            conversation_id=conversation.pk,
+            sender_kind=staff_sender_kind(actor),
+            sender_user=actor,
+            body=card["title"],
+            payload={"miniprogrampage": {"title": card["title"], "pagepath": card["pagepath"]}},
+            client_msg_id=client_msg_id or None,
+        )
     )
 
 

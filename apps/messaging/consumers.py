@@ -245,7 +245,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
             _frame_int(frame, "attachment_id")
             content_type, payload = await db(self._attachment_fields)(conversation, attachment_id)
         # Group commit: this send shares one transaction with the others waiting now.
-        message = await get_writer().submit(
+        sent = await get_writer().submit(
             services.SendRequest(
                 conversation_id=conversation.pk,
                 body=body,
@@ -256,13 +256,14 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
                 **self.sender(),
             )
         )
+        message = sent.message
         ack = {
             "type": "ack",
             "conversation_id": conversation.pk,
             "id": message.pk,
             "seq": message.seq,
             "client_msg_id": message.client_msg_id,
-            "duplicate": not message.created_now,
+            "duplicate": not sent.created,
             "created_at": message.created_at.isoformat(),
         }
         if ref is not None:

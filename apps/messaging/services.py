@@ -3,11 +3,12 @@ only after commit."""
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field, Model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -19,6 +20,9 @@ from apps.messaging.groups import conversation_group
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
 from apps.messaging.publish import publish, publish_many
 from apps.messaging.serializers import message_to_dict
+
+if TYPE_CHECKING:
+    from apps.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +48,18 @@ class SendRequest:
     content_type: str = ContentType.TEXT
     payload: dict | None = None
     client_msg_id: str | None = None
-    sender_user: object = None
+    sender_user: User | None = None
     visibility: str = Visibility.ALL
     allow_closed: bool = False
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a send did: the message, and whether this call wrote it (False: its client_msg_id
+    was written before, by an earlier send or earlier in the same batch, and this is that row)."""
+
+    message: Message
+    created: bool
 
 
 def _validate(request: SendRequest) -> ApplicationError | None:
@@ -69,33 +82,38 @@ def message_create(
     content_type: str = ContentType.TEXT,
     payload: dict | None = None,
     client_msg_id: str | None = None,
-    sender_user=None,
+    sender_user: User | None = None,
     visibility: str = Visibility.ALL,
     allow_closed: bool = False,
 ) -> Message:
-    """Create a message, or return the one already created with the same client_msg_id.
+    """Create a message, or return the one already created with the same client_msg_id. One
+    message is a batch of one: see `messages_create`; `message_send` also tells whether this
+    call wrote it."""
+    return message_send(
+        request=SendRequest(
+            conversation_id=conversation_id,
+            sender_kind=sender_kind,
+            body=body,
+            content_type=content_type,
+            payload=payload,
+            client_msg_id=client_msg_id,
+            sender_user=sender_user,
+            visibility=visibility,
+            allow_closed=allow_closed,
+        )
+    ).message
 
-    The returned message has `created_now` True only when this call wrote it. One message is
-    a batch of one: see `messages_create`.
-    """
-    request = SendRequest(
-        conversation_id=conversation_id,
-        sender_kind=sender_kind,
-        body=body,
-        content_type=content_type,
-        payload=payload,
-        client_msg_id=client_msg_id,
-        sender_user=sender_user,
-        visibility=visibility,
-        allow_closed=allow_closed,
-    )
+
+def message_send(*, request: SendRequest) -> Sent:
+    """Write one message (a batch of one), or find it by its client_msg_id; raises the
+    ApplicationError that refused it."""
     result = messages_create(requests=[request])[0]
     if isinstance(result, ApplicationError):
         raise result
     return result
 
 
-def messages_create(*, requests: list[SendRequest]) -> list[Message | ApplicationError]:
+def messages_create(*, requests: list[SendRequest]) -> list[Sent | ApplicationError]:
     """Write many messages, of one or many conversations, in one transaction (group commit).
 
     Under the conversation row locks (taken in id order, so two batches never deadlock on each
@@ -104,24 +122,25 @@ def messages_create(*, requests: list[SendRequest]) -> list[Message | Applicatio
     Messages of one conversation get consecutive seqs in request order. Listeners run after the
     commit (`hooks.on_messages_committed`), except outbox rows (`hooks.on_messages_written`).
 
-    Returns, per request and in order, the Message (`created_now` False when its client_msg_id
-    was already written) or the ApplicationError that refused it; one refused request does not
-    affect the others.
+    Returns, per request and in order, what was sent (`Sent.created` False when its
+    client_msg_id was already written) or the ApplicationError that refused it; one refused
+    request does not affect the others.
     """
-    results: list[Message | ApplicationError | None] = [_validate(r) for r in requests]
-    todo = [i for i, r in enumerate(results) if r is None]
-    if not todo:
-        return results
+    refusals = [_validate(r) for r in requests]
+    todo = [i for i, refusal in enumerate(refusals) if refusal is None]
+    written = dict(zip(todo, _write_valid([requests[i] for i in todo]) if todo else [], strict=True))
+    return [written[i] if refusal is None else refusal for i, refusal in enumerate(refusals)]
+
+
+def _write_valid(requests: list[SendRequest]) -> list[Sent | ApplicationError]:
     try:
-        written = retry_on_deadlock(lambda: _write_batch([requests[i] for i in todo]))
+        return retry_on_deadlock(lambda: _write_batch(requests))
     except IntegrityError:
         # Two sends of one client_msg_id raced past the probe on different connections: the
         # row lock makes this nearly impossible, the unique constraint makes it harmless.
-        if len(todo) > 1:
-            for i in todo:
-                results[i] = messages_create(requests=[requests[i]])[0]
-            return results
-        request = requests[todo[0]]
+        if len(requests) > 1:
+            return [messages_create(requests=[request])[0] for request in requests]
+        request = requests[0]
         existing = (
             Message.objects.filter(conversation_id=request.conversation_id, client_msg_id=request.client_msg_id)
             .select_related("conversation")
@@ -131,20 +150,16 @@ def messages_create(*, requests: list[SendRequest]) -> list[Message | Applicatio
         )
         if existing is None:
             raise
-        existing.created_now = False
-        written = [existing]
-    for i, result in zip(todo, written, strict=True):
-        results[i] = result
-    return results
+        return [Sent(existing, created=False)]
 
 
-def _write_batch(requests: list[SendRequest]) -> list[Message | ApplicationError]:
+def _write_batch(requests: list[SendRequest]) -> list[Sent | ApplicationError]:
     with transaction.atomic():
         conversation_ids = sorted({r.conversation_id for r in requests})
         locked = Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk")
         conversations = {c.pk: c for c in locked}
         wanted = {(r.conversation_id, r.client_msg_id) for r in requests if r.client_msg_id}
-        existing: dict[tuple[int, str], Message] = {}
+        existing: dict[tuple[int, str | None], Message] = {}
         if wanted:
             probe = Message.objects.filter(
                 conversation_id__in={c for c, _m in wanted}, client_msg_id__in={m for _c, m in wanted}
@@ -163,7 +178,7 @@ def _write_batch(requests: list[SendRequest]) -> list[Message | ApplicationError
                 continue
             key = (conversation.pk, request.client_msg_id)
             if request.client_msg_id and key in existing:
-                out.append(existing[key])  # a copy marked not-created is made below
+                out.append(existing[key])  # told apart from the first send below
                 continue
             if not conversation.is_open and not request.allow_closed:
                 out.append(ApplicationError("conversation_closed", _("This conversation has ended."), status=409))
@@ -201,19 +216,9 @@ def _write_batch(requests: list[SendRequest]) -> list[Message | ApplicationError
                 setattr(conversation, field, value)
         if created:
             _insert_messages(created, now)
-        new_ids = {id(m) for m in created}
-        seen: set[int] = set()
-        for i, result in enumerate(out):
-            if isinstance(result, Message):
-                if id(result) in new_ids and id(result) not in seen:
-                    seen.add(id(result))
-                    result.created_now = True
-                else:  # written earlier, or earlier in this batch
-                    result = out[i] = copy.copy(result)
-                    result.created_now = False
-                result.conversation = conversations[result.conversation_id]
+        sent = _sent_results(out, created, conversations)
         if not created:
-            return out
+            return sent
         _update_conversations(updates)
         hooks.run_messages_written(created)
         # One wake-up per message, all sent together after the commit.
@@ -227,7 +232,33 @@ def _write_batch(requests: list[SendRequest]) -> list[Message | ApplicationError
             ]
         )
         transaction.on_commit(lambda: _after_commit(created))
-        return out
+        return sent
+
+
+def _sent_results(
+    out: list[Message | ApplicationError], created: list[Message], conversations: dict[int, Conversation]
+) -> list[Sent | ApplicationError]:
+    """Each request's result: the first request of a new message wrote it; a request whose
+    client_msg_id was written before (or earlier in this batch) gets that row, not created."""
+    new_ids = {id(m) for m in created}
+    seen: set[int] = set()
+    results: list[Sent | ApplicationError] = []
+    for result in out:
+        if isinstance(result, ApplicationError):
+            results.append(result)
+            continue
+        result.conversation = conversations[result.conversation_id]
+        results.append(Sent(result, created=id(result) in new_ids and id(result) not in seen))
+        seen.add(id(result))
+    return results
+
+
+def _stored_field(model: type[Model], name: str) -> tuple[Field, str]:
+    """A field stored in its own column, and that column quoted for hand-written SQL."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise ValueError(f"{model._meta.label}.{name} has no column of its own")
+    return field, connection.ops.quote_name(field.column)
 
 
 _INSERT_COLUMNS = (
@@ -253,8 +284,8 @@ def _insert_messages(messages: list[Message], now) -> None:
         Message.objects.bulk_create(messages)
         return
     meta, ops = Message._meta, connection.ops
-    payload_field, created_field = meta.get_field("payload"), meta.get_field("created_at")
-    created_at = created_field.get_db_prep_save(now, connection)
+    payload_field = _stored_field(Message, "payload")[0]
+    created_at = _stored_field(Message, "created_at")[0].get_db_prep_save(now, connection)
     params: list = []
     for m in messages:
         m.created_at = now
@@ -276,7 +307,7 @@ def _insert_messages(messages: list[Message], now) -> None:
         ops.quote_name(meta.db_table),
         ", ".join(ops.quote_name(c) for c in _INSERT_COLUMNS),
         ", ".join([row] * len(messages)),
-        ops.quote_name(meta.pk.column),
+        _stored_field(Message, meta.pk.name)[1],
         ops.quote_name("conversation_id"),
         ops.quote_name("seq"),
     )
@@ -306,15 +337,14 @@ def _update_conversations(updates: dict[int, dict]) -> None:
         Conversation.objects.filter(pk=pk).update(**fields)
         return
     meta, ops = Conversation._meta, connection.ops
-    table, pk_column = ops.quote_name(meta.db_table), ops.quote_name(meta.pk.column)
+    table, (_pk, pk_column) = ops.quote_name(meta.db_table), _stored_field(Conversation, meta.pk.name)
     columns: dict[str, list] = {}
     for pk, fields in updates.items():
         for name, value in fields.items():
             columns.setdefault(name, []).append((pk, value))
     assignments, params = [], []
     for name, pairs in columns.items():
-        field = meta.get_field(name)
-        column = ops.quote_name(field.column)
+        field, column = _stored_field(Conversation, name)
         assignments.append(f"{column} = CASE {pk_column}{' WHEN %s THEN %s' * len(pairs)} ELSE {column} END")
         for pk, value in pairs:
             params += [pk, field.get_db_prep_save(value, connection)]

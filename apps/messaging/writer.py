@@ -26,8 +26,7 @@ from django.db import InterfaceError, OperationalError
 
 from apps.core.errors import ApplicationError
 from apps.messaging import services
-from apps.messaging.models import Message
-from apps.messaging.services import SendRequest
+from apps.messaging.services import SendRequest, Sent
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class MessageWriter:
         self.batches = 0
         self.messages = 0
 
-    async def submit(self, request: SendRequest) -> Message:
+    async def submit(self, request: SendRequest) -> Sent:
         """Write one message (or find it by client_msg_id); raises the ApplicationError that
         refused it."""
         future = asyncio.get_running_loop().create_future()

@@ -6,7 +6,7 @@ import pytest
 
 from apps.messaging import hooks, push, receivers
 from apps.messaging.models import Message
-from apps.messaging.services import message_create
+from apps.messaging.services import message_create, message_send
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
@@ -36,10 +36,12 @@ def test_send_costs_lock_probe_insert_update(im_a, django_assert_num_queries, on
 
 def test_resend_costs_lock_and_probe_only(im_a, django_assert_num_queries, only_messaging_hooks):
     conv, _customer, _token = im_a.conversation()
-    message_create(conversation_id=conv.pk, sender_kind="visitor", body="hello", client_msg_id="c1")
+    first = message_send(request=_request(conv, 1))
+    assert first.created is True
     with django_assert_num_queries(4):  # SAVEPOINT, lock, probe, RELEASE
-        again = message_create(conversation_id=conv.pk, sender_kind="visitor", body="hello", client_msg_id="c1")
-    assert again.created_now is False and Message.objects.filter(conversation=conv).count() == 1
+        again = message_send(request=_request(conv, 1))
+    assert again.message.pk == first.message.pk
+    assert again.created is False and Message.objects.filter(conversation=conv).count() == 1
 
 
 def test_send_without_client_id_skips_the_probe(im_a, django_assert_num_queries, only_messaging_hooks):
@@ -70,9 +72,9 @@ def test_a_batch_over_many_conversations_costs_the_statements_of_one_message(
     # SAVEPOINT, SELECT ... FOR UPDATE (all five), probe, one INSERT, one UPDATE, RELEASE
     with django_assert_num_queries(6):
         results = messages_create(requests=requests)
-    assert all(m.created_now for m in results)
+    assert all(r.created for r in results)
     for k, conv in enumerate(convs):
-        mine = [m for m in results if m.conversation_id == conv.pk]
+        mine = [r.message for r in results if r.message.conversation_id == conv.pk]
         first = 2 if k == 0 else 1
         assert [(m.seq, m.body) for m in mine] == [(first + j, f"m{k + 5 * j}") for j in range(3)]
         conv = Conversation.objects.get(pk=conv.pk)
@@ -98,7 +100,7 @@ def test_a_batch_refuses_only_its_bad_requests(im_a, only_messaging_hooks):
             _request(open_conv, 3),
         ]
     )
-    codes = [r.code if isinstance(r, ApplicationError) else r.seq for r in results]
+    codes = [r.code if isinstance(r, ApplicationError) else r.message.seq for r in results]
     assert codes == [1, "conversation_closed", "empty_message", "not_found", 2]
     assert Message.objects.filter(conversation=closed).count() == 0
 
@@ -108,10 +110,13 @@ def test_a_client_msg_id_repeated_in_a_batch_or_across_batches_is_written_once(i
 
     conv = im_a.conversation()[0]
     first = messages_create(requests=[_request(conv, 1), _request(conv, 1), _request(conv, 2)])
-    assert [(m.seq, m.created_now) for m in first] == [(1, True), (1, False), (2, True)]
-    assert first[0].pk == first[1].pk
+    assert [(r.message.seq, r.created) for r in first] == [(1, True), (1, False), (2, True)]
+    assert first[0].message.pk == first[1].message.pk
     again = messages_create(requests=[_request(conv, 2), _request(conv, 3)])
-    assert [(m.pk, m.seq, m.created_now) for m in again] == [(first[2].pk, 2, False), (again[1].pk, 3, True)]
+    assert [(r.message.pk, r.message.seq, r.created) for r in again] == [
+        (first[2].message.pk, 2, False),
+        (again[1].message.pk, 3, True),
+    ]
     assert Message.objects.filter(conversation=conv).count() == 3
 
 

@@ -287,17 +287,14 @@ class MiniProgramCardView(APIView):
 
     @extend_schema(request=MiniProgramCardInput, responses={201: dict, 200: dict}, tags=["messaging"])
     def post(self, request, conversation_id: int):
-        from apps.messaging.serializers import message_to_dict
+        from apps.messaging.api.views import sent_response
 
         data = MiniProgramCardInput(data=request.data)
         data.is_valid(raise_exception=True)
-        message = services.miniprogram_card_send(
+        sent = services.miniprogram_card_send(
             actor=request.user,
             conversation_id=conversation_id,
             card_index=data.validated_data["card"],
             client_msg_id=data.validated_data["client_msg_id"] or None,
         )
-        return Response(
-            {"message": message_to_dict(message), "duplicate": not message.created_now},
-            status=status.HTTP_201_CREATED if message.created_now else status.HTTP_200_OK,
-        )
+        return sent_response(sent)

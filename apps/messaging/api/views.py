@@ -66,6 +66,15 @@ def _valid(serializer_class, data):
     return serializer.validated_data
 
 
+def sent_response(sent: services.Sent) -> Response:
+    """A send's answer: 201 with the message when this request wrote it, 200 with the stored one
+    when its client_msg_id was sent before."""
+    return Response(
+        {"message": message_to_dict(sent.message), "duplicate": not sent.created},
+        status=status.HTTP_201_CREATED if sent.created else status.HTTP_200_OK,
+    )
+
+
 @method_decorator(ratelimit(key="ip", rate=public_rate, method="POST", block=True), name="post")
 class VisitorSessionView(APIView):
     """Start (or continue) a visitor session on a channel and get a visitor token."""
@@ -204,22 +213,22 @@ class MessagesView(APIView):
                 conversation=conversation, attachment_id=data["attachment_id"]
             )
         if visitor:
-            sender = {"sender_kind": SenderKind.VISITOR, "sender_user": None}
+            sender_kind, sender_user = SenderKind.VISITOR, None
         else:
-            sender = {"sender_kind": services.staff_sender_kind(request.user), "sender_user": request.user}
-        message = services.message_create(
-            conversation_id=conversation.pk,
-            body=data["body"],
-            client_msg_id=data.get("client_msg_id") or None,
-            content_type=content_type,
-            payload=payload,
-            visibility=data["visibility"],
-            **sender,
+            sender_kind, sender_user = services.staff_sender_kind(request.user), request.user
+        sent = services.message_send(
+            request=services.SendRequest(
+                conversation_id=conversation.pk,
+                body=data["body"],
+                client_msg_id=data.get("client_msg_id") or None,
+                content_type=content_type,
+                payload=payload,
+                visibility=data["visibility"],
+                sender_kind=sender_kind,
+                sender_user=sender_user,
+            )
         )
-        return Response(
-            {"message": message_to_dict(message), "duplicate": not message.created_now},
-            status=status.HTTP_201_CREATED if message.created_now else status.HTTP_200_OK,
-        )
+        return sent_response(sent)
 
 
 class ReadView(APIView):
