@@ -6,7 +6,7 @@
 
 Rows are bulk-inserted (not through the services: the point is volume; the big tables through
 multi-row INSERTs from plain tuples), with the same shapes the services write, including the
-database search backend's `SearchTerm` rows (`apps.reports.search.terms.text_terms`, as `apps.reports.search.db.index_message` writes them): a lifecycle of events (created -> queued, assigned -> active, closed), visitor
+database search backend's `SearchTerm` rows (`apps.search.terms.text_terms`, as `apps.search.db.index_message` writes them): a lifecycle of events (created -> queued, assigned -> active, closed), visitor
 and agent messages in Chinese and English, ~30% rated, tags. Then the rollups are rebuilt for the
 year with `rollup_rebuild` (timed) exactly as `manage.py rebuild_rollups` does. The target scale
 of the issue is 1,000,000 conversations / 10,000,000 messages: run with --conversations 1000000.
@@ -37,9 +37,9 @@ from apps.channels.models import Channel  # noqa: E402
 from apps.conversations.models import Conversation, ConversationEvent, ConversationTag, Rating  # noqa: E402
 from apps.customers.models import Customer  # noqa: E402
 from apps.messaging.models import Message  # noqa: E402
-from apps.reports.models import SearchTerm  # noqa: E402
 from apps.reports.rollups import rollup_rebuild  # noqa: E402
-from apps.reports.search.terms import text_terms  # noqa: E402
+from apps.search.models import SearchTerm  # noqa: E402
+from apps.search.terms import text_terms  # noqa: E402
 from apps.tenants.models import Tenant  # noqa: E402
 
 VISITOR = [

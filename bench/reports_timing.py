@@ -34,8 +34,9 @@ from apps.conversations.models import Conversation  # noqa: E402
 from apps.messaging.models import Message  # noqa: E402
 from apps.reports import selectors  # noqa: E402
 from apps.reports.history import history_filter_parse, history_page  # noqa: E402
-from apps.reports.models import ReportRow, SearchTerm  # noqa: E402
-from apps.reports.search import get_backend  # noqa: E402
+from apps.reports.models import ReportRow  # noqa: E402
+from apps.search.models import SearchTerm  # noqa: E402
+from apps.search.selectors import get_backend  # noqa: E402
 from apps.tenants.models import Tenant  # noqa: E402
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -95,3 +96,18 @@ class CustomerIdentity(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.value}"
+
+
+class CustomerMerge(TenantOwned):
+    """F39: a manual merge, recorded so it can be split again (which identities and conversations moved)."""
+
+    target = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    source_snapshot = models.JSONField(default=dict)
+    identity_ids = models.JSONField(default=list)
+    conversation_ids = models.JSONField(default=list)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    split_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "reports_customermerge"  # moved from apps.reports with its rows

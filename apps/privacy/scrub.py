@@ -64,8 +64,9 @@ def scrub_conversations(*, tenant_id: int, conversation_ids: list[int], reason: 
     from apps.conversations.models import Conversation, ConversationEvent, Rating, Transfer
     from apps.knowledge.models import CapturedSlot, ConversationBotState, KeywordAlert, MissedQuestion
     from apps.messaging.models import Attachment, Message, MessageRecall
-    from apps.reports.models import FollowUpTask, SearchTerm, TrackingNotification
+    from apps.reports.models import FollowUpTask, TrackingNotification
     from apps.routing.models import LeaveMessage
+    from apps.search.models import SearchTerm
 
     ids = list(conversation_ids)
     if not ids:

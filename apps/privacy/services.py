@@ -320,10 +320,9 @@ def customer_erase(*, tenant_id: int, customer_id: int, batch: int = BATCH) -> d
     """Erase one customer everywhere; conversations and events stay (anonymous) for the counts."""
     from apps.conversations.models import Conversation
     from apps.core.models import AuditEntry
-    from apps.customers.models import Customer, CustomerIdentity
+    from apps.customers.models import Customer, CustomerIdentity, CustomerMerge
     from apps.knowledge.models import CapturedSlot
     from apps.reports.models import (
-        CustomerMerge,
         ExportJob,
         FollowUpTask,
         TrackingNotification,

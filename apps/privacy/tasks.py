@@ -33,6 +33,6 @@ def privacy_request_run_task(request_id: int) -> None:
     ignore_result=True,
 )
 def search_forget_task(message_ids: list[int]) -> int:
-    from apps.reports.search import get_backend
+    from apps.search.selectors import get_backend
 
     return get_backend().forget_messages(message_ids=list(message_ids))

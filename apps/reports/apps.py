@@ -10,7 +10,7 @@ class ReportsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from apps.reports import hooks  # noqa: F401 - registers the status-change hook
+        from apps.reports import hooks  # noqa: F401 - registers the customer-merge hook
         from apps.reports.schedule import SCHEDULE
 
         schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None)

@@ -117,7 +117,7 @@ def history_queryset(*, actor, f: HistoryFilter, tz, search_limit: int | None = 
     elif s == "unrated":
         qs = qs.filter(rating__isnull=True)
     if f.text:
-        from apps.reports.search import MAX_CONVERSATIONS, get_backend
+        from apps.search.selectors import MAX_CONVERSATIONS, get_backend
 
         backend = get_backend()
         limit = min(search_limit or MAX_CONVERSATIONS, backend.max_limit)

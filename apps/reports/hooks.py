@@ -1,16 +1,12 @@
-"""What the supervisor centre hooks into: new messages are indexed for full-text search after commit."""
+"""What the supervisor centre hooks into: a customer merge takes the source's follow-ups to the target."""
 
 from __future__ import annotations
 
-from apps.messaging import hooks as message_hooks
+from apps.customers import hooks as customer_hooks
 
 
-@message_hooks.on_messages_committed
-def index_messages_for_search(*, messages) -> None:
-    """Full-text index (database or Elasticsearch backend): one Celery task per committed batch,
-    off the send path; the task is idempotent (INSERT IGNORE / same document id)."""
-    ids = [m.pk for m in messages if m.content_type == "text" and m.body]
-    if ids:
-        from apps.reports.tasks import index_messages_task
+@customer_hooks.on_customers_merged
+def followups_follow_merge(*, source, target) -> None:
+    from apps.reports.models import FollowUpTask
 
-        index_messages_task.delay(ids)
+    FollowUpTask.objects.filter(customer=source).update(customer=target)

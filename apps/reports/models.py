@@ -316,35 +316,3 @@ class TrackingNotification(TenantOwned):
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["user", "source"], name="tracking_notification_once")]
-
-
-class CustomerMerge(TenantOwned):
-    """F39: a manual merge, recorded so it can be split again (which identities and conversations moved)."""
-
-    target = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
-    source_snapshot = models.JSONField(default=dict)
-    identity_ids = models.JSONField(default=list)
-    conversation_ids = models.JSONField(default=list)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
-    split_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-
-class SearchTerm(models.Model):
-    """Inverted index of the database full-text backend: one row per (conversation, term).
-
-    The primary key is the query's access path: (tenant, term, conversation start, conversation),
-    so "conversations of this tenant containing this term, newest first, in this range" is one
-    range scan of the clustered index. Rows are written in the message's own transaction
-    (`apps.reports.search.db`) and rebuilt by `manage.py reindex_messages`.
-    """
-
-    pk = models.CompositePrimaryKey("tenant_id", "term", "created_at", "conversation_id")
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, db_index=False, related_name="+")
-    term = models.BigIntegerField()
-    created_at = models.DateTimeField()  # the conversation's created_at, the history filter's axis
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="+")
-
-    class Meta:
-        verbose_name = _("search term")
-        verbose_name_plural = _("search terms")

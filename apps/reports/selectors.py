@@ -10,9 +10,10 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from apps.accounts.models import Branch, User
+from apps.accounts.selectors import require_manager
 from apps.channels.models import Channel
 from apps.conversations.models import ConversationTag
-from apps.core.errors import ApplicationError, NotFound, PermissionDenied
+from apps.core.errors import ApplicationError, NotFound
 from apps.reports import metrics, rollups
 from apps.reports.models import LOWER_IS_BETTER, Grain, KpiTarget, ReportRow, TagReportRow
 from apps.tenants.time import day_range, local_today
@@ -20,11 +21,6 @@ from apps.tenants.time import day_range, local_today
 DIMENSIONS = ("agent", "branch", "channel", "tag")
 MAX_RANGE_DAYS = 400
 MAX_HOUR_RANGE_DAYS = 31
-
-
-def require_manager(actor) -> None:
-    if not (actor and actor.is_authenticated and actor.is_active and actor.is_manager):
-        raise PermissionDenied()
 
 
 def scope_branches(*, actor, branch_id: int | None = None) -> tuple[list[Branch], bool]:

@@ -15,18 +15,6 @@ def rollup_refresh_task() -> int:
     return rollup_refresh()
 
 
-@shared_task(
-    name="apps.reports.tasks.index_messages_task",
-    autoretry_for=(Exception,),
-    retry_backoff=True,
-    max_retries=5,
-)  # a batch may hold several tenants' messages (the send path's group commit): no per-tenant cap
-def index_messages_task(message_ids: list[int]) -> int:
-    from apps.reports.search import get_backend
-
-    return get_backend().index_messages(message_ids=list(message_ids))
-
-
 @shared_task(name="apps.reports.tasks.export_run_task", base=TenantFairTask, tenant_model="reports.ExportJob")
 @replica_reads()  # the rows may come from the replica; the job row itself is always the primary's
 def export_run_task(job_id: int) -> str:

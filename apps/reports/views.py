@@ -153,7 +153,7 @@ def history_page_view(request):
     from apps.channels.models import Channel
     from apps.conversations.models import ConversationTag
     from apps.reports.history import history_filter_parse, history_page
-    from apps.reports.search import MAX_CONVERSATIONS, get_backend
+    from apps.search.selectors import MAX_CONVERSATIONS, get_backend
 
     user = request.user
     ctx = {
@@ -187,28 +187,28 @@ def conversation_page(request, pk: int):
     from django.shortcuts import redirect
 
     from apps.accounts.models import User
+    from apps.conversations import interventions
     from apps.conversations.models import ConversationStatus
     from apps.conversations.services import ACTIVE_LOAD_STATUSES, SERVING_STATUSES
     from apps.core import labels
     from apps.messaging.models import Message
-    from apps.reports import services
 
     user = request.user
-    conv = services.conversation_get_for_supervisor(actor=user, conversation_id=pk)
+    conv = interventions.conversation_get_for_supervisor(actor=user, conversation_id=pk)
     if request.method == "POST":
         action = request.POST.get("action")
         try:
             if action == "watch":
-                services.intervention_watch(actor=user, conversation_id=pk)
+                interventions.intervention_watch(actor=user, conversation_id=pk)
                 flash.success(request, _("You are watching this conversation silently."))
             elif action == "whisper":
-                services.intervention_whisper(actor=user, conversation_id=pk, body=request.POST.get("body", ""))
+                interventions.intervention_whisper(actor=user, conversation_id=pk, body=request.POST.get("body", ""))
                 flash.success(request, _("Whisper sent to the agent."))
             elif action == "join":
-                services.intervention_join(actor=user, conversation_id=pk, body=request.POST.get("body", ""))
+                interventions.intervention_join(actor=user, conversation_id=pk, body=request.POST.get("body", ""))
                 flash.success(request, _("You joined the conversation."))
             elif action == "take_over":
-                done = services.intervention_take_over(
+                done = interventions.intervention_take_over(
                     actor=user, conversation_id=pk, agent_id=int_param_or_none(request.POST.get("agent"))
                 )
                 if done.assignee_id == user.pk:
@@ -220,7 +220,7 @@ def conversation_page(request, pk: int):
                 else:
                     flash.success(request, _("The conversation was reassigned."))
             elif action == "hand_back":
-                services.intervention_hand_back(actor=user, conversation_id=pk)
+                interventions.intervention_hand_back(actor=user, conversation_id=pk)
                 flash.success(request, _("The conversation went back to the queue for the next free agent."))
             else:
                 raise ApplicationError("invalid_action", _("Unknown action."))
@@ -356,6 +356,7 @@ def customer_page(request, pk: int):
     from django.contrib import messages as flash
     from django.shortcuts import redirect
 
+    from apps.customers.services import customer_merge, customer_split
     from apps.reports import customer_centre, services
     from apps.reports.models import TrackingSubscription
 
@@ -364,12 +365,10 @@ def customer_page(request, pk: int):
         action = request.POST.get("action")
         try:
             if action == "merge":
-                customer_centre.customer_merge(
-                    actor=user, target_id=pk, source_id=int_param_or_none(request.POST.get("source")) or 0
-                )
+                customer_merge(actor=user, target_id=pk, source_id=int_param_or_none(request.POST.get("source")) or 0)
                 flash.success(request, _("Customers merged."))
             elif action == "split":
-                customer_centre.customer_split(actor=user, merge_id=int_param_or_none(request.POST.get("merge")) or 0)
+                customer_split(actor=user, merge_id=int_param_or_none(request.POST.get("merge")) or 0)
                 flash.success(request, _("Merge undone."))
             elif action in ("subscribe", "unsubscribe"):
                 services.tracking_subscribe(

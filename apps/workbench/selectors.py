@@ -132,7 +132,7 @@ def conversation_search(*, actor, query: str, limit: int = SEARCH_LIMIT) -> list
     query = " ".join((query or "").split())[:100]
     if len(query) < 2:
         return []
-    from apps.reports.search import get_backend
+    from apps.search.selectors import get_backend
 
     cond = Q(customer__display_name__icontains=query) | Q(customer__phone__contains=query)
     now = timezone.now()

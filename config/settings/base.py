@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.knowledge",
     "apps.workbench",
     "apps.reports",
+    "apps.search",
     "apps.visitors",
     "apps.privacy",
     "apps.sla",

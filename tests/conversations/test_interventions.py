@@ -12,12 +12,11 @@ from django.utils import timezone
 
 from apps.accounts import services as account_services
 from apps.accounts.models import AgentStatus, Role, SkillGroup
-from apps.conversations import selectors
+from apps.conversations import interventions, selectors
 from apps.conversations import services as conv_services
 from apps.conversations.models import Conversation, ConversationStatus
 from apps.core.errors import ApplicationError
 from apps.messaging.models import Message
-from apps.reports import services as report_services
 from apps.routing import services as routing_services
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -65,7 +64,7 @@ def test_a_supervisor_who_took_over_invisibly_and_left_does_not_strand_the_visit
     conv = dispatch.start()
     sup = dispatch.org.sup_east
     account_services.agent_set_status(agent=sup, status=AgentStatus.INVISIBLE)
-    report_services.intervention_take_over(actor=sup, conversation_id=conv.pk)
+    interventions.intervention_take_over(actor=sup, conversation_id=conv.pk)
     sup.refresh_from_db()
     conv.refresh_from_db()
     assert conv.assignee_id == sup.pk
@@ -82,13 +81,11 @@ def test_take_over_to_someone_who_cannot_serve_is_refused_with_the_reason(dispat
     conv = dispatch.start()
     offline = dispatch.agent(dispatch.org.pd, online=False)
     with pytest.raises(ApplicationError) as exc:
-        report_services.intervention_take_over(
-            actor=dispatch.org.sup_east, conversation_id=conv.pk, agent_id=offline.pk
-        )
+        interventions.intervention_take_over(actor=dispatch.org.sup_east, conversation_id=conv.pk, agent_id=offline.pk)
     assert exc.value.code == "agent_unavailable" and "离线" in str(exc.value.message)
     full = dispatch.agent(dispatch.org.pd, cap=0, status="busy")
     with pytest.raises(ApplicationError) as exc:
-        report_services.intervention_take_over(actor=dispatch.org.sup_east, conversation_id=conv.pk, agent_id=full.pk)
+        interventions.intervention_take_over(actor=dispatch.org.sup_east, conversation_id=conv.pk, agent_id=full.pk)
     assert exc.value.code == "agent_full"
 
 
@@ -96,15 +93,15 @@ def test_supervisor_hands_back_to_the_queue_and_to_an_agent(dispatch):
     first = dispatch.agent(dispatch.org.sh, cap=1)
     conv = dispatch.start()
     sup = dispatch.org.sup_east
-    report_services.intervention_take_over(actor=sup, conversation_id=conv.pk)
+    interventions.intervention_take_over(actor=sup, conversation_id=conv.pk)
     # Back to the queue: the first agent has a free seat again and gets it.
-    report_services.intervention_hand_back(actor=sup, conversation_id=conv.pk)
+    interventions.intervention_hand_back(actor=sup, conversation_id=conv.pk)
     conv.refresh_from_db()
     assert conv.assignee_id == first.pk and conv.status == ConversationStatus.ACTIVE
     assert "正在为您转接其他客服，请稍候。" in _notices(conv)
     # Or straight to a named agent who can serve.
     other = dispatch.agent(dispatch.org.pd, cap=2, status="busy")
-    report_services.intervention_take_over(actor=sup, conversation_id=conv.pk, agent_id=other.pk)
+    interventions.intervention_take_over(actor=sup, conversation_id=conv.pk, agent_id=other.pk)
     assert Conversation.objects.get(pk=conv.pk).assignee_id == other.pk
 
 
@@ -171,7 +168,7 @@ def test_roles_other_than_staff_cannot_take_over(dispatch):
     dispatch.agent(dispatch.org.sh)
     conv = dispatch.start()
     with pytest.raises(ApplicationError):
-        report_services.intervention_take_over(
+        interventions.intervention_take_over(
             actor=dispatch.org.sup_east,
             conversation_id=conv.pk,
             agent_id=dispatch.org.user("adm2", Role.SUPER_ADMIN, dispatch.org.hq).pk,

@@ -14,10 +14,10 @@ from apps.messaging.models import Message
 from apps.privacy import services
 from apps.privacy.models import PersonalDataRequest
 from apps.reports.exports import export_create, export_run
-from apps.reports.models import SearchTerm
-from apps.reports.search import get_backend
-from apps.reports.search.db import index_message
-from apps.reports.search.terms import text_terms
+from apps.search.db import index_message
+from apps.search.models import SearchTerm
+from apps.search.selectors import get_backend
+from apps.search.terms import text_terms
 from tests.privacy.conftest import ADDRESS, NAME, NEEDLES, PHONE, WAYBILL, tables_containing
 from tests.reports.fake_es import FakeElasticsearch
 

@@ -12,8 +12,9 @@ from apps.conversations.models import Conversation
 from apps.messaging.models import Attachment, Message
 from apps.privacy import services
 from apps.privacy.models import ErasedConversation
-from apps.reports.models import ExportJob, SearchTerm
-from apps.reports.search.db import DatabaseBackend
+from apps.reports.models import ExportJob
+from apps.search.db import DatabaseBackend
+from apps.search.models import SearchTerm
 from tests.privacy.conftest import png_bytes
 from tests.reports.conftest import History
 

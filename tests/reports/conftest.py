@@ -12,7 +12,7 @@ from apps.channels.models import Channel
 from apps.conversations.models import Conversation, ConversationEvent, ConversationTag, Rating
 from apps.customers.models import Customer
 from apps.messaging.models import Message
-from apps.reports.search.db import index_message
+from apps.search.db import index_message
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 _n = itertools.count(1)

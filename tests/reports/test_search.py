@@ -11,7 +11,7 @@ from django.core.management import call_command
 from apps.core.errors import ApplicationError, NotFound
 from apps.messaging.services import message_create
 from apps.reports.history import history_filter_parse, history_queryset
-from apps.reports.search import get_backend
+from apps.search.selectors import get_backend
 from tests.reports.conftest import T0
 from tests.reports.fake_es import FakeElasticsearch
 

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 
 from apps.messaging.services import message_create
-from apps.reports.models import SearchTerm
-from apps.reports.search import get_backend
-from apps.reports.search.terms import query_terms, tokens
+from apps.search.models import SearchTerm
+from apps.search.selectors import get_backend
+from apps.search.terms import query_terms, tokens
 from tests.reports.conftest import T0
 from tests.reports.test_search import _ids
 
@@ -73,7 +73,7 @@ def test_results_are_newest_first_and_stop_at_the_limit_across_time_windows(hist
     assert _search(org.tenant, "配送") == convs  # one term: one range scan
     assert _search(org.tenant, "配送太慢", limit=3) == convs[:3]
     assert _search(org.tenant, "配送", limit=2) == convs[:2]
-    monkeypatch.setattr("apps.reports.search.db.CONFIRM_CHUNK", 1)  # confirmation stops at the limit too
+    monkeypatch.setattr("apps.search.db.CONFIRM_CHUNK", 1)  # confirmation stops at the limit too
     assert _search(org.tenant, "配送太慢", limit=2) == convs[:2]
     assert _search(org.tenant, "配送太慢") == convs
     assert (
@@ -126,7 +126,7 @@ def test_indexing_a_message_costs_one_insert_and_a_search_one_query(history, dja
     org = history.org
     conv = history.served(at=T0, agent=org.agent_sh)
     from apps.messaging.models import Message
-    from apps.reports.search.db import index_message
+    from apps.search.db import index_message
 
     message = Message.objects.create(tenant=org.tenant, conversation=conv, seq=9, body="退款进度怎么样 refund")
     with django_assert_num_queries(1):

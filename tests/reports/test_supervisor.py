@@ -14,9 +14,12 @@ from openpyxl import load_workbook
 
 from apps.accounts.models import AgentStatusLog
 from apps.accounts.services import agent_set_status
+from apps.conversations import interventions
 from apps.conversations.models import Conversation, Participant
 from apps.core.errors import ApplicationError, NotFound
 from apps.core.models import AuditEntry
+from apps.customers import selectors as customer_selectors
+from apps.customers import services as customer_services
 from apps.customers.models import Customer, CustomerIdentity
 from apps.messaging.models import Message
 from apps.messaging.selectors import message_history
@@ -40,9 +43,9 @@ def _active(history, agent, branch=None, body="订单什么时候到？"):
 def test_whisper_is_audited_and_never_reaches_the_visitor(history):
     org = history.org
     conv = _active(history, org.agent_sh)
-    services.intervention_watch(actor=org.sup_east, conversation_id=conv.pk)
+    interventions.intervention_watch(actor=org.sup_east, conversation_id=conv.pk)
     assert Participant.objects.get(conversation=conv, user=org.sup_east).silent
-    msg = services.intervention_whisper(actor=org.sup_east, conversation_id=conv.pk, body="先核实身份")
+    msg = interventions.intervention_whisper(actor=org.sup_east, conversation_id=conv.pk, body="先核实身份")
     assert msg.visibility == "staff"
     visitor_view = message_history(conversation=conv, staff=False)
     assert msg.pk not in {m.pk for m in visitor_view} and visitor_view
@@ -52,7 +55,7 @@ def test_whisper_is_audited_and_never_reaches_the_visitor(history):
         "intervention.whisper",
     }
     with pytest.raises(ApplicationError):
-        services.intervention_whisper(actor=org.sup_east, conversation_id=conv.pk, body="   ")
+        interventions.intervention_whisper(actor=org.sup_east, conversation_id=conv.pk, body="   ")
 
 
 def test_interventions_outside_the_subtree_or_tenant_are_not_found(history, history_b):
@@ -60,12 +63,12 @@ def test_interventions_outside_the_subtree_or_tenant_are_not_found(history, hist
     conv = _active(history, org.agent_sh)
     for actor in (org.sup_south, history_b.org.admin):
         with pytest.raises(NotFound):
-            services.intervention_whisper(actor=actor, conversation_id=conv.pk, body="hi")
+            interventions.intervention_whisper(actor=actor, conversation_id=conv.pk, body="hi")
         with pytest.raises(NotFound):
-            services.intervention_take_over(actor=actor, conversation_id=conv.pk)
+            interventions.intervention_take_over(actor=actor, conversation_id=conv.pk)
     assert not Message.objects.filter(visibility="staff").exists()
     with pytest.raises(ApplicationError):
-        services.intervention_watch(actor=org.agent_sh, conversation_id=conv.pk)  # agents cannot intervene
+        interventions.intervention_watch(actor=org.agent_sh, conversation_id=conv.pk)  # agents cannot intervene
 
 
 def test_take_over_reassigns_to_self_or_another_agent_and_is_audited(history):
@@ -73,14 +76,14 @@ def test_take_over_reassigns_to_self_or_another_agent_and_is_audited(history):
     agent_set_status(agent=org.sup_east, status="online")
     agent_set_status(agent=org.agent_pd, status="online")
     conv = _active(history, org.agent_sh)
-    out = services.intervention_take_over(actor=org.sup_east, conversation_id=conv.pk)
+    out = interventions.intervention_take_over(actor=org.sup_east, conversation_id=conv.pk)
     assert out.assignee_id == org.sup_east.pk and out.status == "active"
-    out = services.intervention_take_over(actor=org.sup_east, conversation_id=conv.pk, agent_id=org.agent_pd.pk)
+    out = interventions.intervention_take_over(actor=org.sup_east, conversation_id=conv.pk, agent_id=org.agent_pd.pk)
     assert out.assignee_id == org.agent_pd.pk
     entries = AuditEntry.objects.filter(action="intervention.take_over").order_by("id")
     assert [e.changes["to_agent"] for e in entries] == [org.sup_east.pk, org.agent_pd.pk]
     with pytest.raises(NotFound):
-        services.intervention_take_over(actor=org.sup_east, conversation_id=conv.pk, agent_id=org.agent_south.pk)
+        interventions.intervention_take_over(actor=org.sup_east, conversation_id=conv.pk, agent_id=org.agent_south.pk)
 
 
 def test_status_changes_are_logged_for_reports(history):
@@ -242,9 +245,9 @@ def test_merge_and_split_customers_across_channels(history, history_b):
     CustomerIdentity.objects.create(tenant=history.tenant, customer=b, kind="wechat", value="openid-1")
     CustomerIdentity.objects.create(tenant=history.tenant, customer=b, kind="phone", value="13800000000")
     assert [
-        c.pk for c in customer_centre.customer_duplicates(actor=org.admin, customer=Customer.objects.get(pk=a.pk))
+        c.pk for c in customer_selectors.customer_duplicates(actor=org.admin, customer=Customer.objects.get(pk=a.pk))
     ] == [b.pk]
-    merge = customer_centre.customer_merge(actor=org.sup_east, target_id=a.pk, source_id=b.pk)
+    merge = customer_services.customer_merge(actor=org.sup_east, target_id=a.pk, source_id=b.pk)
     assert set(Conversation.objects.filter(customer=a).values_list("pk", flat=True)) == {web.pk, wx.pk}
     assert CustomerIdentity.objects.filter(customer=a).count() == 2
     profile = customer_centre.customer_profile(actor=org.admin, customer_id=a.pk)
@@ -252,12 +255,12 @@ def test_merge_and_split_customers_across_channels(history, history_b):
     with pytest.raises(NotFound):
         customer_centre.customer_profile(actor=org.admin, customer_id=b.pk)  # merged away
     with pytest.raises(NotFound):
-        customer_centre.customer_merge(actor=history_b.org.admin, target_id=a.pk, source_id=b.pk)
-    customer_centre.customer_split(actor=org.admin, merge_id=merge.pk)
+        customer_services.customer_merge(actor=history_b.org.admin, target_id=a.pk, source_id=b.pk)
+    customer_services.customer_split(actor=org.admin, merge_id=merge.pk)
     assert list(Conversation.objects.filter(customer=b).values_list("pk", flat=True)) == [wx.pk]
     assert CustomerIdentity.objects.filter(customer=b).count() == 2
     with pytest.raises(ApplicationError):
-        customer_centre.customer_split(actor=org.admin, merge_id=merge.pk)
+        customer_services.customer_split(actor=org.admin, merge_id=merge.pk)
 
 
 def test_alert_keywords_flag_conversations_for_the_monitor(history, django_capture_on_commit_callbacks):
@@ -390,7 +393,7 @@ def test_text_filtered_export_is_not_cut_at_the_screens_search_limit(history, mo
         conv = history.served(at=T0 + timedelta(minutes=minutes), agent=org.agent_sh)
         history.message(conv, at=T0 + timedelta(minutes=minutes + 1), body="我要退款")
         convs.append(conv.pk)
-    monkeypatch.setattr("apps.reports.search.MAX_CONVERSATIONS", 2)
+    monkeypatch.setattr("apps.search.selectors.MAX_CONVERSATIONS", 2)
     from apps.reports.history import history_filter_parse, history_queryset
 
     f = history_filter_parse({"date_from": "2026-03-01", "date_to": "2026-03-03", "text": "退款"})

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from apps.reports.search.base import MAX_CONVERSATIONS, SearchBackend
+from apps.search.base import MAX_CONVERSATIONS, SearchBackend
 
 __all__ = ["MAX_CONVERSATIONS", "SearchBackend", "get_backend"]
 
 
 def get_backend() -> SearchBackend:
     if getattr(settings, "ELASTICSEARCH_URL", ""):
-        from apps.reports.search.elastic import ElasticsearchBackend
+        from apps.search.elastic import ElasticsearchBackend
 
         return ElasticsearchBackend(settings.ELASTICSEARCH_URL)
-    from apps.reports.search.db import DatabaseBackend
+    from apps.search.db import DatabaseBackend
 
     return DatabaseBackend()

@@ -4,7 +4,7 @@ Mapping for Chinese: `body` uses the analyzer named by settings.REPORTS_ES_ANALY
 by default (the analysis-smartcn plugin, installed by docker/elasticsearch.Dockerfile, segments
 Chinese into words); `body.cjk` uses the built-in `cjk` analyzer (overlapping bigrams, no plugin,
 also good for names and mixed Chinese/English). Queries are phrase matches on both, always
-filtered by tenant_id. Indexing happens after commit through Celery (apps.reports.tasks), never
+filtered by tenant_id. Indexing happens after commit through Celery (apps.search.tasks), never
 from model signals (ELASTICSEARCH_DSL_AUTOSYNC is off); `manage.py reindex_messages` rebuilds it.
 Staff-only (whisper) messages are indexed with their visibility so a visitor-facing search can
 exclude them; history search is staff-only.
@@ -20,7 +20,7 @@ from django_elasticsearch_dsl.registries import registry
 from elasticsearch.dsl import connections
 
 from apps.messaging.models import Message
-from apps.reports.search.base import MAX_CONVERSATIONS
+from apps.search.base import MAX_CONVERSATIONS
 
 INDEX_NAME = f"{getattr(settings, 'ELASTICSEARCH_INDEX_PREFIX', 'kefu-')}messages"
 CHINESE_ANALYZER = getattr(settings, "REPORTS_ES_ANALYZER", "smartcn")

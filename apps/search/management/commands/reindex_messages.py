@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.reports.search import get_backend
+from apps.search.selectors import get_backend
 from apps.tenants.models import Tenant
 
 

@@ -27,9 +27,9 @@ from django.db.models import Count
 from django.db.models.constants import OnConflict
 
 from apps.messaging.models import Message
-from apps.reports.models import SearchTerm
-from apps.reports.search.base import MAX_CONVERSATIONS
-from apps.reports.search.terms import query_terms, text_terms
+from apps.search.base import MAX_CONVERSATIONS
+from apps.search.models import SearchTerm
+from apps.search.terms import query_terms, text_terms
 
 INDEXED_CONTENT_TYPE = "text"
 FIRST_WINDOW = timedelta(days=1)
