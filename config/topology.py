@@ -40,6 +40,7 @@ CELERY_TASK_ROUTES = {
     "apps.reports.tasks.tracking_webhook_task": {"queue": QUEUE_OUTBOUND},
     "apps.reports.tasks.*": {"queue": QUEUE_REPORTS},
     "apps.knowledge.tasks.*": {"queue": QUEUE_BOT},
+    "apps.assist.tasks.*": {"queue": QUEUE_BOT},  # may wait on a tenant's AI provider
     "apps.routing.tasks.*": {"queue": QUEUE_REALTIME},
 }
 

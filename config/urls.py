@@ -25,6 +25,7 @@ api_v1: list[URLPattern | URLResolver] = [
             "visitors",
             "privacy",
             "sla",
+            "assist",
         )
     ],
 ]

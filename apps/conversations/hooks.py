@@ -137,3 +137,19 @@ def on_queue_changed(fn: Callable) -> Callable:
 def run_queue_changed(*, tenant_id: int) -> None:
     for fn in _queue_changed:
         fn(tenant_id=tenant_id)
+
+
+_lifecycle: list[Callable] = []
+
+
+def on_lifecycle_event(fn: Callable) -> Callable:
+    """`fn(event)`: a ConversationEvent row was written (transfer requested, closed, requeued ...).
+    Inside the writing transaction, often under the conversation's lock: listeners only register
+    on_commit work (AI assistance's summary of a transfer or close)."""
+    _lifecycle.append(fn)
+    return fn
+
+
+def run_lifecycle_event(*, event) -> None:
+    for fn in _lifecycle:
+        fn(event=event)

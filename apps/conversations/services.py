@@ -43,7 +43,7 @@ def conversation_event_record(
     reason: str = "",
     data: dict | None = None,
 ) -> ConversationEvent:
-    return ConversationEvent.objects.create(
+    event = ConversationEvent.objects.create(
         tenant_id=conversation.tenant_id,
         conversation=conversation,
         kind=kind,
@@ -55,6 +55,8 @@ def conversation_event_record(
         reason=reason,
         data=data or {},
     )
+    hooks.run_lifecycle_event(event=event)
+    return event
 
 
 # --- attribution: which branch holds a conversation -------------------------------------------

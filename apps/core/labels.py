@@ -128,6 +128,7 @@ AUDIT_ACTIONS = {
     "admin.add": _("Added in the management centre"),
     "admin.change": _("Changed in the management centre"),
     "admin.delete": _("Deleted in the management centre"),
+    "assist.settings_update": _("AI assistance settings changed"),
     "branch.create": _("Branch created"),
     "branch.update": _("Branch changed"),
     "branch.enable": _("Branch enabled"),

@@ -33,6 +33,8 @@ EVENTS: dict[str, set[str]] = {
     # knowledge base / bot (apps.knowledge)
     "alert.keyword": {"conversation_id", "alert"},
     "sla.breached": {"conversation_id", "breach"},
+    # AI assistance (apps.assist): a transfer's or close's summary is ready (staff only)
+    "assist.summary": {"conversation_id", "summary"},
 }
 
 

@@ -7,8 +7,8 @@ batch interrupted half-way is simply done again by the next run.
 Where text about a conversation is kept besides its messages, it is listed here: the
 conversation's preview and subject, event data, ratings' comments, transfer notes, leave-messages,
 the bot's memory, captured facts, keyword-alert excerpts, missed questions, follow-up results,
-tracking notifications, inbound platform payloads, recalled messages' originals, attachments
-and the search index. A test
+tracking notifications, inbound platform payloads, recalled messages' originals, AI summaries and
+reply suggestions (apps.assist), attachments and the search index. A test
 (tests/privacy/test_erasure.py) searches every table for an erased customer's text, so a new
 copy added elsewhere fails it until it is listed here.
 """
@@ -60,6 +60,7 @@ def scrub_conversations(*, tenant_id: int, conversation_ids: list[int], reason: 
 
     Conversations, events (without free text), ratings (score only) and — unless
     `delete_messages` — message rows (empty, marked) stay, so reports keep their counts."""
+    from apps.assist.models import ConversationSummary, ReplySuggestion
     from apps.channels.models import InboundMessage
     from apps.conversations.models import Conversation, ConversationEvent, Rating, Transfer
     from apps.knowledge.models import CapturedSlot, ConversationBotState, KeywordAlert, MissedQuestion
@@ -99,6 +100,8 @@ def scrub_conversations(*, tenant_id: int, conversation_ids: list[int], reason: 
         MissedQuestion.objects.filter(conversation_id__in=ids).delete()
         FollowUpTask.objects.filter(conversation_id__in=ids).exclude(result="", note="").update(result="", note="")
         TrackingNotification.objects.filter(conversation_id__in=ids).exclude(text="").update(text="")
+        ConversationSummary.objects.filter(conversation_id__in=ids).exclude(text="").update(text="")
+        ReplySuggestion.objects.filter(conversation_id__in=ids).delete()
         InboundMessage.objects.filter(Q(conversation_id__in=ids) | Q(message_id__in=message_ids)).update(
             payload={}, sender_id=""
         )

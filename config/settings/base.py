@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "apps.visitors",
     "apps.privacy",
     "apps.sla",
+    "apps.assist",
 ]
 
 MIDDLEWARE = [

@@ -100,6 +100,14 @@ ENDPOINTS: dict[str, tuple[str, str, dict | None, str]] = {
         "view",
     ),
     "api/v1/kb/captured/<int:conversation_id>/": ("get", "/api/v1/kb/captured/{id}/", None, "view"),
+    "api/v1/assist/conversations/<int:conversation_id>/": ("get", "/api/v1/assist/conversations/{id}/", None, "view"),
+    # In the reach: 409, AI assistance is off in this world (nothing is called).
+    "api/v1/assist/conversations/<int:conversation_id>/suggestions/": (
+        "post",
+        "/api/v1/assist/conversations/{id}/suggestions/",
+        {},
+        "view",
+    ),
     "api/v1/workbench/conversations/<int:conversation_id>/customer/": (
         "get",
         "/api/v1/workbench/conversations/{id}/customer/",

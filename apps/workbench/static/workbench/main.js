@@ -21,6 +21,7 @@ import "./followups.js"; // the Follow-ups tab: my follow-up tasks, completing a
 import "./recall.js"; // recalling my own messages (撤回), shown as recalled everywhere
 import "./collision.js"; // who else has this conversation open, typing or holding a draft
 import "./mentions.js"; // internal notes with @mentions, and the mentions of me
+import "./ai.js"; // AI assistance: summaries of transfers and closes, reply suggestions
 import { connect } from "./realtime.js";
 import { initReplies, loadReplies } from "./replies.js";
 import { initSearch } from "./search.js";
