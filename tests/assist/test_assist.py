@@ -285,3 +285,13 @@ def test_the_key_is_kept_but_never_shown_back_and_only_admins_change_settings(or
     assert usage.status_code == 200
     client.force_login(org_b.admin)
     assert client.get(f"/manage/assist/assistsettings/{row.pk}/change/").status_code in (302, 404)
+
+
+def test_a_transfer_back_to_the_queue_is_summarised_for_whoever_takes_it(im_a, org_a, ai_server):
+    switch_on(org_a, ai_server, summarize_on_close=False)
+    conv, _customer, _token = im_a.conversation()
+    _talk(conv, org_a.agent_sh, ("我要开专票", "这个需要财务处理"))
+    conversation_services.conversation_transfer_to_queue(conversation_id=conv.pk, actor=org_a.agent_sh)
+    summary = ConversationSummary.objects.get(conversation=conv)
+    assert (summary.trigger, summary.status) == ("transfer", Outcome.OK)
+    assert "我要开专票" in ai_server.requests[0]["messages"][1]["content"]

@@ -30,8 +30,8 @@ def ai_server():
 
 def test_the_receiver_sees_the_summary_and_sends_an_edited_suggestion(live_server_url, browser, fa, org_a, ai_server):
     sender, receiver = org_a.agent_sh, org_a.agent_pd
-    switch_on(org_a, ai_server)
-    account_services.agent_set_status(agent=receiver, status=AgentStatus.ONLINE)
+    off_loop(switch_on)(org_a, ai_server)
+    off_loop(account_services.agent_set_status)(agent=receiver, status=AgentStatus.ONLINE)
     conv = fa.conversation(agent=sender, name="改地址的客户")
     fa.visitor_says(conv, "我想把收货地址改成上海市徐汇区")
     fa.agent_says(conv, sender, "好的，我请同事帮您处理")
