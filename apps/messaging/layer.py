@@ -199,13 +199,19 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
 
     async def group_send_many(self, items: list[tuple[str, dict]]) -> None:
         """Send each message to its group, in the order given, in a constant number of Redis
-        round trips per shard."""
+        round trips per shard: read every group's members, map the messages to member queues,
+        queue them."""
         if not items:
             return
         for group, _message in items:
             assert self.require_valid_group_name(group), "Group name not valid"
         now = int(time.time())
-        groups = list(dict.fromkeys(group for group, _message in items))
+        members = await self._group_members(list(dict.fromkeys(group for group, _message in items)), now)
+        for index, entries in self._queue_entries(items, members).items():
+            await self._queue(index, entries, now)
+
+    async def _group_members(self, groups: list[str], now: int) -> dict[str, list[str]]:
+        """Each group's live members (expired ones dropped), one pipeline per shard."""
         by_shard: dict[int, list[str]] = defaultdict(list)
         for group in groups:
             by_shard[self.consistent_hash(group)].append(group)
@@ -219,8 +225,12 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
             replies = await pipe.execute()
             for group, names in zip(shard_groups, replies[1::2], strict=True):
                 members[group] = [name.decode("utf8") for name in names]
+        return members
 
-        # Per shard, the queue writes in the order of `items`.
+    def _queue_entries(
+        self, items: list[tuple[str, dict]], members: dict[str, list[str]]
+    ) -> dict[int, list[tuple[str, bytes, int, float]]]:
+        """Per shard, (queue key, serialised message, capacity, score) in the order of `items`."""
         queued: dict[int, list[tuple[str, bytes, int, float]]] = defaultdict(list)
         for group, message in items:
             if not members[group]:
@@ -229,16 +239,18 @@ class BatchingRedisChannelLayer(RedisChannelLayer):
                 members[group], message
             )
             for index, keys in by_connection.items():
-                for key in keys:
-                    queued[index].append((key, key_to_message[key], key_to_capacity[key], self._score()))
-        for index, entries in queued.items():
-            pipe = self.connection(index).pipeline(transaction=False)
-            for key in dict.fromkeys(key for key, _m, _c, _s in entries):
-                pipe.zremrangebyscore(key, min=0, max=now - int(self.expiry))
-            keys = [key for key, _m, _c, _s in entries]
-            args: list = [m for _k, m, _c, _s in entries] + [c for _k, _m, c, _s in entries]
-            args += [s for _k, _m, _c, s in entries] + [self.expiry]
-            pipe.eval(_QUEUE_LUA, len(keys), *keys, *args)
-            replies = await pipe.execute()
-            if replies[-1]:
-                logger.info("%s of %s queued messages over capacity", replies[-1], len(entries))
+                queued[index].extend((key, key_to_message[key], key_to_capacity[key], self._score()) for key in keys)
+        return queued
+
+    async def _queue(self, index: int, entries: list[tuple[str, bytes, int, float]], now: int) -> None:
+        """Expire old messages of the queues, then queue every entry in one script."""
+        pipe = self.connection(index).pipeline(transaction=False)
+        for key in dict.fromkeys(key for key, _m, _c, _s in entries):
+            pipe.zremrangebyscore(key, min=0, max=now - int(self.expiry))
+        keys = [key for key, _m, _c, _s in entries]
+        args: list = [m for _k, m, _c, _s in entries] + [c for _k, _m, c, _s in entries]
+        args += [s for _k, _m, _c, s in entries] + [self.expiry]
+        pipe.eval(_QUEUE_LUA, len(keys), *keys, *args)
+        replies = await pipe.execute()
+        if replies[-1]:
+            logger.info("%s of %s queued messages over capacity", replies[-1], len(entries))
