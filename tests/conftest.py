@@ -62,6 +62,18 @@ def api_client():
     return APIClient()
 
 
+def _forget_live_connections() -> None:
+    """Websocket presence (apps.messaging.presence) of this test process's Redis prefix: a
+    rolled-back user id is reused by the next test, its connections must not be."""
+    from django.conf import settings
+    from django_redis import get_redis_connection
+
+    redis = get_redis_connection("default")
+    keys = list(redis.scan_iter(f"{settings.REDIS_PREFIX}:im:conn:*", count=1000))
+    if keys:
+        redis.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counters live in the cache (Redis): start every test from zero. Only this test
@@ -72,4 +84,5 @@ def _fresh_cache():
 
     cache.delete_pattern("*")
     forget_keywords()  # process-local copies: ids are reused when a test's rows roll back
+    _forget_live_connections()
     yield

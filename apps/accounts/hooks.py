@@ -11,7 +11,6 @@ from collections.abc import Callable
 _status_changed: list[Callable] = []
 _capacity_changed: list[Callable] = []
 _connection_changed: list[Callable] = []
-_connection_seen: list[Callable] = []
 
 
 def on_status_changed(fn: Callable) -> Callable:
@@ -44,18 +43,6 @@ def on_connection_changed(fn: Callable) -> Callable:
 def run_connection_changed(agent, *, channel_name: str, connected: bool) -> None:
     for fn in _connection_changed:
         fn(agent=agent, channel_name=channel_name, connected=connected)
-
-
-def on_connection_seen(fn: Callable) -> Callable:
-    """Presence heartbeat: called by the agent websocket consumer at most every ~20 s while the
-    connection shows signs of life (outside any transaction) with agent and channel_name."""
-    _connection_seen.append(fn)
-    return fn
-
-
-def run_connection_seen(agent, *, channel_name: str) -> None:
-    for fn in _connection_seen:
-        fn(agent=agent, channel_name=channel_name)
 
 
 _access_changed: list[Callable] = []

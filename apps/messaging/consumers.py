@@ -500,16 +500,17 @@ class AgentConsumer(BaseIMConsumer):
         )
 
     def _presence_refresh_sync(self) -> None:
-        super()._presence_refresh_sync()
-        # The dispatch layer's connection rows carry a heartbeat too, so a crashed server
-        # process's connections are swept (apps.routing.services.presence_sweep).
-        account_hooks.run_connection_seen(self.user, channel_name=self.channel_name)
+        # Redis only. A connection that had stopped counting (a long pause past STALE_AFTER: the
+        # dispatch sweep may have started the agent's grace period) counts as connecting again.
+        if presence.connection_seen(self.presence_key, self.channel_name):
+            account_hooks.run_connection_changed(self.user, channel_name=self.channel_name, connected=True)
 
     def _connect_sync(self) -> list[Conversation]:
         from apps.conversations.models import OPEN_STATUSES
 
         self._presence_at = time.monotonic()
         presence.connection_seen(self.presence_key, self.channel_name)
+        # Dispatch's presence (an agent role): the row says when they connected (one UPDATE).
         account_hooks.run_connection_changed(self.user, channel_name=self.channel_name, connected=True)
         return list(
             Conversation.objects.filter(

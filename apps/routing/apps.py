@@ -27,7 +27,6 @@ class RoutingConfig(AppConfig):
         account_hooks.on_status_changed(services.on_status_changed)
         account_hooks.on_capacity_changed(services.on_capacity_changed)
         account_hooks.on_connection_changed(services.presence_connection_changed)
-        account_hooks.on_connection_seen(services.presence_connection_seen)
         messaging_hooks.on_messages_committed(services.on_messages_committed)
         # Updated in place: Celery's config keeps a reference to this same dict, so beat sees
         # these entries whether it read its configuration before or after apps were ready.

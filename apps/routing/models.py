@@ -5,7 +5,6 @@ from typing import ClassVar
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.conversations.models import ConversationBoundQuerySet
@@ -203,23 +202,14 @@ class Holiday(TenantOwned):
 
 
 class AgentPresence(TenantOwned):
-    """Dispatch bookkeeping per agent: round-robin position and when all connections went."""
+    """Dispatch bookkeeping per agent: round-robin position, when they last connected and when
+    all their connections went (the live connections themselves are counted in Redis:
+    apps.messaging.presence)."""
 
     agent = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence")
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     last_connected_at = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
-
-
-class AgentConnection(TenantOwned):
-    """One live websocket of an agent. Counting rows = live connections, shared by every process."""
-
-    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    channel_name = models.CharField(max_length=191, unique=True)
-    connected_at = models.DateTimeField(auto_now_add=True)
-    # Refreshed by the consumer while the socket shows signs of life; a row not seen for
-    # CONNECTION_STALE_AFTER (a crashed server process) is swept by presence_sweep.
-    seen_at = models.DateTimeField(default=timezone.now, db_index=True)
 
 
 class LeaveMessage(TenantOwned):

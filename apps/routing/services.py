@@ -31,10 +31,10 @@ from apps.conversations.models import Conversation, ConversationStatus, Transfer
 from apps.core.errors import ApplicationError
 from apps.core.services import audit_record
 from apps.messaging import groups
+from apps.messaging import presence as im_presence
 from apps.messaging.publish import publish
 from apps.routing import selectors
 from apps.routing.models import (
-    AgentConnection,
     AgentPresence,
     DispatchSettings,
     Holiday,
@@ -516,57 +516,43 @@ def on_messages_committed(*, messages) -> None:
 # --- presence -------------------------------------------------------------------------------
 
 
-def _lock_presence(agent) -> AgentPresence:
-    """The agent's presence row, created if needed, locked until the transaction ends."""
-    AgentPresence.objects.get_or_create(agent=agent, defaults={"tenant_id": agent.tenant_id})
-    return AgentPresence.objects.select_for_update().get(agent=agent)
+def _presence_write(agent, **fields) -> None:
+    """The agent's durable presence facts (one UPDATE; the row is created the first time)."""
+    if not AgentPresence.objects.filter(agent_id=agent.pk).update(**fields):
+        AgentPresence.objects.get_or_create(agent_id=agent.pk, defaults={"tenant_id": agent.tenant_id, **fields})
 
 
 def presence_connection_changed(*, agent, channel_name: str, connected: bool, now: dt.datetime | None = None) -> None:
-    """Live websocket connections per agent are rows shared by every server process. The first
-    connection makes an offline agent invisible (F6: invisible at login); the last one leaving
-    starts the grace period after which the agent is offline."""
+    """Live websocket connections are counted in Redis (apps.messaging.presence, shared by every
+    server process); the database keeps only when the agent last connected and when their last
+    connection went. The first connection makes an offline agent invisible (F6: invisible at
+    login); the last one leaving starts the grace period after which the agent is offline."""
     if not agent.tenant_id or not agent.is_agent_role:
         return
     now = now or timezone.now()
+    key = im_presence.agent_key(agent.pk)
     if connected:
-        with transaction.atomic():
-            presence = _lock_presence(agent)
-            AgentConnection.objects.get_or_create(
-                channel_name=channel_name[:191], defaults={"agent": agent, "tenant_id": agent.tenant_id}
-            )
-            AgentPresence.objects.filter(pk=presence.pk).update(last_connected_at=now, disconnected_at=None)
-        current = User.objects.filter(pk=agent.pk).values_list("status", flat=True).first()
-        if current == AgentStatus.OFFLINE:
+        im_presence.connection_seen(key, channel_name)
+        _presence_write(agent, last_connected_at=now, disconnected_at=None)
+        # The handshake has just read the account: its status is current.
+        if agent.status == AgentStatus.OFFLINE:
             try:
                 account_services.agent_set_status(agent=agent, status=AgentStatus.INVISIBLE, reason="connected")
             except ApplicationError:
                 pass
         return
-    with transaction.atomic():
-        # One agent's connects and disconnects take turns: two sockets closing together (a tab with
-        # two of them closed) must not each see the other's row and both leave the grace unstarted.
-        presence = _lock_presence(agent)
-        AgentConnection.objects.filter(channel_name=channel_name[:191]).delete()
-        if AgentConnection.objects.filter(agent_id=agent.pk).exists():
-            return
-        AgentPresence.objects.filter(pk=presence.pk).update(disconnected_at=now)
+    if im_presence.connection_gone(key, channel_name):
+        return
+    _presence_write(agent, disconnected_at=now)
+    # A connection that came meanwhile wrote `disconnected_at=None` before or after this: undo
+    # the grace start if it counts now (connect: Redis first, then the row; here the reverse).
+    if im_presence.live_connections(key):
+        _presence_write(agent, disconnected_at=None)
+        return
     grace = selectors.dispatch_settings_get(tenant_id=agent.tenant_id).presence_grace_seconds
     from apps.routing.tasks import agent_presence_check
 
     agent_presence_check.apply_async(args=[agent.pk], countdown=grace)
-
-
-CONNECTION_STALE_AFTER = dt.timedelta(seconds=90)  # clients ping every 30 s; any frame refreshes
-
-
-def presence_connection_seen(*, agent, channel_name: str) -> None:
-    """Heartbeat of one live connection (one UPDATE). A row swept while the socket was in fact
-    alive (a long pause) comes back as a new connection."""
-    if not agent.tenant_id or not agent.is_agent_role:
-        return
-    if not AgentConnection.objects.filter(channel_name=channel_name[:191]).update(seen_at=timezone.now()):
-        presence_connection_changed(agent=agent, channel_name=channel_name, connected=True)
 
 
 def agent_presence_check(*, agent_id: int, now: dt.datetime | None = None) -> bool:
@@ -575,7 +561,7 @@ def agent_presence_check(*, agent_id: int, now: dt.datetime | None = None) -> bo
     agent = User.objects.filter(pk=agent_id).first()
     if agent is None or agent.status == AgentStatus.OFFLINE or not agent.tenant_id:
         return False
-    if AgentConnection.objects.filter(agent_id=agent_id).exists():
+    if im_presence.live_connections(im_presence.agent_key(agent_id), at=now.timestamp()):
         return False
     presence = AgentPresence.objects.filter(agent_id=agent_id).first()
     if presence is None or presence.disconnected_at is None:
@@ -588,13 +574,19 @@ def agent_presence_check(*, agent_id: int, now: dt.datetime | None = None) -> bo
 
 
 def presence_sweep(*, now: dt.datetime | None = None) -> int:
-    """Beat job: forget connections whose server stopped refreshing them (a crashed or killed
-    daphne never runs disconnect), then take agents offline whose grace period is over.
-    Returns the number of agents taken offline. Safe to run twice."""
+    """Beat job: agents whose every connection stopped showing life (a crashed or killed daphne
+    never runs disconnect) start their grace period; agents whose grace period is over go
+    offline. Returns the number of agents taken offline. Safe to run twice."""
     now = now or timezone.now()
-    stale = AgentConnection.objects.filter(seen_at__lt=now - CONNECTION_STALE_AFTER).select_related("agent")
-    for conn in list(stale):
-        presence_connection_changed(agent=conn.agent, channel_name=conn.channel_name, connected=False, now=now)
+    connected = list(
+        AgentPresence.objects.filter(disconnected_at__isnull=True, last_connected_at__isnull=False)
+        .exclude(agent__status=AgentStatus.OFFLINE)
+        .values_list("agent_id", flat=True)
+    )
+    counts = im_presence.live_counts([im_presence.agent_key(a) for a in connected], at=now.timestamp())
+    silent = [agent_id for agent_id, n in zip(connected, counts, strict=True) if n == 0]
+    if silent:
+        AgentPresence.objects.filter(agent_id__in=silent, disconnected_at__isnull=True).update(disconnected_at=now)
     ids = (
         AgentPresence.objects.filter(disconnected_at__isnull=False)
         .exclude(agent__status=AgentStatus.OFFLINE)

@@ -98,7 +98,8 @@ def test_queue_places_move_within_a_second_and_a_supervisor_who_leaves_strands_n
 
     from apps.accounts.models import User
     from apps.conversations.models import Conversation
-    from apps.routing.models import AgentConnection
+    from apps.messaging import presence
+    from apps.routing.models import AgentPresence
     from apps.routing.services import presence_sweep
 
     _settings(org_a, presence_grace_seconds=30)
@@ -145,7 +146,12 @@ def test_queue_places_move_within_a_second_and_a_supervisor_who_leaves_strands_n
     # The supervisor leaves (closes every page): past the grace period the visitor is back in the
     # queue, told so, and sees their place.
     centre.context.close()
-    _wait(lambda: not AgentConnection.objects.filter(agent_id=sup.pk).exists())
+    _wait(
+        lambda: (
+            presence.live_connections(presence.agent_key(sup.pk)) == 0
+            and AgentPresence.objects.get(agent_id=sup.pk).disconnected_at is not None
+        )
+    )
     assert _db(lambda: Conversation.objects.get(pk=conv_a.pk).assignee_id) == sup.pk  # within the grace period
     # The beat job runs after the grace period (here: at a time 31 s ahead).
     _db(lambda: presence_sweep(now=timezone.now() + dt.timedelta(seconds=31)))

@@ -333,20 +333,37 @@ async def test_agent_connection_reports_presence_to_the_connection_hook(im_a):
     assert calls == [(im_a.org.agent_sh.pk, True), (im_a.org.agent_sh.pk, False)]
 
 
-async def test_an_agent_connection_that_shows_life_refreshes_its_presence_heartbeat(im_a, monkeypatch):
-    from apps.messaging import consumers
+async def test_an_agent_heartbeat_refreshes_presence_in_redis_only_and_revives_a_silent_connection(im_a, monkeypatch):
+    from django.utils import timezone
+
+    from apps.messaging import consumers, presence
+    from apps.routing.models import AgentPresence
 
     monkeypatch.setattr(consumers, "PRESENCE_REFRESH", 0.0)
-    seen = []
-    account_hooks._connection_seen.append(lambda **kw: seen.append((kw["agent"].pk, kw["channel_name"])))
+    user = im_a.org.agent_sh
+    key = presence.agent_key(user.pk)
+    calls = []
+    account_hooks._connection_changed.append(lambda **kw: calls.append((kw["connected"], kw["channel_name"])))
     try:
-        agent = await agent_ws(im_a.org.agent_sh)
+        agent = await agent_ws(user)
+        assert [c[0] for c in calls] == [True]
+        channel_name = calls[0][1]
         await send(agent, type="ping", ref="hb")
         assert (await recv(agent))["type"] == "pong"
+        assert len(calls) == 1  # a live connection's heartbeat: Redis only, no hook, no row written
+        assert await sync_to_async(presence.live_connections)(key) == 1
+        # A long pause: the connection stopped counting and the sweep started the grace period.
+        await sync_to_async(presence.connection_gone)(key, channel_name)
+        await sync_to_async(AgentPresence.objects.filter(agent=user).update)(disconnected_at=timezone.now())
+        await send(agent, type="ping", ref="hb2")
+        assert (await recv(agent))["type"] == "pong"
+        assert calls[1] == (True, channel_name)  # it counts as connecting again
+        assert await sync_to_async(presence.live_connections)(key) == 1
+        assert (await sync_to_async(AgentPresence.objects.get)(agent=user)).disconnected_at is None
         await agent.disconnect()
     finally:
-        account_hooks._connection_seen.pop()
-    assert len(seen) == 1 and seen[0][0] == im_a.org.agent_sh.pk
+        account_hooks._connection_changed.pop()
+    assert await sync_to_async(presence.live_connections)(key) == 0
 
 
 async def test_a_flooding_connection_is_rate_limited_and_writes_nothing_beyond_the_burst(im_a, settings):

@@ -14,10 +14,11 @@ from apps.accounts.models import AgentStatus
 from apps.conversations import services as conv_services
 from apps.conversations.models import Conversation, ConversationEvent, ConversationStatus, Transfer
 from apps.core.errors import ApplicationError
+from apps.messaging import presence
 from apps.messaging.models import Message
 from apps.messaging.services import message_create
 from apps.routing import services
-from apps.routing.models import AgentConnection, DispatchSettings, Holiday, WorkingHours
+from apps.routing.models import AgentPresence, DispatchSettings, Holiday, WorkingHours
 from apps.routing.selectors import dispatch_settings_forget, is_working_time
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -246,7 +247,7 @@ def test_presence_follows_connections_with_a_grace_period(dispatch):
     account_hooks.run_connection_changed(agent, channel_name="c1", connected=False)
     assert services.agent_presence_check(agent_id=agent.pk, now=timezone.now() + dt.timedelta(minutes=5)) is False
     account_hooks.run_connection_changed(agent, channel_name="c2", connected=False)
-    assert AgentConnection.objects.filter(agent=agent).count() == 0
+    assert presence.live_connections(presence.agent_key(agent.pk)) == 0
     assert services.agent_presence_check(agent_id=agent.pk, now=timezone.now() + dt.timedelta(seconds=10)) is False
     agent.refresh_from_db()
     assert agent.status == AgentStatus.ONLINE  # within grace (a page reload)
@@ -268,19 +269,20 @@ def test_connections_of_a_crashed_server_are_swept_and_the_agent_goes_offline(di
     # The server holding "dead-server.1" is killed: no disconnect ever runs. The live one keeps
     # refreshing its connection (what the consumer does on frames and pings).
     t = timezone.now()
-    AgentConnection.objects.update(seen_at=t)
+    live = presence.agent_key(other.pk)
+    presence.connection_seen(presence.agent_key(agent.pk), "dead-server.1", at=t.timestamp())
     at_60 = t + dt.timedelta(seconds=60)
-    AgentConnection.objects.filter(channel_name="live-server.1").update(seen_at=at_60)
+    presence.connection_seen(live, "live-server.1", at=at_60.timestamp())
     assert services.presence_sweep(now=at_60) == 0
-    assert AgentConnection.objects.filter(agent=agent).exists()  # not stale yet (90 s)
+    assert AgentPresence.objects.get(agent=agent).disconnected_at is None  # not stale yet (90 s)
     at_100 = t + dt.timedelta(seconds=100)
-    assert services.presence_sweep(now=at_100) == 0  # stale row dropped, grace period starts
-    assert not AgentConnection.objects.filter(agent=agent).exists()
-    assert AgentConnection.objects.filter(agent=other).exists()
+    assert services.presence_sweep(now=at_100) == 0  # silent for 90 s: the grace period starts
+    assert AgentPresence.objects.get(agent=agent).disconnected_at == at_100
+    assert AgentPresence.objects.get(agent=other).disconnected_at is None
     agent.refresh_from_db()
     assert agent.status == AgentStatus.ONLINE
     at_131 = t + dt.timedelta(seconds=131)
-    AgentConnection.objects.filter(channel_name="live-server.1").update(seen_at=at_131)
+    presence.connection_seen(live, "live-server.1", at=at_131.timestamp())
     assert services.presence_sweep(now=at_131) == 1
     assert services.presence_sweep(now=at_131) == 0  # safe to run twice
     agent.refresh_from_db()
@@ -288,15 +290,14 @@ def test_connections_of_a_crashed_server_are_swept_and_the_agent_goes_offline(di
     assert agent.status == AgentStatus.OFFLINE and other.status == AgentStatus.ONLINE
 
 
-def test_a_heartbeat_refreshes_the_connection_and_revives_a_row_swept_by_mistake(dispatch):
+def test_presence_writes_the_database_only_when_the_live_count_changes(dispatch, django_assert_num_queries):
     agent = dispatch.agent(dispatch.org.sh, cap=5)
     account_hooks.run_connection_changed(agent, channel_name="c1", connected=True)
-    AgentConnection.objects.update(seen_at=timezone.now() - dt.timedelta(seconds=80))
-    account_hooks.run_connection_seen(agent, channel_name="c1")
-    assert AgentConnection.objects.get(channel_name="c1").seen_at > timezone.now() - dt.timedelta(seconds=5)
-    AgentConnection.objects.all().delete()  # swept during a long pause, yet the socket is alive
-    account_hooks.run_connection_seen(agent, channel_name="c1")
-    assert AgentConnection.objects.filter(agent=agent, channel_name="c1").exists()
+    with django_assert_num_queries(1):  # one UPDATE of the presence row, nothing locked
+        account_hooks.run_connection_changed(agent, channel_name="c2", connected=True)
+    with django_assert_num_queries(0):  # another connection is live: nothing to write
+        account_hooks.run_connection_changed(agent, channel_name="c1", connected=False)
+    assert presence.live_connections(presence.agent_key(agent.pk)) == 1
 
 
 def test_reconnecting_within_grace_keeps_the_agent_online(dispatch):

@@ -1,7 +1,9 @@
 """An agent's two sockets closing at the same moment (a page with the shell's socket and a live
 page's socket) still start the grace period: without a per-agent turn, each disconnect saw the
 other's not-yet-deleted row and returned, and the agent never went offline (their conversations
-stayed with them). Real threads on MariaDB; SQLite serialises writers and cannot show it."""
+stayed with them). Connections are counted in Redis now, removed and counted in one script, so
+exactly the last close sees none left. Real threads on MariaDB; SQLite serialises writers and
+cannot show it."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import pytest
 from django.db import connection, connections
 
 from apps.accounts.models import Role
-from apps.routing.models import AgentConnection, AgentPresence
+from apps.messaging import presence
+from apps.routing.models import AgentPresence
 from apps.routing.services import presence_connection_changed
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db(transaction=True)]
@@ -49,7 +52,7 @@ def test_two_sockets_closing_together_start_the_grace_period(org_a):
         for t in threads:
             t.join(timeout=30)
         assert failures == []
-        assert not AgentConnection.objects.filter(agent=agent).exists()
+        assert presence.live_connections(presence.agent_key(agent.pk)) == 0
         if AgentPresence.objects.get(agent=agent).disconnected_at is None:
             unstarted += 1
     assert unstarted == 0, f"{unstarted} of {ROUNDS} simultaneous closes never started the grace period"
