@@ -9,7 +9,8 @@
     .venv/bin/python bench/im_bench.py idle                    # 10,000 idle sockets: server RSS
     .venv/bin/python bench/im_bench.py soak                    # 30 min at 400 msgs/s: memory and latency
     .venv/bin/python bench/im_bench.py all                     # every run above but the soak
-    .venv/bin/python bench/im_bench.py goals [--soak]          # all of the above, then the goal table
+    .venv/bin/python bench/im_bench.py goals                   # every run above, the soak too, then the goal table
+    .venv/bin/python bench/im_bench.py goals --soak-minutes 1 --scale 0.1   # the same, tiny: checks the tool
     .venv/bin/python bench/im_bench.py table                   # the tables of the last runs (no run)
 
 Production settings (`config.settings.production`) on MariaDB (database `kefu_im_bench`, created
@@ -19,7 +20,8 @@ machine. Every run appends its result to var/bench/im-results.json; `table` rend
 result of each kind. CPU per message = CPU seconds the server processes used between the first
 and the last message of the run (drain included) / messages persisted; MariaDB and Redis are
 shared with whatever else runs on the machine, so their figures are only clean on a quiet box.
-The load average is recorded with every result.
+The load average is recorded with every result. `--scale` multiplies every run's default size
+(conversations, sockets) so the whole chain can be checked end to end in a few minutes.
 """
 
 from __future__ import annotations
@@ -266,6 +268,10 @@ def run_load(kind: str, target: str, args, extra: list[str]) -> dict:
     return record(kind, args, result, load0)
 
 
+def scaled(args, n: int) -> int:
+    return max(2, round(n * args.scale))
+
+
 def cmd_saturation(args, target="app"):
     kind = "saturation" if target == "app" else "relay"
     return run_load(
@@ -274,7 +280,7 @@ def cmd_saturation(args, target="app"):
         args,
         [
             "--conversations",
-            str(args.conversations or 400),
+            str(args.conversations or scaled(args, 400)),
             "--closed-loop",
             "--duration",
             str(args.duration or 30),
@@ -289,7 +295,7 @@ def cmd_relay(args):
 
 
 def cmd_latency(args):
-    conversations = args.conversations or 2000
+    conversations = args.conversations or scaled(args, 2000)
     return run_load(
         "latency",
         "app",
@@ -308,7 +314,7 @@ def cmd_latency(args):
 
 
 def cmd_connect(args):
-    conversations = (args.sockets or 4000) // 2
+    conversations = (args.sockets or scaled(args, 4000)) // 2
     return run_load(
         "connect",
         args.target,
@@ -331,7 +337,7 @@ def cmd_idle(args):
         cmd = [str(VENV / "python"), str(ROOT / "bench" / "im_idle.py"), "--data", str(DATA)]
         for u in servers.urls:
             cmd += ["--url", u]
-        cmd += ["--sockets", str(args.sockets or 10000), "--pids", pids, "--hold", "20"]
+        cmd += ["--sockets", str(args.sockets or scaled(args, 10000)), "--pids", pids, "--hold", "20"]
         cmd += ["--procs", str(max(2, args.client_procs)), "--concurrency", str(args.concurrency)]
         print("$", " ".join(cmd[1:]), file=sys.stderr, flush=True)
         out = subprocess.run(cmd, cwd=ROOT, env=env(), stdout=subprocess.PIPE, text=True, check=True)
@@ -342,7 +348,7 @@ def cmd_idle(args):
 def cmd_soak(args):
     flush_redis()
     load0 = os.getloadavg()
-    minutes = args.minutes
+    minutes = args.soak_minutes
     with Servers("app", args.servers, celery=not args.no_celery) as servers:
         groups = servers.groups()
         sampler = Sampler({g: pids for g, pids in groups.items() if g in ("daphne", "celery")}, every=60)
@@ -353,7 +359,7 @@ def cmd_soak(args):
                 servers.urls,
                 [
                     "--conversations",
-                    str(args.conversations or 2000),
+                    str(args.conversations or scaled(args, 2000)),
                     "--interval",
                     str(args.interval or 5),
                     "--duration",
@@ -394,7 +400,7 @@ def cmd_prepare(args):
             "manage.py",
             "im_bench_prepare",
             "--conversations",
-            str(args.conversations or 2000),
+            str(args.conversations or scaled(args, 2000)),
             "--visitors-only",
             str(args.idle_visitors),
             "--out",
@@ -544,8 +550,8 @@ def goal_rows(last: dict[str, dict]) -> list[str]:
 
 
 def cmd_goals(args):
-    """Every goal's run (the soak too with --soak), then both tables."""
-    runs = [cmd_saturation, cmd_relay, cmd_latency, cmd_connect, cmd_idle] + ([cmd_soak] if args.soak else [])
+    """Every goal's run (the soak too unless --soak-minutes 0), then both tables."""
+    runs = [cmd_saturation, cmd_relay, cmd_latency, cmd_connect, cmd_idle] + ([cmd_soak] if args.soak_minutes else [])
     for fn in runs:
         try:
             fn(args)
@@ -573,11 +579,13 @@ def main(argv=None):
     parser.add_argument("--duration", type=float, default=0)
     parser.add_argument("--sockets", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=500, help="handshakes in flight per client process")
-    parser.add_argument("--minutes", type=float, default=30, help="soak length")
+    parser.add_argument(
+        "--soak-minutes", "--minutes", dest="soak_minutes", type=float, default=30, help="soak length (goals: 0 = no soak)"
+    )
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply every run's default size (a quick check)")
     parser.add_argument("--idle-visitors", type=int, default=3000, help="prepare: visitors without a conversation")
     parser.add_argument("--target", choices=["app", "relay"], default="app", help="connect: which server")
     parser.add_argument("--no-celery", action="store_true", help="run without a Celery worker")
-    parser.add_argument("--soak", action="store_true", help="goals: the 30-minute soak too")
     args = parser.parse_args(argv)
     if args.command != "table" and not shutil.which("mysql"):
         sys.exit("the mysql client is needed")

@@ -432,7 +432,9 @@ def _placement(args, i: int) -> tuple[str, str]:
     return visitor, agent
 
 
-async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, push_slice=(), push_data=None) -> dict:
+async def run_slice(
+    args, pairs_slice, data, start_at: float, clock0: float, push_slice=(), push_data=None, barrier=None
+) -> dict:
     pairs = [Pair(i, p, data["agents"][p["agent"]], *_placement(args, i), data, clock0, args) for i, p in pairs_slice]
     pushes = [Pair(100_000 + i, p, None, *_placement(args, i), push_data, clock0, args) for i, p in push_slice]
     stop_sending, stop = asyncio.Event(), asyncio.Event()
@@ -485,6 +487,10 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, pus
             "cpu_s": time.process_time() - cpu0,
             "failed_connects": failed,
         }
+    if barrier is not None:
+        # Every client process starts sending together, once all of them are connected: a
+        # process still in its connect storm must not overlap another's measurement.
+        await asyncio.get_running_loop().run_in_executor(None, barrier.wait, 900)
     await asyncio.sleep(args.warmup)  # visitors' subscribe answers settle
     cpu_send0 = time.process_time()
     server_cpu0 = server_cpu(args)
@@ -551,7 +557,7 @@ async def run_slice(args, pairs_slice, data, start_at: float, clock0: float, pus
     return out
 
 
-def _worker(args, pairs_slice, data, start_at, clock0, queue, push_slice=(), push_data=None):
+def _worker(args, pairs_slice, data, start_at, clock0, queue, push_slice=(), push_data=None, barrier=None):
     import faulthandler
     import signal
 
@@ -559,8 +565,10 @@ def _worker(args, pairs_slice, data, start_at, clock0, queue, push_slice=(), pus
     global RUN_ID
     RUN_ID = args.run_id  # one id for every client process (each imports this module)
     try:
-        queue.put(asyncio.run(run_slice(args, pairs_slice, data, start_at, clock0, push_slice, push_data)))
+        queue.put(asyncio.run(run_slice(args, pairs_slice, data, start_at, clock0, push_slice, push_data, barrier)))
     except BaseException as exc:  # noqa: BLE001
+        if barrier is not None:
+            barrier.abort()  # the other client processes stop waiting for this one
         queue.put({"fatal": repr(exc)})
 
 
@@ -771,8 +779,9 @@ def main(argv=None):
     start_at = time.time() + 1.0 + 0.3 * args.procs  # after every client process has imported
     clock0 = time.monotonic()  # CLOCK_MONOTONIC is system-wide: every client process shares it
     args.clock0_wall = time.time()
+    barrier = ctx.Barrier(args.procs)
     procs = [
-        ctx.Process(target=_worker, args=(args, s, data, start_at, clock0, queue, ps, push_data))
+        ctx.Process(target=_worker, args=(args, s, data, start_at, clock0, queue, ps, push_data, barrier))
         for s, ps in zip(slices, push_slices, strict=True)
     ]
     for p in procs:
