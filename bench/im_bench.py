@@ -580,7 +580,12 @@ def main(argv=None):
     parser.add_argument("--sockets", type=int, default=0)
     parser.add_argument("--concurrency", type=int, default=500, help="handshakes in flight per client process")
     parser.add_argument(
-        "--soak-minutes", "--minutes", dest="soak_minutes", type=float, default=30, help="soak length (goals: 0 = no soak)"
+        "--soak-minutes",
+        "--minutes",
+        dest="soak_minutes",
+        type=float,
+        default=30,
+        help="soak length (goals: 0 = no soak)",
     )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every run's default size (a quick check)")
     parser.add_argument("--idle-visitors", type=int, default=3000, help="prepare: visitors without a conversation")
