@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
+from apps.knowledge import semantic  # noqa: E402
 from apps.knowledge.matching import EntryMeta, build_index  # noqa: E402
 
 DATA = ROOT / "bench" / "data"
@@ -72,16 +73,26 @@ def faq_index(faq: list[dict], version: int = 1):
     return build_index(version=version, entries=entries), [f["key"] for f in faq]
 
 
+def ranked(index, faq: list[dict] | None, question: str, k: int = 3):
+    """What the bot's answer path does (apps.knowledge.providers.LocalProvider): the lexical
+    candidates, re-ranked by the sentence model on a close call; faq=None: lexical only."""
+    if faq is None:
+        return index.search(question, k=k)
+    candidates = index.search(question, k=max(k, semantic.RERANK_CANDIDATES))
+    texts = [f"{f['question']} {f['answer']}" for f in faq]
+    return semantic.rerank(question, candidates, score=lambda m: m.score, passage=lambda m: texts[m.entry_id])[:k]
+
+
 def load_questions(path: Path) -> list[tuple[str, str | None]]:
     return [tuple(q) for q in json.loads(path.read_text(encoding="utf-8"))["questions"]]
 
 
-def evaluate(index, keys, questions, *, threshold=DEFAULT_THRESHOLD, show_misses=False, label=""):
+def evaluate(index, keys, questions, *, threshold=DEFAULT_THRESHOLD, show_misses=False, label="", faq=None):
     labelled = [(q, k) for q, k in questions if k]
     top1 = top3 = 0
     right, wrong = [], []
     for q, k in labelled:
-        matches = index.search(q, k=3)
+        matches = ranked(index, faq, q)
         got = [keys[m.entry_id] for m in matches]
         conf = matches[0].confidence if matches else 0.0
         if got[:1] == [k]:
@@ -95,7 +106,7 @@ def evaluate(index, keys, questions, *, threshold=DEFAULT_THRESHOLD, show_misses
     off_topic = [q for q, k in questions if k is None]
     off_conf = []
     for q in off_topic:
-        m = index.search(q, k=1)
+        m = ranked(index, faq, q, k=1)
         off_conf.append(m[0].confidence if m else 0.0)
         if show_misses and off_conf[-1] >= threshold:
             print(f"  out-of-scope answered [{label}] {q!r} (conf {off_conf[-1]:.2f})")
@@ -134,6 +145,7 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="print wrong top-1 answers (never of the frozen set)")
     parser.add_argument("--only", help="evaluate only the sets whose name contains this")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--lexical", action="store_true", help="without the sentence model's re-ranking")
     args = parser.parse_args()
     results = {}
     indexes: dict[tuple, tuple] = {}
@@ -146,9 +158,16 @@ def main() -> None:
         if cache_key not in indexes:
             faq = load_faq(faq_path, with_similar=with_similar)
             started = time.perf_counter()
-            indexes[cache_key] = (*faq_index(faq), time.perf_counter() - started)
-        index, keys, _built = indexes[cache_key]
-        r = evaluate(index, keys, load_questions(questions_path), show_misses=args.misses and may_show, label=name)
+            indexes[cache_key] = (*faq_index(faq), time.perf_counter() - started, faq)
+        index, keys, _built, faq = indexes[cache_key]
+        r = evaluate(
+            index,
+            keys,
+            load_questions(questions_path),
+            show_misses=args.misses and may_show,
+            label=name,
+            faq=None if args.lexical else faq,
+        )
         results[name] = r
         print(
             f"{name:<20} | {r['questions']:>9} | {r['top1']:>6.1%} | {r['top3']:>6.1%} | "

@@ -18,6 +18,7 @@ from typing import Protocol
 
 import httpx
 
+from apps.knowledge import semantic
 from apps.knowledge.index import get_index, scope_filter
 from apps.knowledge.models import BotSettings, FaqEntry, Provider
 from apps.outbound.guard import guarded_request
@@ -68,17 +69,25 @@ class LocalProvider:
 
     def answer(self, *, text: str, context: AskContext, k: int = 3) -> list[Answer]:
         index = get_index(context.tenant_id)
-        matches = index.search(
-            text, k=k, allow=scope_filter(channel_id=context.channel_id, branch_path=context.branch_path)
+        candidates = index.search(
+            text,
+            k=max(k, semantic.RERANK_CANDIDATES),
+            allow=scope_filter(channel_id=context.channel_id, branch_path=context.branch_path),
         )
-        if not matches:
+        if not candidates:
             return []
-        rows = FaqEntry.objects.in_bulk([m.entry_id for m in matches])
+        rows = FaqEntry.objects.in_bulk([m.entry_id for m in candidates])
+        candidates = [m for m in candidates if m.entry_id in rows]  # deleted since the index was built
+        # A close call between the lexical candidates is settled by the sentence model.
+        matches = semantic.rerank(
+            text,
+            candidates,
+            score=lambda m: m.score,
+            passage=lambda m: f"{rows[m.entry_id].question} {rows[m.entry_id].answer}",
+        )[:k]
         out = []
         for m in matches:
-            entry = rows.get(m.entry_id)
-            if entry is None:  # deleted since the index was built
-                continue
+            entry = rows[m.entry_id]
             out.append(
                 Answer(
                     answer=entry.answer,
