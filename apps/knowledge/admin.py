@@ -246,8 +246,11 @@ class BotSettingsAdmin(SuperAdminOnly):
             },
         ),
         (
-            _("Service hours"),
-            {"fields": ["service_start", "service_end", "service_weekdays", "offhours_text", "message_taken_text"]},
+            _("Off-hours replies"),
+            {
+                "fields": ["offhours_text", "message_taken_text"],
+                "description": _("Service hours are the working hours and holidays set under dispatch."),
+            },
         ),
         (_("Information capture"), {"fields": ["waybill_patterns"]}),
         (_("Answer provider"), {"fields": ["provider", "provider_url", "provider_token", "provider_timeout"]}),

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
@@ -41,7 +40,7 @@ from apps.knowledge.services import bot_settings_get, slots_capture
 from apps.knowledge.tracking import TrackingResult, asks_for_tracking, tracking_lookup
 from apps.messaging.models import ContentType, Message, SenderKind
 from apps.messaging.services import message_create
-from apps.tenants.time import zone
+from apps.routing.selectors import is_working_time
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +48,6 @@ HANDOFF_BUTTON = {"label": "转人工", "payload": {"kb_action": "handoff"}}
 HELPFUL_TEXT = "很高兴能帮到您！还有其他问题可以继续问我。"
 UNHELPFUL_TEXT = "抱歉没能帮到您。您可以换个说法再问一次，或者点击“转人工”联系人工客服。"
 RELATED_PREFIX = "您是不是想问："
-
-
-def is_off_hours(settings: BotSettings, tz_name: str, now: datetime | None = None) -> bool:
-    if settings.service_start is None or settings.service_end is None:
-        return False
-    local = (now or timezone.now()).astimezone(zone(tz_name))
-    days = {d.strip() for d in settings.service_weekdays.split(",") if d.strip()}
-    if days and str(local.isoweekday()) not in days:
-        return True
-    t, start, end = local.time(), settings.service_start, settings.service_end
-    inside = start <= t < end if start <= end else (t >= start or t < end)
-    return not inside
 
 
 def _contains_any(text: str, words: list[str]) -> str:
@@ -103,12 +90,6 @@ def _known_slots(conversation: Conversation) -> set[str]:
     return known
 
 
-def _tenant_tz(tenant_id: int) -> str:
-    from apps.tenants.models import Tenant
-
-    return Tenant.objects.filter(pk=tenant_id).values_list("timezone", flat=True).first() or "Asia/Shanghai"
-
-
 class _Turn:
     """One bot turn inside the conversation's row lock."""
 
@@ -143,7 +124,9 @@ class _Turn:
                 self.conversation, body=body, key=self.key, payload={"kb": {"outcome": "ask_slots", "slots": missing}}
             )
             return self.finish(reply, "ask_slots")
-        if is_off_hours(settings, _tenant_tz(self.conversation.tenant_id)):
+        # The hours dispatch's gate applies to the channel's branch: off them, take a message.
+        channel = self.conversation.channel
+        if not is_working_time(tenant=self.conversation.tenant, branch=channel.branch):
             state.taking_message = True
             reply = _say(
                 self.conversation,

@@ -140,10 +140,8 @@ class BotSettings(TenantOwned):
     message_taken_text = models.TextField(
         _("message taken reply"), default="您的留言已记录，工作时间内客服会尽快联系您。"
     )
-    # Service hours in the tenant's time zone; empty = always staffed.
-    service_start = models.TimeField(_("service hours from"), null=True, blank=True)
-    service_end = models.TimeField(_("service hours until"), null=True, blank=True)
-    service_weekdays = models.CharField(_("service days (1=Mon ... 7=Sun)"), max_length=20, default="1,2,3,4,5,6,7")
+    # Service hours are the working hours (apps.routing WorkingHours/Holiday), one calendar for
+    # the bot, dispatch and service levels.
     # Slots asked for once before a handoff when not yet captured, e.g. ["phone", "waybill"].
     slots_before_handoff = models.JSONField(_("ask before handoff"), default=list, blank=True)
     waybill_patterns = models.TextField(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 
 from apps.conversations.models import ConversationStatus
 from apps.knowledge.models import BotAnswer, CapturedSlot, ConversationBotState, FaqEntry
@@ -140,13 +141,14 @@ def test_vip_handoff_can_be_switched_off(kit):
 
 
 @pytest.mark.smoke
+@time_machine.travel(dt.datetime.fromisoformat("2026-03-09T02:00:00+00:00"), tick=False)  # Monday 10:00 in Shanghai
 def test_off_hours_bot_keeps_answering_and_takes_a_message(kit):
-    from django.utils import timezone
+    from apps.routing.models import WorkingHours
+    from apps.routing.selectors import dispatch_settings_forget
 
-    now = timezone.localtime(timezone.now(), dt.timezone(dt.timedelta(hours=8)))
-    start = (now + dt.timedelta(hours=2)).time().replace(second=0, microsecond=0)
-    end = (now + dt.timedelta(hours=3)).time().replace(second=0, microsecond=0)
-    kit.settings(service_start=start, service_end=end)
+    # The company's working hours are the bot's service hours: Mondays 12:00-13:00 only.
+    WorkingHours.objects.create(tenant=kit.org.tenant, weekday=0, start=dt.time(12), end=dt.time(13))
+    dispatch_settings_forget(kit.org.tenant.pk)
     conversation = kit.start()
     kit.say(conversation, "转人工")
     assert kit.last_bot(conversation).payload["kb"]["outcome"] == "offhours"
@@ -157,6 +159,19 @@ def test_off_hours_bot_keeps_answering_and_takes_a_message(kit):
     kit.say(conversation, "运费怎么算")
     assert kit.last_bot(conversation).payload["kb"]["outcome"] == "answered"
     assert kit.refresh(conversation).status == ConversationStatus.BOT
+
+
+@time_machine.travel(dt.datetime.fromisoformat("2026-03-09T04:30:00+00:00"), tick=False)  # Monday 12:30 in Shanghai
+def test_inside_working_hours_the_bot_hands_off(kit):
+    from apps.routing.models import WorkingHours
+    from apps.routing.selectors import dispatch_settings_forget
+
+    WorkingHours.objects.create(tenant=kit.org.tenant, weekday=0, start=dt.time(12), end=dt.time(13))
+    dispatch_settings_forget(kit.org.tenant.pk)
+    conversation = kit.start()
+    kit.say(conversation, "转人工")
+    assert kit.refresh(conversation).status != ConversationStatus.BOT
+    assert not any(m.payload.get("kb", {}).get("outcome") == "offhours" for m in conversation.messages.all())
 
 
 @pytest.mark.smoke
