@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.assist import services
 from apps.assist.models import AssistSettings, AssistUsage
-from apps.core.admin_site import SuperAdminOnly, manage_site
+from apps.core.admin_site import SuperAdminOnly, TenantSettingsAdmin, manage_site
 from apps.core.errors import ApplicationError
 
 
@@ -49,8 +49,9 @@ class AssistSettingsForm(forms.ModelForm):
 
 
 @admin.register(AssistSettings, site=manage_site)
-class AssistSettingsAdmin(SuperAdminOnly):
+class AssistSettingsAdmin(TenantSettingsAdmin):
     form = AssistSettingsForm
+    settings_get = staticmethod(services.assist_settings_get)
     list_display = ["__str__", "is_enabled", "model", "key_hint", "updated_at"]
     readonly_fields = ["key_hint"]
     fieldsets = [
@@ -62,18 +63,6 @@ class AssistSettingsAdmin(SuperAdminOnly):
     @admin.display(description=_("stored key"))
     def key_hint(self, obj):
         return obj.key_hint or "—"
-
-    def has_add_permission(self, request):
-        # One per tenant, created on first read; platform operators edit a tenant's from its row.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if request.user.tenant_id:
-            services.assist_settings_get(tenant_id=request.user.tenant_id)
-        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         # Through the service: validated, audited (the key only as "changed").

@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from apps.assist import prompts
 from apps.assist.models import AssistSettings, AssistUsage, ConversationSummary, Outcome, ReplySuggestion
 from apps.assist.provider import Completion, chat_complete
-from apps.core.errors import ApplicationError, NotFound, PermissionDenied
-from apps.core.services import audit_record
+from apps.core.errors import ApplicationError
+from apps.core.services import audit_record, require_tenant_admin, tenant_settings_get
 
 SETTINGS_FIELDS = (
     "is_enabled",
@@ -45,21 +45,11 @@ MAX_SUGGESTION_CHARS = 500
 
 
 def assist_settings_get(*, tenant_id: int) -> AssistSettings:
-    row = AssistSettings.objects.filter(tenant_id=tenant_id).first()
-    if row is None:
-        row, _created = AssistSettings.objects.get_or_create(tenant_id=tenant_id)
-    return row
+    return tenant_settings_get(AssistSettings, tenant_id=tenant_id)
 
 
 def _require_admin(actor, tenant_id: int) -> None:
-    if actor is None or not actor.is_authenticated or not actor.is_active:
-        raise NotFound()
-    if actor.is_platform_operator:
-        return
-    if actor.tenant_id != tenant_id:
-        raise NotFound()
-    if not actor.is_super_admin:
-        raise PermissionDenied(_("Only the company's administrators change AI assistance."))
+    require_tenant_admin(actor, tenant_id, _("Only the company's administrators change AI assistance."))
 
 
 def setting_clean(name: str, value: Any) -> Any:

@@ -8,6 +8,8 @@ but we want the same 404 the API gives).
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.http import Http404
@@ -132,6 +134,24 @@ class SuperAdminOnly(TenantScopedAdmin):
 
     def has_module_permission(self, request):
         return request.user.is_active and (request.user.is_super_admin or request.user.is_platform_operator)
+
+
+class TenantSettingsAdmin(SuperAdminOnly):
+    """A per-tenant settings row: one per tenant, created on first read (`settings_get`, a service
+    taking tenant_id); platform operators edit a tenant's from its row. No add, no delete."""
+
+    settings_get: Any = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.user.tenant_id and self.settings_get is not None:
+            self.settings_get(tenant_id=request.user.tenant_id)
+        return super().changelist_view(request, extra_context)
 
 
 class ReadOnlyScopedAdmin(TenantScopedAdmin):

@@ -5,14 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
-from apps.core.admin_site import SuperAdminOnly, manage_site
+from apps.core.admin_site import SuperAdminOnly, TenantSettingsAdmin, manage_site
 from apps.core.errors import ApplicationError
 from apps.privacy import services
 from apps.privacy.models import PersonalDataRequest, RetentionPolicy
 
 
 @admin.register(RetentionPolicy, site=manage_site)
-class RetentionPolicyAdmin(SuperAdminOnly):
+class RetentionPolicyAdmin(TenantSettingsAdmin):
+    settings_get = staticmethod(services.retention_policy_get)
     list_display = [
         "__str__",
         "messages_days",
@@ -23,18 +24,6 @@ class RetentionPolicyAdmin(SuperAdminOnly):
         "updated_at",
     ]
     fields = ["messages_days", "messages_mode", "attachments_days", "visitor_trails_days", "exports_days"]
-
-    def has_add_permission(self, request):
-        # One per tenant, created on first read; platform operators edit a tenant's from its row.
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def changelist_view(self, request, extra_context=None):
-        if request.user.tenant_id:
-            services.retention_policy_get(tenant_id=request.user.tenant_id)
-        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         # Through the service: validated, audited with old -> new.

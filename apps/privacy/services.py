@@ -16,8 +16,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.errors import ApplicationError, NotFound, PermissionDenied
-from apps.core.services import audit_record
+from apps.core.errors import ApplicationError, NotFound
+from apps.core.services import audit_record, require_tenant_admin, tenant_settings_get
 from apps.privacy import scrub
 from apps.privacy.models import (
     ErasedConversation,
@@ -44,23 +44,13 @@ def access_file_ttl() -> dt.timedelta:
 
 
 def retention_policy_get(*, tenant_id: int) -> RetentionPolicy:
-    policy = RetentionPolicy.objects.filter(tenant_id=tenant_id).first()
-    if policy is None:
-        policy, _created = RetentionPolicy.objects.get_or_create(tenant_id=tenant_id)
-    return policy
+    return tenant_settings_get(RetentionPolicy, tenant_id=tenant_id)
 
 
 def _require_admin(actor, tenant_id: int) -> None:
-    if actor is None or not actor.is_authenticated or not actor.is_active:
-        raise NotFound()
-    if actor.is_platform_operator:
-        return
-    if actor.tenant_id != tenant_id:
-        raise NotFound()
-    if not actor.is_super_admin:
-        raise PermissionDenied(
-            _("Only the company's administrators handle retention and personal-information requests.")
-        )
+    require_tenant_admin(
+        actor, tenant_id, _("Only the company's administrators handle retention and personal-information requests.")
+    )
 
 
 def retention_policy_update(*, actor, tenant_id: int, **changes: Any) -> RetentionPolicy:
