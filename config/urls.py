@@ -21,6 +21,7 @@ api_v1: list[URLPattern | URLResolver] = [
             "routing",
             "knowledge",
             "workbench",
+            "quickreplies",
             "reports",
             "visitors",
             "privacy",

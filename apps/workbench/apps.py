@@ -10,6 +10,6 @@ class WorkbenchConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from apps.workbench import demo, receivers  # noqa: F401 - demo registers its seed step
+        from apps.workbench import receivers
 
         user_logged_in.connect(receivers.agent_logged_in, dispatch_uid="workbench.agent_logged_in")

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "apps.routing",
     "apps.knowledge",
     "apps.workbench",
+    "apps.quickreplies",
     "apps.reports",
     "apps.search",
     "apps.visitors",

@@ -132,8 +132,8 @@ def test_demo_shows_the_product_bot_first_quick_replies_and_complaints_rule(db):
 
     from apps.channels.demo import DEMO_WEB_KEY
     from apps.channels.models import Channel
+    from apps.quickreplies.models import QuickReply
     from apps.routing.models import RoutingRule
-    from apps.workbench.models import QuickReply
 
     call_command("seed_demo", quiet=True)
     call_command("seed_demo", quiet=True)  # idempotent

@@ -16,7 +16,7 @@ from apps.accounts.models import Role
 from apps.channels.models import Channel
 from apps.conversations.models import Conversation, ConversationEvent, ConversationTag
 from apps.messaging.models import Message
-from apps.workbench.models import QuickReply
+from apps.quickreplies.models import QuickReply
 from tests.workbench.browser import bodies, login, new_page, shot, wait_until
 
 pytestmark = [pytest.mark.browser]

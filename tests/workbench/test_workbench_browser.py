@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from apps.messaging.models import Message
-from apps.workbench.models import QuickReply
+from apps.quickreplies.models import QuickReply
 from tests.workbench.browser import bodies, login, new_page, shot, wait_until
 
 pytestmark = [pytest.mark.browser]

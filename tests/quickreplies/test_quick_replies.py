@@ -1,6 +1,6 @@
 import pytest
 
-from apps.workbench.models import QuickReply
+from apps.quickreplies.models import QuickReply
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 URL = "/api/v1/workbench/quick-replies/"
@@ -116,13 +116,13 @@ def test_quick_reply_list_is_a_constant_number_of_queries(api_client, org_a, dja
 
 
 def test_back_office_lists_only_team_sets_of_the_supervisors_subtree(client, org_a):
-    from apps.workbench import services
+    from apps.quickreplies import services
 
     services.quick_reply_create(actor=org_a.sup_east, content="east", title="east", team=True, branch=org_a.east)
     services.quick_reply_create(actor=org_a.sup_south, content="south", title="south", team=True, branch=org_a.south)
     services.quick_reply_create(actor=org_a.agent_sh, content="private", title="private")
     client.force_login(org_a.sup_east)
-    resp = client.get("/manage/workbench/teamquickreply/")
+    resp = client.get("/manage/quickreplies/teamquickreply/")
     assert resp.status_code == 200
     body = resp.content.decode()
     assert "east" in body and "south" not in body and "private" not in body

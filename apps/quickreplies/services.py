@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import ApplicationError, NotFound, PermissionDenied
 from apps.core.services import audit_record
-from apps.workbench.models import QuickReply
+from apps.quickreplies.models import QuickReply
 
 MAX_PERSONAL_REPLIES = 500
 

@@ -45,6 +45,7 @@ class QuickReply(TenantOwned):
         verbose_name_plural = _("quick replies")
         ordering = ["sort_order", "-use_count", "id"]
         indexes = [models.Index(fields=["tenant", "owner"], name="quickreply_owner_idx")]
+        db_table = "workbench_quickreply"  # moved from apps.workbench with its rows
 
     def __str__(self) -> str:
         return self.title

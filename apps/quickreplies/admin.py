@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apps.core.admin_site import TenantScopedAdmin, manage_site
-from apps.workbench.models import TeamQuickReply
+from apps.quickreplies.models import TeamQuickReply
 
 
 @admin.register(TeamQuickReply, site=manage_site)

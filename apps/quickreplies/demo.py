@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from apps.accounts.models import User
 from apps.core import demo
-from apps.workbench.models import QuickReply
+from apps.quickreplies.models import QuickReply
 
 # (branch code or None for the whole tenant, category, title, shortcut, content)
 TEAM = [
