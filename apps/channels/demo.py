@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apps.channels.models import Channel, ChannelKind
 from apps.core import demo
 
@@ -13,7 +15,7 @@ DEMO_PARTNER_KEY = "demo-cainiao"
 
 @demo.register
 def demo_channels(*, tenant, branches) -> None:
-    specs = [
+    specs: list[dict[str, Any]] = [
         dict(
             key=DEMO_WEB_KEY,
             name="官网在线客服",

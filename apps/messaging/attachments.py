@@ -40,9 +40,9 @@ def _reencode_image(data: bytes, mime: str) -> tuple[bytes, str, int, int]:
             if probe.width * probe.height > MAX_IMAGE_PIXELS:
                 raise ApplicationError("attachment_too_large", _("The image has too many pixels."), status=413)
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)  # keep the orientation, drop EXIF (GPS...)
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened)  # keep the orientation, drop EXIF (GPS...)
             fmt = IMAGE_TYPES[mime]
             if fmt == "JPEG" and image.mode not in ("RGB", "L"):
                 image = image.convert("RGB")

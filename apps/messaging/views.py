@@ -38,7 +38,7 @@ def attachment_content(request: HttpRequest, pk: int):
     inline = attachment.mime_type.startswith("image/")
     return private_file_response(
         attachment.file,
-        filename=attachment.original_name or attachment.file.name.rsplit("/", 1)[-1],
+        filename=attachment.original_name or (attachment.file.name or "").rsplit("/", 1)[-1],
         content_type=attachment.mime_type,
         as_attachment=not inline,
     )

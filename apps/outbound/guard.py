@@ -61,7 +61,8 @@ def resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError) as exc:
         raise Unresolvable(f"cannot resolve {host!r}: {exc}") from exc
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    # sockaddr[0] is the address text for AF_INET and AF_INET6 (the only families asked for)
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     refused = [a for a in addresses if not address_allowed(a)]
     if refused or not addresses:
         raise OutboundRefused(f"{host!r} resolves to an internal address ({', '.join(refused) or 'none'})")

@@ -207,14 +207,15 @@ class MessagesView(APIView):
         visitor = _is_visitor(request)
         if visitor and data["visibility"] != Visibility.ALL:
             raise ApplicationError("forbidden", _("Only staff can write internal notes."), status=403)
-        content_type, payload = ContentType.TEXT, None
+        content_type: str = ContentType.TEXT
+        payload: dict | None = None
         if data.get("attachment_id") is not None:
             content_type, payload = attachment_message_fields(
                 conversation=conversation, attachment_id=data["attachment_id"]
             )
-        if visitor:
-            sender_kind, sender_user = SenderKind.VISITOR, None
-        else:
+        sender_kind: str = SenderKind.VISITOR
+        sender_user = None
+        if not visitor:
             sender_kind, sender_user = services.staff_sender_kind(request.user), request.user
         sent = services.message_send(
             request=services.SendRequest(
@@ -242,10 +243,14 @@ class ReadView(APIView):
         conversation = selectors.conversation_get_for_actor(actor=request.user, conversation_id=conversation_id)
         data = _valid(s.ReadRequestSerializer, request.data)
         if _is_visitor(request):
-            reader = {"reader_kind": SenderKind.VISITOR, "user": None}
+            mark = services.read_mark(conversation=conversation, seq=data["seq"], reader_kind=SenderKind.VISITOR)
         else:
-            reader = {"reader_kind": services.staff_sender_kind(request.user), "user": request.user}
-        mark = services.read_mark(conversation=conversation, seq=data["seq"], **reader)
+            mark = services.read_mark(
+                conversation=conversation,
+                seq=data["seq"],
+                reader_kind=services.staff_sender_kind(request.user),
+                user=request.user,
+            )
         return Response({"last_read_seq": mark})
 
 
