@@ -249,6 +249,13 @@ def conversation_page(request, pk: int):
         "staff_only": _("staff only"),
         "state": monitor_labels()["state"],
         "senders": {"visitor": _("Customer"), "bot": _("Bot"), "system": _("System"), "agent": _("Agent")},
+        # Who else has it open (collision, apps.messaging.collision): the same words as the workbench.
+        "me": user.pk,
+        "viewers": {
+            "viewing": _("%(name)s is viewing"),
+            "typing": _("%(name)s is typing…"),
+            "draft": _("%(name)s has an unsent draft"),
+        },
     }
     return render(
         request,

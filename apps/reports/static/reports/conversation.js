@@ -1,5 +1,7 @@
 /* A supervisor's view of one conversation, live: new messages appear as they are written (by
- * seq, from the database after a drop), and the header follows status and assignee changes. */
+ * seq, from the database after a drop), and the header follows status and assignee changes and
+ * shows who else has the conversation open, typing or holding a draft (collision: this page says
+ * it is viewing, so the agents see the supervisor watching; the customer never does). */
 import { Handlers, SeqLog, Socket, api, el, wsUrl } from "../js/kefu/client.js";
 
 var live = JSON.parse(document.getElementById("conversation-live").textContent);
@@ -41,8 +43,34 @@ function refreshHead() {
 
 function forThis(fn) { return function (f) { var cid = f.conversation_id || (f.conversation && f.conversation.id); if (cid === id) fn(f); }; }
 
+var viewersEl = document.getElementById("conv-viewers");
+var viewersVersion = 0;
+var REPORT_MS = 20000;
+
+function renderViewers(list) {
+  var others = (list || []).filter(function (v) { return v.user_id !== live.me; });
+  viewersEl.hidden = !others.length;
+  viewersEl.textContent = others.map(function (v) {
+    return (live.viewers[v.state] || live.viewers.viewing).replace("%(name)s", v.name);
+  }).join(" · ");
+  viewersEl.dataset.states = others.map(function (v) { return v.state; }).join(",");
+}
+
+function reportViewing(state) {
+  socket.send({ type: "viewing", conversation_id: id, state: state || "viewing", ref: "viewing" });
+}
+
 var handlers = new Handlers({
-  "hello": function () { socket.send({ type: "subscribe", conversation_id: id, last_seq: log.last }); },
+  "hello": function () {
+    socket.send({ type: "subscribe", conversation_id: id, last_seq: log.last });
+    reportViewing();
+  },
+  "viewers": function (f) { if (f.conversation_id === id) renderViewers(f.viewers); },
+  "conversation.viewers": forThis(function (f) {
+    if (f.version < viewersVersion) return; // an older list overtaken by a newer one
+    viewersVersion = f.version;
+    renderViewers(f.viewers);
+  }),
   "message.created": forThis(function (f) { addMessage(f.message); }),
   "conversation.assigned": forThis(refreshHead),
   "conversation.updated": forThis(refreshHead),
@@ -55,3 +83,5 @@ var socket = new Socket({
   handlers: handlers,
   onState: function (s) { stateEl.dataset.state = s; stateEl.textContent = live.state[s] || ""; },
 }).start();
+setInterval(function () { if (stateEl.dataset.state === "open") reportViewing(); }, REPORT_MS);
+window.addEventListener("pagehide", function () { reportViewing("left"); });
