@@ -35,6 +35,7 @@ CELERY_TASK_ROUTES = {
     "apps.channels.tasks.process_inbound": {"queue": QUEUE_REALTIME},
     "apps.channels.tasks.deliver_outbound": {"queue": QUEUE_OUTBOUND},
     "apps.messaging.tasks.mentions_task": {"queue": QUEUE_REALTIME},  # a colleague waits for the notice
+    "apps.messaging.tasks.outbox_sweep_task": {"queue": QUEUE_REALTIME},  # dispatch and wakes run in it
     "apps.messaging.tasks.*": {"queue": QUEUE_OUTBOUND},
     "apps.outbound.tasks.*": {"queue": QUEUE_OUTBOUND},
     "apps.reports.tasks.tracking_webhook_task": {"queue": QUEUE_OUTBOUND},

@@ -9,6 +9,9 @@ Two kinds, so nothing slow ever runs while a conversation row is locked:
 - `on_messages_committed(messages)` runs after the commit (transaction.on_commit), once per
   batch: enqueue work (one Celery task for the whole batch where possible), never wait on the
   network. Keyword alerts, the search index, the bot, offline push and dispatch listen here.
+  A listener may run again, seconds later, for the same messages (apps/messaging/outbox.py: the
+  batch's sender may never have run it), with the conversation as it is then: it must be safe to
+  run twice and judge from the message, not from the moment.
 
 Each message has its (locked, updated) `conversation` attached.
 """

@@ -62,6 +62,30 @@ class Message(TenantOwned):
         return f"{self.conversation_id}#{self.seq}"
 
 
+class MessageOutbox(models.Model):
+    """The after-commit work of one written batch, committed with it (a transactional outbox).
+
+    One row per batch, written in the batch's transaction: the ids of the messages whose
+    `on_messages_committed` listeners (push, search index, bot, alerts, dispatch) must run. The
+    send path hands that work off after its commit and marks the row handed off (a cache key);
+    `apps.messaging.outbox.outbox_sweep` (beat) deletes handed-off rows and runs the listeners
+    again for the others: a commit whose outcome the sender never learned (the database went
+    away during COMMIT) or a process killed between COMMIT and its callbacks. Holds ids only (no
+    text), across tenants: it is infrastructure, not a tenant's data.
+    """
+
+    created_at = models.DateTimeField(db_index=True)
+    message_ids = models.JSONField()
+    # Names the row's hand-off mark in the cache (an id may come back after a restore).
+    token = models.CharField(max_length=32)
+    # A sweeper running this row's work holds it until then; another sweeper skips it.
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message outbox row")
+        verbose_name_plural = _("message outbox rows")
+
+
 class Attachment(TenantOwned):
     """An uploaded file, checked by size and content and, for images, re-encoded."""
 

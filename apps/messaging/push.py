@@ -7,8 +7,11 @@ Decided per message after commit (a Celery task), so the send path only pays for
 from __future__ import annotations
 
 import json
+import logging
 import time
+import uuid
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -16,6 +19,8 @@ from apps.messaging import presence
 from apps.messaging.models import Message, PushDelivery, SenderKind, Visibility
 from apps.messaging.serializers import message_to_dict
 from apps.outbound import webhooks
+
+logger = logging.getLogger(__name__)
 
 _tenant_cache: dict[int, tuple[bool, float]] = {}
 TENANT_CACHE_SECONDS = 30.0
@@ -86,8 +91,36 @@ def push_body(delivery: PushDelivery) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+CLAIM_SECONDS = 60  # longer than one POST may take (apps.outbound.webhooks.TIMEOUT)
+POSTED_SECONDS = 7 * 24 * 3600
+
+
+class PushBusy(Exception):
+    """Another worker is POSTing this delivery right now."""
+
+
+def _claim_key(delivery_id: int) -> str:
+    return f"push-claim:{delivery_id}"
+
+
+def _posted_key(delivery_id: int) -> str:
+    return f"push-posted:{delivery_id}"
+
+
+def _mark_delivered(delivery_id: int) -> None:
+    PushDelivery.objects.filter(pk=delivery_id, status=PushDelivery.Status.PENDING).update(
+        status=PushDelivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""
+    )
+
+
 def push_attempt(*, delivery_id: int) -> bool | None:
-    """POST one delivery. True: delivered (now or before); None: nothing to do; raises on failure."""
+    """POST one delivery. True: delivered (now or before); None: nothing to do; raises on failure,
+    PushBusy while another worker POSTs it.
+
+    At most one POST per delivery however often the task runs: the POST is claimed first (a
+    cache key taken with SET NX, so two copies of the task never POST together), and a POST
+    that succeeded is remembered in the cache before the row is marked delivered, so a retry
+    after the database failed to take that mark (a restarting primary) only marks it."""
     delivery = (
         PushDelivery.objects.select_related("message__sender_user", "message__conversation", "tenant")
         .filter(pk=delivery_id)
@@ -100,6 +133,22 @@ def push_attempt(*, delivery_id: int) -> bool | None:
     tenant = delivery.tenant
     if not tenant.push_webhook_url:
         return None
+    if cache.get(_posted_key(delivery.pk)):
+        _mark_delivered(delivery.pk)
+        return True
+    token = uuid.uuid4().hex
+    if not cache.add(_claim_key(delivery.pk), token, CLAIM_SECONDS):
+        raise PushBusy(delivery.pk)
+    try:
+        _post(delivery, tenant)
+    finally:
+        if cache.get(_claim_key(delivery.pk)) == token:
+            cache.delete(_claim_key(delivery.pk))
+    _mark_delivered(delivery.pk)
+    return True
+
+
+def _post(delivery: PushDelivery, tenant) -> None:
     body = push_body(delivery)
     PushDelivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts + 1)
     try:
@@ -113,10 +162,10 @@ def push_attempt(*, delivery_id: int) -> bool | None:
     except webhooks.DeliveryError as exc:
         PushDelivery.objects.filter(pk=delivery.pk).update(last_error=str(exc)[:300])
         raise
-    PushDelivery.objects.filter(pk=delivery.pk, status=PushDelivery.Status.PENDING).update(
-        status=PushDelivery.Status.DELIVERED, delivered_at=timezone.now(), last_error=""
-    )
-    return True
+    try:
+        cache.set(_posted_key(delivery.pk), 1, POSTED_SECONDS)
+    except Exception:  # noqa: BLE001 - the POST went out; only a second failure could repeat it
+        logger.warning("push %s: POSTed, not remembered in the cache", delivery.pk, exc_info=True)
 
 
 def push_give_up(*, delivery_id: int) -> None:

@@ -3,8 +3,8 @@ only after commit."""
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.conversations.locking import retry_on_deadlock
 from apps.conversations.models import Conversation
 from apps.core.errors import ApplicationError
-from apps.messaging import hooks
+from apps.messaging import hooks, outbox
 from apps.messaging.groups import conversation_group
 from apps.messaging.models import ContentType, Message, SenderKind, Visibility
 from apps.messaging.publish import publish, publish_many
@@ -23,8 +23,6 @@ from apps.messaging.serializers import message_to_dict
 
 if TYPE_CHECKING:
     from apps.accounts.models import User
-
-logger = logging.getLogger(__name__)
 
 MAX_BODY_CHARS = 5000
 STAFF_KINDS = {SenderKind.AGENT, SenderKind.SUPERVISOR, SenderKind.SALESPERSON}
@@ -153,86 +151,118 @@ def _write_valid(requests: list[SendRequest]) -> list[Sent | ApplicationError]:
         return [Sent(existing, created=False)]
 
 
+@dataclass
+class _Batch:
+    """One batch being written, under its conversations' row locks."""
+
+    conversations: dict[int, Conversation]
+    existing: dict[tuple[int, str | None], Message]
+    now: datetime
+    out: list[Message | ApplicationError] = field(default_factory=list)
+    created: list[Message] = field(default_factory=list)
+    updates: dict[int, dict] = field(default_factory=dict)
+
+
 def _write_batch(requests: list[SendRequest]) -> list[Sent | ApplicationError]:
     with transaction.atomic():
-        conversation_ids = sorted({r.conversation_id for r in requests})
-        locked = Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk")
-        conversations = {c.pk: c for c in locked}
-        wanted = {(r.conversation_id, r.client_msg_id) for r in requests if r.client_msg_id}
-        existing: dict[tuple[int, str | None], Message] = {}
-        if wanted:
-            probe = Message.objects.filter(
-                conversation_id__in={c for c, _m in wanted}, client_msg_id__in={m for _c, m in wanted}
-            )
-            for message in probe:
-                if (message.conversation_id, message.client_msg_id) in wanted:
-                    existing[(message.conversation_id, message.client_msg_id)] = message
-        now = timezone.now()
-        out: list[Message | ApplicationError] = []
-        created: list[Message] = []
-        updates: dict[int, dict] = {}
-        for request in requests:
-            conversation = conversations.get(request.conversation_id)
-            if conversation is None:
-                out.append(ApplicationError("not_found", _("Conversation not found."), status=404))
-                continue
-            key = (conversation.pk, request.client_msg_id)
-            if request.client_msg_id and key in existing:
-                out.append(existing[key])  # told apart from the first send below
-                continue
-            if not conversation.is_open and not request.allow_closed:
-                out.append(ApplicationError("conversation_closed", _("This conversation has ended."), status=409))
-                continue
-            conversation.last_seq += 1
-            message = Message(
-                tenant_id=conversation.tenant_id,
-                conversation=conversation,
-                seq=conversation.last_seq,
-                client_msg_id=request.client_msg_id or None,
-                sender_kind=request.sender_kind,
-                sender_user=request.sender_user,
-                content_type=request.content_type,
-                body=request.body,
-                payload=request.payload or {},
-                visibility=request.visibility,
-            )
-            if request.client_msg_id:
-                existing[key] = message  # the same id twice in one batch is written once
-            created.append(message)
-            out.append(message)
-            update = updates.setdefault(conversation.pk, {})
-            update["last_seq"] = conversation.last_seq
-            # System lines ("…为您服务") are notices, not the conversation's last word.
-            if request.visibility == Visibility.ALL and request.sender_kind != SenderKind.SYSTEM:
-                update["last_message_at"] = now
-                update["last_message_preview"] = _preview(request.content_type, request.body)
-                if request.sender_kind == SenderKind.VISITOR:
-                    update["last_visitor_message_at"] = now
-                elif request.sender_kind in STAFF_KINDS:
-                    update["last_agent_message_at"] = now
-                    if conversation.first_response_at is None and conversation.assigned_at is not None:
-                        update["first_response_at"] = now
-            for field, value in update.items():
-                setattr(conversation, field, value)
-        if created:
-            _insert_messages(created, now)
-        sent = _sent_results(out, created, conversations)
-        if not created:
-            return sent
-        _update_conversations(updates)
-        hooks.run_messages_written(created)
-        # One wake-up per message, all sent together after the commit.
-        publish_many(
-            [
-                (
-                    conversation_group(m.conversation.tenant_id, m.conversation_id),
-                    {"type": "message.created", "conversation_id": m.conversation_id, "message": message_to_dict(m)},
-                )
-                for m in created
-            ]
+        batch = _Batch(
+            conversations=_lock_conversations(requests), existing=_probe_existing(requests), now=timezone.now()
         )
-        transaction.on_commit(lambda: _after_commit(created))
+        for request in requests:
+            batch.out.append(_plan_message(batch, request))
+        if batch.created:
+            _insert_messages(batch.created, batch.now)
+        sent = _sent_results(batch.out, batch.created, batch.conversations)
+        if not batch.created:
+            return sent
+        _update_conversations(batch.updates)
+        hooks.run_messages_written(batch.created)
+        token = outbox.outbox_write(messages=batch.created, now=batch.now)
+        _publish_on_commit(batch.created)
+        created = batch.created
+        transaction.on_commit(lambda: outbox.outbox_hand_off(messages=created, token=token))
         return sent
+
+
+def _lock_conversations(requests: list[SendRequest]) -> dict[int, Conversation]:
+    """The batch's conversations, locked in id order (two batches never deadlock on each other)."""
+    conversation_ids = sorted({r.conversation_id for r in requests})
+    locked = Conversation.objects.select_for_update().filter(pk__in=conversation_ids).order_by("pk")
+    return {c.pk: c for c in locked}
+
+
+def _probe_existing(requests: list[SendRequest]) -> dict[tuple[int, str | None], Message]:
+    """The messages already written under the batch's client message ids (one query)."""
+    wanted = {(r.conversation_id, r.client_msg_id) for r in requests if r.client_msg_id}
+    if not wanted:
+        return {}
+    probe = Message.objects.filter(
+        conversation_id__in={c for c, _m in wanted}, client_msg_id__in={m for _c, m in wanted}
+    )
+    return {(m.conversation_id, m.client_msg_id): m for m in probe if (m.conversation_id, m.client_msg_id) in wanted}
+
+
+def _plan_message(batch: _Batch, request: SendRequest) -> Message | ApplicationError:
+    """The request's answer: the message written earlier under its client id, a refusal, or a new
+    message with the conversation's next seq (added to the batch's inserts and updates)."""
+    conversation = batch.conversations.get(request.conversation_id)
+    if conversation is None:
+        return ApplicationError("not_found", _("Conversation not found."), status=404)
+    key = (conversation.pk, request.client_msg_id)
+    if request.client_msg_id and key in batch.existing:
+        return batch.existing[key]  # told apart from the first send by _sent_results
+    if not conversation.is_open and not request.allow_closed:
+        return ApplicationError("conversation_closed", _("This conversation has ended."), status=409)
+    conversation.last_seq += 1
+    message = Message(
+        tenant_id=conversation.tenant_id,
+        conversation=conversation,
+        seq=conversation.last_seq,
+        client_msg_id=request.client_msg_id or None,
+        sender_kind=request.sender_kind,
+        sender_user=request.sender_user,
+        content_type=request.content_type,
+        body=request.body,
+        payload=request.payload or {},
+        visibility=request.visibility,
+    )
+    if request.client_msg_id:
+        batch.existing[key] = message  # the same id twice in one batch is written once
+    batch.created.append(message)
+    _note_conversation_update(batch, conversation, request)
+    return message
+
+
+def _note_conversation_update(batch: _Batch, conversation: Conversation, request: SendRequest) -> None:
+    """What the batch's one UPDATE writes to the conversation for this message."""
+    update = batch.updates.setdefault(conversation.pk, {})
+    update["last_seq"] = conversation.last_seq
+    # System lines ("…为您服务") are notices, not the conversation's last word.
+    if request.visibility == Visibility.ALL and request.sender_kind != SenderKind.SYSTEM:
+        now = batch.now
+        update["last_message_at"] = now
+        update["last_message_preview"] = _preview(request.content_type, request.body)
+        if request.sender_kind == SenderKind.VISITOR:
+            update["last_visitor_message_at"] = now
+        elif request.sender_kind in STAFF_KINDS:
+            update["last_agent_message_at"] = now
+            if conversation.first_response_at is None and conversation.assigned_at is not None:
+                update["first_response_at"] = now
+    for name, value in update.items():
+        setattr(conversation, name, value)
+
+
+def _publish_on_commit(created: list[Message]) -> None:
+    """One wake-up per message, all sent together after the commit."""
+    publish_many(
+        [
+            (
+                conversation_group(m.conversation.tenant_id, m.conversation_id),
+                {"type": "message.created", "conversation_id": m.conversation_id, "message": message_to_dict(m)},
+            )
+            for m in created
+        ]
+    )
 
 
 def _sent_results(
@@ -319,13 +349,6 @@ def _insert_messages(messages: list[Message], now) -> None:
         m.pk = m.id = ids[(m.conversation_id, m.seq)]
         m._state.adding = False
         m._state.db = connection.alias
-
-
-def _after_commit(messages: list[Message]) -> None:
-    try:
-        hooks.run_messages_committed(messages)
-    except Exception:  # noqa: BLE001 - the messages are committed; a listener's failure is logged
-        logger.exception("on_messages_committed listener failed for %d messages", len(messages))
 
 
 def _update_conversations(updates: dict[int, dict]) -> None:

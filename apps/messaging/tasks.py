@@ -30,6 +30,10 @@ def push_for_messages(message_ids: list[int]) -> None:
 def push_send(self, delivery_id: int) -> None:
     try:
         push.push_attempt(delivery_id=delivery_id)
+    except push.PushBusy:
+        # Another copy of this task is POSTing it (a replanned message, a redelivery): look again
+        # once its claim has lapsed, as a fresh task (the busy wait is not a failed attempt).
+        push_send.apply_async((delivery_id,), countdown=push.CLAIM_SECONDS)
     except webhooks.DeliveryError as exc:
         if not exc.retryable or self.request.retries >= MAX_RETRIES:
             push.push_give_up(delivery_id=delivery_id)
@@ -44,3 +48,12 @@ def mentions_task(message_ids: list[int]) -> None:
 
     for message_id in message_ids:
         mentions_process(message_id=message_id)
+
+
+@shared_task(ignore_result=True)
+def outbox_sweep_task() -> int:
+    """Beat job: the after-commit work of batches nobody handed off (safe to run twice, and
+    concurrently: each row's work is claimed by one sweeper)."""
+    from apps.messaging.outbox import outbox_sweep
+
+    return outbox_sweep()

@@ -498,14 +498,18 @@ def on_capacity_changed(*, agent) -> None:
 
 def on_messages_committed(*, messages) -> None:
     # The customer wrote to a conversation waiting for them: back in the agent's active work.
-    woken = {
-        m.conversation_id for m in messages if m.sender_kind == "visitor" and m.conversation.waiting_since is not None
-    }
+    # Only a message written after the wait began wakes it: these listeners may run again later
+    # (apps/messaging/outbox.py), when the agent may have started a new wait.
+    woken: dict[int, dt.datetime] = {}
+    for m in messages:
+        since = m.conversation.waiting_since
+        if m.sender_kind == "visitor" and since is not None and m.created_at >= since:
+            woken[m.conversation_id] = max(m.created_at, woken.get(m.conversation_id, m.created_at))
     if woken:
         from apps.routing.waiting import wake_on_customer_message
 
         for conversation_id in sorted(woken):
-            wake_on_customer_message(conversation_id=conversation_id)
+            wake_on_customer_message(conversation_id=conversation_id, written_at=woken[conversation_id])
     # A message holding the row lock can make a dispatcher skip a queued conversation; try it
     # again now that the message is committed.
     queued = {m.conversation_id for m in messages if m.conversation.status == ConversationStatus.QUEUED}

@@ -112,11 +112,14 @@ def conversation_resume(*, conversation_id: int, actor) -> Conversation:
     return conv
 
 
-def wake_on_customer_message(*, conversation_id: int) -> None:
-    """The customer wrote (called after the message committed): back in the agent's active work."""
+def wake_on_customer_message(*, conversation_id: int, written_at: dt.datetime | None = None) -> None:
+    """The customer wrote (called after the message committed): back in the agent's active work.
+    `written_at`: when the message was written; a wait begun after it is not woken by it."""
     with transaction.atomic():
         conv = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
-        if conv is not None and conv.waiting_since is not None:
+        if conv is None or conv.waiting_since is None:
+            return
+        if written_at is None or written_at >= conv.waiting_since:
             _wake(conv, reason="customer_replied")
 
 

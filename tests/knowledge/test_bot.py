@@ -320,3 +320,35 @@ def test_images_from_the_visitor_are_not_answered_or_counted_as_misses(kit):
         )
     assert kit.last_bot(conversation).payload["kb"]["outcome"] == "greeting"
     assert kit.refresh(conversation).status == ConversationStatus.BOT
+
+
+def test_a_resent_question_whose_hand_off_was_lost_is_answered_once(kit):
+    """The visitor's message committed but its sender never ran the after-commit work (the
+    database went away during COMMIT); the visitor resends it, the outbox sweeper runs the
+    work, and the lost callbacks run late after all: one answer."""
+    from datetime import datetime, timedelta
+
+    import time_machine
+
+    from apps.messaging import outbox
+    from apps.messaging.services import message_create
+
+    with time_machine.travel(datetime.fromisoformat("2026-03-09T09:00:00+00:00"), tick=False) as clock:
+        conversation = kit.start()
+        greeted = len(kit.bot_messages(conversation))
+        with kit.capture(execute=False) as lost:
+            question = message_create(
+                conversation_id=conversation.pk, sender_kind="visitor", body="运费怎么算", client_msg_id="q-1"
+            )
+        with kit.capture(execute=True):
+            again = message_create(
+                conversation_id=conversation.pk, sender_kind="visitor", body="运费怎么算", client_msg_id="q-1"
+            )
+        assert again.pk == question.pk and len(kit.bot_messages(conversation)) == greeted
+        clock.shift(timedelta(seconds=11))
+        with kit.capture(execute=True):
+            assert outbox.outbox_sweep() == 1
+        for callback in lost:
+            callback()
+    assert len(kit.bot_messages(conversation)) == greeted + 1
+    assert BotAnswer.objects.filter(question_message=question).count() == 1

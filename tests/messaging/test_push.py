@@ -156,3 +156,44 @@ def test_super_admin_sees_failed_pushes_and_sends_them_again(im_a, im_b, gateway
     assert len(gateway.requests) == sent_before + 1
     assert AuditEntry.objects.filter(action="push.retry", actor=org.admin).count() == 1
     assert push.push_retry(actor=org.admin, delivery_ids=[delivery.pk]) == 0  # delivered: left alone
+
+
+def test_a_push_whose_delivered_mark_met_a_database_outage_is_not_posted_again(im_a, gateway, monkeypatch):
+    from django.db import OperationalError
+
+    gateway.fail_first = 0
+    real_mark, failures = push._mark_delivered, []
+
+    def mark_while_the_primary_restarts(delivery_id):
+        if not failures:
+            failures.append(delivery_id)
+            raise OperationalError(2013, "Lost connection to server during query")
+        real_mark(delivery_id)
+
+    monkeypatch.setattr(push, "_mark_delivered", mark_while_the_primary_restarts)
+    conv, _customer, _token = im_a.conversation()
+    # POSTed, the mark fails, the task is retried (KefuTask: the database was away): marked only
+    message = message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="hi")
+    delivery = PushDelivery.objects.get(message=message)
+    assert failures == [delivery.pk]
+    assert (delivery.status, delivery.attempts) == ("delivered", 1)
+    assert len(gateway.requests) == 1
+
+
+def test_two_copies_of_a_push_task_never_post_together(im_a, gateway, monkeypatch):
+    from django.core.cache import cache
+
+    gateway.fail_first = 0
+    conv, _customer, _token = im_a.conversation()
+    with monkeypatch.context() as m:
+        m.setattr(push, "push_plan", lambda **kwargs: [])  # planned only below
+        message = message_create(conversation_id=conv.pk, sender_kind="agent", sender_user=im_a.org.agent_sh, body="x")
+    (delivery_id,) = push.push_plan(message_id=message.pk)
+    cache.add(push._claim_key(delivery_id), "another worker", push.CLAIM_SECONDS)  # it is POSTing now
+    with pytest.raises(push.PushBusy):
+        push.push_attempt(delivery_id=delivery_id)
+    assert gateway.requests == []
+    cache.delete(push._claim_key(delivery_id))  # it finished (or its claim lapsed)
+    assert push.push_attempt(delivery_id=delivery_id) is True
+    assert push.push_attempt(delivery_id=delivery_id) is True
+    assert len(gateway.requests) == 1

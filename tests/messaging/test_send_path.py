@@ -1,4 +1,5 @@
-"""The send hot path: one conversation row lock, the idempotency probe, one insert, one update."""
+"""The send hot path: one conversation row lock, the idempotency probe, one insert, one update,
+the outbox row of its after-commit work (apps/messaging/outbox.py)."""
 
 from __future__ import annotations
 
@@ -22,14 +23,16 @@ def only_messaging_hooks(monkeypatch):
 def test_send_costs_lock_probe_insert_update(im_a, django_assert_num_queries, only_messaging_hooks):
     conv, _customer, _token = im_a.conversation()
     message_create(conversation_id=conv.pk, sender_kind="visitor", body="warm the tenant push cache", client_msg_id="w")
-    # SAVEPOINT, SELECT ... FOR UPDATE, probe client_msg_id, INSERT, UPDATE conversation, RELEASE
-    with django_assert_num_queries(6) as captured:
+    # SAVEPOINT, SELECT ... FOR UPDATE, probe client_msg_id, INSERT, UPDATE conversation,
+    # INSERT outbox row, RELEASE
+    with django_assert_num_queries(7) as captured:
         message = message_create(conversation_id=conv.pk, sender_kind="visitor", body="hello", client_msg_id="c1")
     sql = [q["sql"].upper() for q in captured.captured_queries]
     from django.db import connection
 
     assert sum("FOR UPDATE" in q for q in sql) == (1 if connection.features.has_select_for_update else 0)
-    assert sum(q.startswith("INSERT") for q in sql) == 1
+    assert sum(q.startswith("INSERT") for q in sql) == 2
+    assert sum(q.startswith("INSERT") and "MESSAGING_MESSAGEOUTBOX" in q for q in sql) == 1
     assert sum(q.startswith("UPDATE") for q in sql) == 1
     assert message.seq == 2
 
@@ -47,7 +50,7 @@ def test_resend_costs_lock_and_probe_only(im_a, django_assert_num_queries, only_
 def test_send_without_client_id_skips_the_probe(im_a, django_assert_num_queries, only_messaging_hooks):
     conv, _customer, _token = im_a.conversation()
     message_create(conversation_id=conv.pk, sender_kind="visitor", body="warm")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):  # no probe; lock, INSERT, UPDATE, outbox row
         message_create(conversation_id=conv.pk, sender_kind="bot", body="hi")
 
 
@@ -69,8 +72,9 @@ def test_a_batch_over_many_conversations_costs_the_statements_of_one_message(
     message_create(conversation_id=convs[0].pk, sender_kind="visitor", body="warm the tenant push cache")
     # interleaved: conversation k gets requests k, k+5, k+10 -> seqs in request order
     requests = [_request(convs[i % 5], i) for i in range(15)]
-    # SAVEPOINT, SELECT ... FOR UPDATE (all five), probe, one INSERT, one UPDATE, RELEASE
-    with django_assert_num_queries(6):
+    # SAVEPOINT, SELECT ... FOR UPDATE (all five), probe, one INSERT, one UPDATE, one outbox row,
+    # RELEASE
+    with django_assert_num_queries(7):
         results = messages_create(requests=requests)
     assert all(r.created for r in results)
     for k, conv in enumerate(convs):
