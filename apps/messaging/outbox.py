@@ -32,6 +32,7 @@ GRACE = dt.timedelta(seconds=10)  # the sender's own hand-off normally takes mil
 LEASE = dt.timedelta(seconds=60)  # a sweeper running a row's listeners holds it this long
 MARK_SECONDS = 3600  # far longer than a row waits for the sweeper
 SWEEP_LIMIT = 2000
+SWEEP_PAGES = 10
 
 
 def _mark_key(token: str) -> str:
@@ -67,10 +68,21 @@ def _claim(outbox_id: int, now: dt.datetime) -> bool:
     return bool(MessageOutbox.objects.filter(free, pk=outbox_id).update(lease_until=now + LEASE))
 
 
-def outbox_sweep(*, now: dt.datetime | None = None, limit: int = SWEEP_LIMIT) -> int:
+def outbox_sweep(*, now: dt.datetime | None = None, limit: int = SWEEP_LIMIT, pages: int = SWEEP_PAGES) -> int:
     """Beat job: forget the rows whose work was handed off; run the listeners again for the rest
-    (older than GRACE, not held by another sweeper). Returns how many rows' work it ran."""
+    (older than GRACE, not held by another sweeper). Page by page while pages come back full (a
+    busy send path writes hundreds of rows a second). Returns how many rows' work it ran."""
     now = now or timezone.now()
+    ran = 0
+    for _page in range(pages):
+        seen, claimed = _sweep_page(now=now, limit=limit)
+        ran += claimed
+        if seen < limit:
+            break
+    return ran
+
+
+def _sweep_page(*, now: dt.datetime, limit: int) -> tuple[int, int]:
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     rows = list(
         MessageOutbox.objects.filter(free, created_at__lt=now - GRACE)
@@ -78,7 +90,7 @@ def outbox_sweep(*, now: dt.datetime | None = None, limit: int = SWEEP_LIMIT) ->
         .values_list("pk", "message_ids", "token")[:limit]
     )
     if not rows:
-        return 0
+        return 0, 0
     marked = cache.get_many([_mark_key(token) for _pk, _ids, token in rows])
     done = [pk for pk, _ids, token in rows if _mark_key(token) in marked]
     claimed = [(pk, ids) for pk, ids, token in rows if _mark_key(token) not in marked and _claim(pk, now)]
@@ -91,4 +103,4 @@ def outbox_sweep(*, now: dt.datetime | None = None, limit: int = SWEEP_LIMIT) ->
         done += [pk for pk, _ids in claimed]
     MessageOutbox.objects.filter(pk__in=done).delete()
     cache.delete_many([_mark_key(token) for _pk, _ids, token in rows if _mark_key(token) in marked])
-    return len(claimed)
+    return len(rows), len(claimed)

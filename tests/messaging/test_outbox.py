@@ -13,7 +13,7 @@ import time_machine
 from apps.messaging import hooks, outbox, push
 from apps.messaging.models import MessageOutbox, PushDelivery
 from apps.messaging.services import SendRequest, message_create, message_send
-from apps.reports.models import SearchTerm
+from apps.search.models import SearchTerm
 from tests.messaging.test_push import Gateway
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -153,6 +153,16 @@ def test_sweepers_running_together_do_each_batchs_work_once(im_a, hand_off_lost,
     assert sum(counts) == len(convs)
     assert outbox.outbox_sweep(now=T0 + timedelta(seconds=100)) == 0
     assert not MessageOutbox.objects.exists()
+
+
+def test_a_sweep_goes_on_while_pages_come_back_full(im_a, hand_off_lost, monkeypatch):
+    ran: list[int] = []
+    monkeypatch.setattr(hooks, "_committed", [lambda messages: ran.extend(m.pk for m in messages)])
+    conv, _customer, _token = im_a.conversation()
+    with time_machine.travel(T0, tick=False):
+        written = [_agent_says(im_a, conv, f"m{i}").pk for i in range(5)]
+    assert outbox.outbox_sweep(now=T0 + timedelta(seconds=11), limit=2) == 5
+    assert ran == written and not MessageOutbox.objects.exists()
 
 
 def test_a_sweeper_skips_a_row_another_sweeper_holds_until_its_lease_lapses(im_a, hand_off_lost, monkeypatch):
