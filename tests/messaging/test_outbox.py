@@ -10,27 +10,14 @@ from datetime import datetime, timedelta
 import pytest
 import time_machine
 
-from apps.messaging import hooks, outbox, push
+from apps.messaging import hooks, outbox
 from apps.messaging.models import MessageOutbox, PushDelivery
 from apps.messaging.services import SendRequest, message_create, message_send
 from apps.search.models import SearchTerm
-from tests.messaging.test_push import Gateway
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 T0 = datetime.fromisoformat("2026-03-09T09:00:00+00:00")
-
-
-@pytest.fixture
-def gateway(im_a):
-    gw = Gateway()
-    tenant = im_a.org.tenant
-    tenant.push_webhook_url = gw.url
-    tenant.save(update_fields=["push_webhook_url"])
-    push._tenant_cache.clear()
-    yield gw
-    gw.close()
-    push._tenant_cache.clear()
 
 
 @pytest.fixture
@@ -44,6 +31,7 @@ def _agent_says(im_a, conv, body, **kw):
 
 
 def test_a_batch_whose_hand_off_was_lost_is_pushed_and_indexed_once_by_the_sweeper(im_a, gateway, hand_off_lost):
+    gateway.fail_first = 0
     conv, customer, _token = im_a.conversation()
     with time_machine.travel(T0, tick=False) as clock:
         message = _agent_says(im_a, conv, "您的包裹已经发出")
@@ -94,6 +82,7 @@ def test_a_listener_that_failed_leaves_the_batch_to_the_sweeper(im_a, monkeypatc
 
 
 def test_a_resend_of_a_batch_whose_hand_off_was_lost_is_pushed_once(im_a, gateway, monkeypatch):
+    gateway.fail_first = 0
     conv, _customer, _token = im_a.conversation()
     with time_machine.travel(T0, tick=False) as clock:
         with monkeypatch.context() as m:
