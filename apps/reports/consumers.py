@@ -7,19 +7,15 @@ scoped to the supervisor's subtree, so a missed event costs nothing but a little
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from apps.core.errors import ApplicationError
+from apps.core.live import SnapshotConsumer
 from apps.core.origins import websocket_origin_ok
 from apps.messaging.groups import monitor_group, tenant_staff_group, user_control_group
 from apps.tenants.time import tenant_tz
 
-logger = logging.getLogger(__name__)
 THROTTLE = getattr(settings, "REPORTS_MONITOR_THROTTLE_SECONDS", 1.0)
 PERIODIC = 30.0  # waiting times grow even when nothing happens
 
@@ -31,7 +27,10 @@ def still_manager(user) -> bool:
     return fresh is not None and fresh.is_manager and fresh.tenant_id == user.tenant_id
 
 
-class MonitorConsumer(AsyncJsonWebsocketConsumer):
+class MonitorConsumer(SnapshotConsumer):
+    throttle = THROTTLE
+    periodic = PERIODIC
+
     async def connect(self):
         user = self.scope.get("user")
         if (
@@ -46,33 +45,17 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         self.branch_id = None
-        self.group = tenant_staff_group(user.tenant_id)
-        # Conversation events go to their audience only; this screen is woken by content-free
-        # nudges (kf.nudge) and re-reads its own scoped snapshot. The user's control group tells
-        # it when the account is disabled.
-        self.extra_groups = [monitor_group(user.tenant_id), user_control_group(user.tenant_id, user.pk)]
-        self.pending = False
         self.tz = await database_sync_to_async(tenant_tz)(user=user)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        for group in self.extra_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-        await self.send_snapshot()
-        self.ticker = asyncio.ensure_future(self._tick())
-
-    async def disconnect(self, code):
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-        for group in getattr(self, "extra_groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        ticker = getattr(self, "ticker", None)
-        if ticker:
-            ticker.cancel()
-
-    async def _tick(self):
-        while True:
-            await asyncio.sleep(PERIODIC)
-            await self.send_snapshot()
+        # Conversation events go to their audience only; this screen is woken by tenant counters
+        # and content-free nudges (kf.nudge) and re-reads its own scoped snapshot. The user's
+        # control group tells it when the account is disabled.
+        await self.open_screen(
+            [
+                tenant_staff_group(user.tenant_id),
+                monitor_group(user.tenant_id),
+                user_control_group(user.tenant_id, user.pk),
+            ]
+        )
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or content.get("type") != "drill":
@@ -87,29 +70,13 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         if not await self.send_snapshot():
             self.branch_id = previous
 
-    async def kf_event(self, message):
-        # Any tenant staff event (queue change, assignment, status ...) may change the picture.
-        if self.pending:
-            return
-        self.pending = True
-        asyncio.ensure_future(self._delayed())
-
-    kf_nudge = kf_event
+    # Any tenant staff event (queue change, assignment, status ...) may change the picture.
+    kf_nudge = SnapshotConsumer.kf_event
 
     async def kf_access(self, message):
         """The account changed: a manager screen closes when it is disabled or no longer a manager."""
         if not await database_sync_to_async(still_manager)(self.user):
             await self.close(code=4401)
-
-    async def _delayed(self):
-        try:
-            await asyncio.sleep(THROTTLE)
-        finally:
-            self.pending = False
-        try:
-            await self.send_snapshot()
-        except Exception:  # a task's exception would vanish silently; the next event retries
-            logger.exception("monitor snapshot failed")
 
     async def send_snapshot(self) -> bool:
         try:

@@ -8,23 +8,22 @@ database, so a missed wake-up costs a little delay and nothing else.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from apps.core.live import SnapshotConsumer
 from apps.core.origins import websocket_origin_ok
 from apps.messaging.groups import user_control_group
 from apps.visitors import selectors
 from apps.visitors.events import visitors_group
 
-logger = logging.getLogger(__name__)
 THROTTLE = 1.0
 PERIODIC = 20.0  # visitors whose pings stop disappear without an event
 
 
-class VisitorsConsumer(AsyncJsonWebsocketConsumer):
+class VisitorsConsumer(SnapshotConsumer):
+    throttle = THROTTLE
+    periodic = PERIODIC
+
     async def connect(self):
         user = self.scope.get("user")
         if not websocket_origin_ok(self.scope) or user is None or not user.is_authenticated or not user.is_active:
@@ -36,27 +35,10 @@ class VisitorsConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         self.channel_id = None
         self.branch_id = None
-        self.pending = False
         channel_ids = await database_sync_to_async(selectors.watchable_channel_ids)(actor=user)
-        self.watch = [visitors_group(user.tenant_id, cid) for cid in channel_ids]
-        self.watch.append(user_control_group(user.tenant_id, user.pk))  # kf.access: account changed
-        for group in self.watch:
-            await self.channel_layer.group_add(group, self.channel_name)
-        await self.accept()
-        await self.send_snapshot()
-        self.ticker = asyncio.ensure_future(self._tick())
-
-    async def disconnect(self, code):
-        for group in getattr(self, "watch", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
-        ticker = getattr(self, "ticker", None)
-        if ticker:
-            ticker.cancel()
-
-    async def _tick(self):
-        while True:
-            await asyncio.sleep(PERIODIC)
-            await self.send_snapshot()
+        watch = [visitors_group(user.tenant_id, cid) for cid in channel_ids]
+        watch.append(user_control_group(user.tenant_id, user.pk))  # kf.access: account changed
+        await self.open_screen(watch)
 
     async def receive_json(self, content, **kwargs):
         if not isinstance(content, dict) or content.get("type") != "filter":
@@ -77,22 +59,6 @@ class VisitorsConsumer(AsyncJsonWebsocketConsumer):
     async def kf_access(self, message):
         """The account changed (disabled, role, branch): close; a new connection gets the new scope."""
         await self.close(code=4401)
-
-    async def kf_event(self, message):
-        if self.pending:
-            return
-        self.pending = True
-        asyncio.ensure_future(self._delayed())
-
-    async def _delayed(self):
-        try:
-            await asyncio.sleep(THROTTLE)
-        finally:
-            self.pending = False
-        try:
-            await self.send_snapshot()
-        except Exception:  # a task's exception would vanish silently; the next event retries
-            logger.exception("visitor list snapshot failed")
 
     async def send_snapshot(self) -> None:
         snap = await database_sync_to_async(selectors.live_visitors)(
