@@ -32,4 +32,6 @@ def summary_on_transfer_or_close(*, event) -> None:
         "kind": event.kind,
         "reason": event.reason,
     }
-    transaction.on_commit(lambda: _after_commit(**values))
+    # robust: a failure here (the database away a moment) is logged and never stops the other
+    # after-commit work of the transfer or close (the wake-ups of messaging).
+    transaction.on_commit(lambda: _after_commit(**values), robust=True)

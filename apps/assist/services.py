@@ -235,7 +235,7 @@ def suggestion_request(*, conversation, actor) -> ReplySuggestion:
         row = ReplySuggestion.objects.create(
             tenant_id=conversation.tenant_id, conversation_id=conversation.pk, requested_by=actor
         )
-        transaction.on_commit(lambda: _enqueue_suggestion(row.pk))
+        transaction.on_commit(lambda: _enqueue_suggestion(row.pk), robust=True)
     return row
 
 
