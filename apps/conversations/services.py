@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -311,30 +311,6 @@ def assign_locked(*, conversation: Conversation, agent, actor=None, reason: str 
     return conversation
 
 
-@overload
-def conversation_assign(
-    *,
-    conversation_id: int,
-    agent_id: int,
-    actor=...,
-    reason: str = ...,
-    require_online: bool = ...,
-    strict: Literal[True] = ...,
-) -> Conversation: ...
-
-
-@overload
-def conversation_assign(
-    *,
-    conversation_id: int,
-    agent_id: int,
-    actor=...,
-    reason: str = ...,
-    require_online: bool = ...,
-    strict: bool,
-) -> Conversation | None: ...
-
-
 def conversation_assign(
     *,
     conversation_id: int,
@@ -342,13 +318,12 @@ def conversation_assign(
     actor=None,
     reason: str = "auto",
     require_online: bool = True,
-    strict: bool = True,
-) -> Conversation | None:
+) -> Conversation:
     """Give a queued conversation to an agent, never above their limit, never twice.
 
     The agent row lock serialises everything that changes that agent's load across processes;
-    the conversation row lock makes sure only one assignee wins. With strict=False a lost race
-    (agent full, conversation taken) returns None instead of raising: dispatch tries the next.
+    the conversation row lock makes sure only one assignee wins. A lost race (agent full,
+    conversation taken) raises its ApplicationError like any refusal: the caller may try another.
     """
 
     def attempt() -> Conversation:
@@ -374,12 +349,7 @@ def conversation_assign(
                 raise ApplicationError("not_waiting", _("This conversation is no longer waiting."), status=409)
             return assign_locked(conversation=conversation, agent=agent, actor=actor, reason=reason)
 
-    try:
-        return retry_on_deadlock(attempt)
-    except ApplicationError:
-        if strict:
-            raise
-        return None
+    return retry_on_deadlock(attempt)
 
 
 def conversation_accept(*, conversation_id: int, agent) -> Conversation:
@@ -396,7 +366,6 @@ def conversation_accept(*, conversation_id: int, agent) -> Conversation:
         actor=agent,
         reason="accepted",
         require_online=False,
-        strict=True,
     )
 
 

@@ -353,16 +353,13 @@ def invitation_accept(*, visitor, invitation_id: int, visitor_key: str):
                     conversation_id=conversation.pk, reason="invitation", actor=agent
                 )
             if conversation.status == ConversationStatus.QUEUED:
-                conversation = (
-                    conversation_assign(
-                        conversation_id=conversation.pk,
-                        agent_id=agent.pk,
-                        actor=agent,
-                        reason="invitation",
-                        strict=False,
+                try:
+                    conversation = conversation_assign(
+                        conversation_id=conversation.pk, agent_id=agent.pk, actor=agent, reason="invitation"
                     )
-                    or conversation
-                )
+                except ApplicationError as exc:
+                    # The agent filled up or someone took it meanwhile: it waits in the queue.
+                    logger.info("invitation %s not assigned to the inviting agent: %s", invitation.pk, exc.code)
         if agent is not None and conversation.assignee_id == agent.pk:
             opening = {"sender_kind": "agent", "sender_user": agent}
         else:

@@ -24,6 +24,7 @@ from apps.accounts.models import AgentStatusLog, User
 from apps.channels.models import Channel
 from apps.conversations import services as conv
 from apps.conversations.models import Conversation, ConversationEvent, Rating
+from apps.core.errors import ApplicationError
 from apps.customers.models import Customer
 from apps.messaging import services as msg
 from apps.messaging.models import Message
@@ -217,9 +218,11 @@ class Month:
         for a in self.rnd.sample(eligible, k=len(eligible)):
             if a.status == "offline":
                 continue
-            got = conv.conversation_assign(conversation_id=c.pk, agent_id=a.pk, require_online=False, strict=False)
-            if got is not None:
-                return a
+            try:
+                conv.conversation_assign(conversation_id=c.pk, agent_id=a.pk, require_online=False)
+            except ApplicationError:
+                continue  # full or no longer waiting: the next agent tries
+            return a
         return None
 
 

@@ -76,7 +76,7 @@ def build() -> Showcase:
 
     # Served and closed, rated well.
     done = conversation_intake(channel=partner, customer=customer("li", display_name="李女士", phone="13800138000"))
-    done = conv.conversation_assign(conversation_id=done.pk, agent_id=sh1.pk, require_online=False) or done
+    done = conv.conversation_assign(conversation_id=done.pk, agent_id=sh1.pk, require_online=False)
     _say(done, "visitor", "你好，我的快递三天了还没到，单号 SF1234567890")
     _say(done, "agent", "您好，我帮您查一下，请稍等。", sh1)
     _say(done, "agent", "已经到达浦东网点，今天下午派送。", sh1)
@@ -88,7 +88,7 @@ def build() -> Showcase:
 
     # Closed with a poor rating: a follow-up task for the branch's supervisor.
     poor = conversation_intake(channel=partner, customer=customer("wang", display_name="王先生"))
-    poor = conv.conversation_assign(conversation_id=poor.pk, agent_id=sh1.pk, require_online=False) or poor
+    poor = conv.conversation_assign(conversation_id=poor.pk, agent_id=sh1.pk, require_online=False)
     _say(poor, "visitor", "包裹破损了，怎么赔偿？")
     _say(poor, "agent", "非常抱歉，请提供照片，我们登记理赔。", sh1)
     conv.conversation_close(conversation_id=poor.pk, actor=sh1)
@@ -97,7 +97,7 @@ def build() -> Showcase:
 
     # Being served now.
     active = conversation_intake(channel=partner, customer=customer("zhao", display_name="赵先生", phone="13911112222"))
-    active = conv.conversation_assign(conversation_id=active.pk, agent_id=sh1.pk, require_online=False) or active
+    active = conv.conversation_assign(conversation_id=active.pk, agent_id=sh1.pk, require_online=False)
     _say(active, "visitor", "请问明天能上门取件吗？")
     _say(active, "agent", "可以的，请告诉我取件地址。", sh1)
     _say(active, "visitor", "上海市浦东新区世纪大道 100 号")
