@@ -51,6 +51,14 @@ def branch_create(
     return branch
 
 
+def _set_changed(obj: Branch | User, changes: dict[str, list[Any]], **values: Any) -> None:
+    """Set each given value (None: not given) that differs, noting [before, after] for the audit."""
+    for field, value in values.items():
+        if value is not None and value != getattr(obj, field):
+            changes[field] = [getattr(obj, field), value]
+            setattr(obj, field, value)
+
+
 @transaction.atomic
 def branch_update(
     *,
@@ -64,12 +72,7 @@ def branch_update(
     _require_manager(actor)
     _require_reach(actor, branch)
     changes: dict[str, list[Any]] = {}
-    if name is not None and name != branch.name:
-        changes["name"] = [branch.name, name]
-        branch.name = name
-    if code is not None and code != branch.code:
-        changes["code"] = [branch.code, code]
-        branch.code = code
+    _set_changed(branch, changes, name=name, code=code)
     if changes:
         branch.save(update_fields=["name", "code"])
     if move:
@@ -211,15 +214,7 @@ def user_update(
     _require_manager(actor)
     _require_user_reach(actor, user)
     changes: dict[str, list[Any]] = {}
-    if email is not None and email != user.email:
-        changes["email"] = [user.email, email]
-        user.email = email
-    if display_name is not None and display_name != user.display_name:
-        changes["display_name"] = [user.display_name, display_name]
-        user.display_name = display_name
-    if phone is not None and phone != user.phone:
-        changes["phone"] = [user.phone, phone]
-        user.phone = phone
+    _set_changed(user, changes, email=email, display_name=display_name, phone=phone)
     if role is not None and role != user.role:
         _check_role_assignable(actor, role)
         _check_role_assignable(actor, user.role)
