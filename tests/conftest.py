@@ -86,3 +86,19 @@ def _fresh_cache():
     forget_keywords()  # process-local copies: ids are reused when a test's rows roll back
     _forget_live_connections()
     yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """CI runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup`, .ci/run). A fixture
+    this suite shares per session or per module (the production topology with its private nginx,
+    mariadbd and redis-server processes; a module's process pool or index) is built once: every
+    test using it goes to the same worker (one xdist_group per such fixture)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        for name in info.names_closure if info else ():
+            shared = [d for d in info.name2fixturedefs.get(name, ()) if d.scope in ("session", "module")]
+            if any(d.baseid.startswith("tests") for d in shared):
+                item.add_marker(pytest.mark.xdist_group(f"{shared[-1].baseid}::{name}"))
+                break

@@ -12,6 +12,7 @@ of its first row."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 
@@ -19,7 +20,7 @@ import pytest
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 
-from tests.support.browser import chromium
+from tests.support.browser import async_chromium
 from tests.support.live import live_server_url  # noqa: F401  (fixture)
 from tests.support.showcase import build
 
@@ -134,34 +135,91 @@ def manage_pages(admin_user) -> list[str]:
     return pages
 
 
-def walk(browser, base: str, *, username: str | None, pages: list[str], language: str, data_words, codes):
-    context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+# The walk runs WALKERS pages at once in one chromium (each page mostly waits for the network to go
+# quiet), each browser context walking up to CHUNK pages of one person in one language.
+WALKERS = 4
+CHUNK = 10
+LANGUAGES = ("zh-hans", "en")
+
+
+async def new_context(browser, base: str, language: str, state: dict | None = None):
+    context = await browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900}, storage_state=state)
     if language == "en":
-        context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
-    page = context.new_page()
+        await context.add_cookies([{"name": "django_language", "value": "en", "url": base}])
+    return context
+
+
+async def new_page(context, errors: list[str]):
+    page = await context.new_page()
     page.set_default_timeout(30_000)
-    errors: list[str] = []
     page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-    if username:
-        page.goto(f"{base}/accounts/login/")
-        page.fill("input[name=username]", username)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_load_state("load")
+    return page
+
+
+async def log_in(browser, base: str, *, username: str, language: str, errors: list[str]) -> dict:
+    """Sign in through the login form once per person and language; that person's contexts in the
+    walk start from the signed-in session (Playwright's storage state: cookies and local storage)."""
+    from django.conf import settings
+
+    context = await new_context(browser, base, language)
+    page = await new_page(context, errors)
+    await page.goto(f"{base}/accounts/login/")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    async with page.expect_navigation(wait_until="load"):
+        await page.click("button[type=submit]")
+    state = await context.storage_state()
+    await context.close()
+    assert any(c["name"] == settings.SESSION_COOKIE_NAME for c in state["cookies"]), f"{username} was not signed in"
+    return state
+
+
+async def walk(browser, base: str, *, state: dict | None, pages: list[str], language: str, data_words, codes):
+    context = await new_context(browser, base, language, state)
+    errors: list[str] = []
+    page = await new_page(context, errors)
     report = {}
     for path in pages:
         expect_status = 404 if path.startswith("/no-such-page") else 200
-        response = page.goto(base + path, wait_until="load")
+        response = await page.goto(base + path, wait_until="load")
         assert response is not None and response.status == expect_status, (path, response and response.status)
-        page.wait_for_load_state("networkidle")
+        await page.wait_for_load_state("networkidle")
         if expect_status == 404:  # the browser logs the page's own 404; nothing else may fail
             errors[:] = [e for e in errors if "404 (Not Found)" not in e]
-        found = problems(page.evaluate(PAGE_TEXT), chinese=language == "zh-hans", data_words=data_words, codes=codes)
+        texts = await page.evaluate(PAGE_TEXT)
+        found = problems(texts, chinese=language == "zh-hans", data_words=data_words, codes=codes)
         if found:
             report[path] = found
-    context.close()
+    await context.close()
     return report, errors
+
+
+async def walk_all(base: str, runs, *, data_words, codes):
+    """Every run's pages in every language; returns ({"<language> <username> <path>": problems}, console errors)."""
+    untranslated: dict[str, list[str]] = {}
+    console: list[str] = []
+    async with async_chromium() as browser:
+        limit = asyncio.Semaphore(WALKERS)
+
+        async def person(username: str | None, pages: list[str], language: str) -> None:
+            state = None
+            if username:
+                async with limit:
+                    state = await log_in(browser, base, username=username, language=language, errors=console)
+
+            async def chunk(part: list[str]) -> None:
+                async with limit:
+                    found, errors = await walk(
+                        browser, base, state=state, pages=part, language=language, data_words=data_words, codes=codes
+                    )
+                untranslated.update({f"{language} {username} {path}": f for path, f in found.items()})
+                console.extend(errors)
+
+            await asyncio.gather(*(chunk(pages[i : i + CHUNK]) for i in range(0, len(pages), CHUNK)))
+
+        await asyncio.gather(*(person(username, pages, language) for language in LANGUAGES for username, pages in runs))
+    return untranslated, console
 
 
 @pytest.mark.timeout(900)
@@ -199,20 +257,6 @@ def test_every_staff_page_is_in_the_users_language_and_logs_no_console_error(liv
         (u["admin"].username, ["/manage/", *manage_pages(u["admin"])]),
     ]
     data_words, codes = show.data_words(), raw_codes()
-    untranslated, console = {}, []
-    with chromium() as browser:
-        for language in ("zh-hans", "en"):
-            for username, pages in runs:
-                found, errors = walk(
-                    browser,
-                    live_server_url,
-                    username=username,
-                    pages=pages,
-                    language=language,
-                    data_words=data_words,
-                    codes=codes,
-                )
-                untranslated.update({f"{language} {username} {path}": f for path, f in found.items()})
-                console += errors
+    untranslated, console = asyncio.run(walk_all(live_server_url, runs, data_words=data_words, codes=codes))
     assert console == []
     assert not untranslated, "\n".join(f"{page}: {found}" for page, found in sorted(untranslated.items()))
