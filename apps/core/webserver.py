@@ -14,14 +14,43 @@ Two things differ from plain `daphne` (docs/protocol.md §3, the transport limit
   as it arrives, never held in memory.
 
 No --proxy-headers: the client address is decided by apps.core.proxy (TRUSTED_PROXY_COUNT).
+
+And one for speed: autobahn builds the arguments of its debug log lines before it knows whether
+debug is on - coloured type names (`hltype`, `hlval`: click styling) on every frame received and
+sent, a `pformat` of the connection's options on every handshake (py-spy: ~12 % of a handshake).
+`quiet_autobahn_debug_arguments` makes those helpers hand the value through unformatted (and
+`pformat` a plain `repr`); a debug log still shows it, uncoloured.
 """
 
 from __future__ import annotations
 
+import autobahn.twisted.websocket
+import autobahn.websocket.protocol
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 
 from apps.messaging.protocol import TRANSPORT_MAX_BYTES
+
+# daphne's command line rejects a handshake the application has not accepted within 5 s. In a
+# reconnect storm the handshakes queue for the database; every one rejected at 5 s is work
+# thrown away and done again by the client's retry, so the storm feeds itself (4,000 sockets did
+# not finish in 6 minutes). daphne's own Server default is 20 s.
+WEBSOCKET_CONNECT_TIMEOUT = 20
+
+
+def _as_is(value, *_args, **_kwargs):
+    return value
+
+
+def quiet_autobahn_debug_arguments() -> None:
+    for module in (autobahn.websocket.protocol, autobahn.twisted.websocket):
+        for name in ("hltype", "hlval"):
+            if hasattr(module, name):
+                setattr(module, name, _as_is)
+    autobahn.websocket.protocol.pformat = repr  # also what Timings.__str__ returns: must be a str
+
+
+quiet_autobahn_debug_arguments()
 
 
 class KefuServer(Server):
@@ -57,7 +86,9 @@ class KefuCommandLineInterface(CommandLineInterface):
     def __init__(self):
         super().__init__()
         self.parser.set_defaults(
-            websocket_max_message_size=TRANSPORT_MAX_BYTES, websocket_max_frame_size=TRANSPORT_MAX_BYTES
+            websocket_max_message_size=TRANSPORT_MAX_BYTES,
+            websocket_max_frame_size=TRANSPORT_MAX_BYTES,
+            websocket_connect_timeout=WEBSOCKET_CONNECT_TIMEOUT,
         )
 
 

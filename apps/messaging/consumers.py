@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import InterfaceError, OperationalError
 from django.utils.translation import gettext as _
@@ -28,6 +27,7 @@ from apps.conversations.models import Conversation
 from apps.core.errors import ApplicationError
 from apps.core.origins import request_origin, websocket_origin_ok
 from apps.messaging import presence, protocol, selectors, services
+from apps.messaging.dbthreads import im_db
 from apps.messaging.groups import (
     agent_group,
     conversation_group,
@@ -48,8 +48,7 @@ logger = logging.getLogger(__name__)
 
 # Thread-pool DB calls: not serialised through the one "thread sensitive" thread, so a busy
 # server runs several sends in parallel (each worker thread keeps its own DB connection).
-def db(fn):
-    return database_sync_to_async(fn, thread_sensitive=False)
+db = im_db
 
 
 PRESENCE_REFRESH = 20.0
@@ -111,16 +110,31 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         logger.info("websocket refused (%s) %s", code, self.scope.get("path"))
         await self.close(code=4403 if code != "unauthorized" else 4401)
 
-    async def join(self, group: str) -> None:
-        if group not in self.groups:
-            self.groups.append(group)
+    async def join(self, *groups: str) -> None:
+        """Add this socket to the groups not joined yet (one Redis round trip per shard)."""
+        new = [group for group in dict.fromkeys(groups) if group not in self.groups]
+        if not new:
+            return
+        self.groups.extend(new)
+        await self._add_to_groups(new)
+
+    async def _add_to_groups(self, groups: list[str]) -> None:
+        add_many = getattr(self.channel_layer, "group_add_many", None)
+        if add_many is not None:
             try:
-                await self.channel_layer.group_add(group, self.channel_name)
-            except Exception as exc:  # noqa: BLE001 - a channel-layer shard is down
-                # The socket still works: frames are answered and replays come from the database;
-                # only wake-ups of this group are missing until the shard is back, when the next
-                # heartbeat adds the socket again (rejoin_groups) and replays what it missed.
-                logger.warning("joining %s failed: %r", group, exc)
+                failed = await add_many(groups, self.channel_name)
+            except Exception as exc:  # noqa: BLE001 - e.g. the channel layer's connection is gone
+                failed = dict.fromkeys(groups, exc)
+        else:  # another channel layer (the in-memory one of some tests)
+            results = await asyncio.gather(
+                *(self.channel_layer.group_add(group, self.channel_name) for group in groups), return_exceptions=True
+            )
+            failed = {g: r for g, r in zip(groups, results, strict=True) if isinstance(r, BaseException)}
+        for group, exc in failed.items():
+            # The socket still works: frames are answered and replays come from the database;
+            # only wake-ups of this group are missing until the shard is back, when the next
+            # heartbeat adds the socket again (rejoin_groups) and replays what it missed.
+            logger.warning("joining %s failed: %r", group, exc)
 
     def _presence_refresh_sync(self) -> None:
         presence.connection_seen(self.presence_key, self.channel_name)
@@ -180,9 +194,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         ftype = frame.get("type")
         if ftype not in protocol.CLIENT_FRAMES_COMMON + self.extra_frames:
             return await self.send_error("unknown_type", protocol.ERROR_CODES["unknown_type"], ref=ref)
-        now = time.monotonic()
-        if self.presence_key and now - self._presence_at > PRESENCE_REFRESH:
-            self._presence_at = now
+        if ftype != "ping" and self._presence_due():  # a ping refreshes it in its own database trip
             await db(self._presence_refresh_sync)()
         handler = getattr(self, "frame_" + ftype)
         try:
@@ -205,8 +217,9 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
         # expiry) is only noticed when a later message arrives; compare with the database here so
         # a lost last message is delivered within one heartbeat.
         await self.rejoin_groups()
-        if self.subs:
-            heads = await db(self._heads)(list(self.subs))
+        refresh = self._presence_due()
+        if self.subs or refresh:
+            heads = await db(self._ping_sync)(list(self.subs), refresh)
             for conversation_id, last_seq in heads:
                 if conversation_id in self.subs and last_seq > self.subs[conversation_id]:
                     await self.replay(conversation_id, current_last_seq=last_seq)
@@ -218,13 +231,9 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
     async def rejoin_groups(self) -> None:
         """Add this socket to its groups again. A channel-layer shard that restarted has forgotten
         its groups; without this, sockets that stayed connected would get no wake-ups from it until
-        they reconnect. Idempotent (a sorted-set add), so it costs one round trip per group."""
-        results = await asyncio.gather(
-            *(self.channel_layer.group_add(group, self.channel_name) for group in self.groups), return_exceptions=True
-        )
-        for group, result in zip(self.groups, results, strict=True):
-            if isinstance(result, Exception):
-                logger.warning("rejoining %s failed: %r", group, result)
+        they reconnect. Idempotent (a sorted-set add), one round trip per shard."""
+        if self.groups:
+            await self._add_to_groups(list(self.groups))
 
     async def frame_send(self, frame, ref):
         conversation = await self.conversation(frame.get("conversation_id"), level=policy.ACT)
@@ -339,6 +348,20 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
                 self.subs[conversation_id] = delivered
             if len(rows) < protocol.REPLAY_PAGE:
                 return
+
+    def _presence_due(self) -> bool:
+        """Whether this connection's presence should be refreshed now (then it is counted as done)."""
+        now = time.monotonic()
+        if not self.presence_key or now - self._presence_at <= PRESENCE_REFRESH:
+            return False
+        self._presence_at = now
+        return True
+
+    def _ping_sync(self, conversation_ids: list[int], refresh_presence: bool) -> list[tuple[int, int]]:
+        """A heartbeat's one trip to the thread pool: the presence refresh when due, the heads."""
+        if refresh_presence:
+            self._presence_refresh_sync()
+        return self._heads(conversation_ids) if conversation_ids else []
 
     def _heads(self, conversation_ids: list[int]) -> list[tuple[int, int]]:
         return list(Conversation.objects.filter(pk__in=conversation_ids).values_list("pk", "last_seq"))
@@ -478,14 +501,16 @@ class AgentConsumer(BaseIMConsumer):
         self.user = user
         self.viewing: set[int] = set()  # conversations this socket reported as open (collision)
         self.presence_key = presence.agent_key(user.pk)
-        await self.join(agent_group(user.tenant_id, user.pk))
-        await self.join(user_control_group(user.tenant_id, user.pk))
-        await self.join(tenant_staff_group(user.tenant_id))
+        await self.join(
+            agent_group(user.tenant_id, user.pk),
+            user_control_group(user.tenant_id, user.pk),
+            tenant_staff_group(user.tenant_id),
+        )
         await self.accept()
         open_assigned = await db(self._connect_sync)()
+        # Live from now on; the client resumes each with its own last seq for the past.
+        await self.join(*(conversation_group(c.tenant_id, c.pk) for c in open_assigned))
         for conversation in open_assigned:
-            # Live from now on; the client resumes each with its own last seq for the past.
-            await self.join(conversation_group(conversation.tenant_id, conversation.pk))
             self.subs[conversation.pk] = conversation.last_seq
         await self.send_frame(
             {

@@ -18,11 +18,12 @@ from __future__ import annotations
 from importlib import import_module
 from types import SimpleNamespace
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
+
+from apps.messaging.dbthreads import im_db
 
 
 def _session_key(scope) -> str | None:
@@ -37,7 +38,7 @@ def _user_for_session(session_key: str):
     return auth.get_user(SimpleNamespace(session=store))  # type: ignore[arg-type]  # a request with only .session
 
 
-_load_user = database_sync_to_async(_user_for_session, thread_sensitive=False)
+_load_user = im_db(_user_for_session)
 
 
 class StaffSessionMiddleware:

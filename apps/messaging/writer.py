@@ -21,11 +21,11 @@ import asyncio
 import logging
 from collections import deque
 
-from channels.db import database_sync_to_async
 from django.db import InterfaceError, OperationalError
 
 from apps.core.errors import ApplicationError
 from apps.messaging import services
+from apps.messaging.dbthreads import im_db
 from apps.messaging.services import SendRequest, Sent
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class MessageWriter:
         self._task: asyncio.Task | None = None
         # Thread-pool DB call, not the one "thread sensitive" thread: each worker thread keeps
         # its own connection, and batches never queue behind unrelated sync work.
-        self._write = database_sync_to_async(services.messages_create, thread_sensitive=False)
+        self._write = im_db(services.messages_create)
         self.batches = 0
         self.messages = 0
 

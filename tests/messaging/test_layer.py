@@ -143,3 +143,25 @@ async def test_a_cancelled_receive_loses_nothing():
         assert [m["n"] for m in await _drain(layer, a, 10)] == list(range(10))
     finally:
         await layer.flush()
+
+
+async def test_group_add_many_joins_like_group_add_and_names_the_groups_of_a_shard_that_is_down():
+    layer = _layer()
+    try:
+        channel = await layer.new_channel()
+        assert await layer.group_add_many(["m1", "m2", "m3"], channel) == {}
+        await layer.group_send_many([("m1", {"type": "x", "n": 1}), ("m3", {"type": "x", "n": 3})])
+        assert await _drain(layer, channel, 2) == [{"type": "x", "n": 1}, {"type": "x", "n": 3}]
+        # Two shards, the second unreachable: its groups are reported, the first's are joined.
+        live = layer.hosts[0]
+        split = BatchingRedisChannelLayer(hosts=[live, {"address": "redis://127.0.0.1:1/0"}], prefix=layer.prefix)
+        groups = [f"split.group.{i}" for i in range(32)]
+        down = {g for g in groups if split.consistent_hash(g) == 1}
+        assert down and len(down) < len(groups)
+        failed = await split.group_add_many(groups, channel)
+        assert set(failed) == down
+        for group in set(groups) - down:
+            assert channel.encode() in await split.connection(0).zrange(split._group_key(group), 0, -1)
+        await split.close_pools()
+    finally:
+        await layer.flush()
