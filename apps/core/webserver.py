@@ -47,7 +47,7 @@ def quiet_autobahn_debug_arguments() -> None:
         for name in ("hltype", "hlval"):
             if hasattr(module, name):
                 setattr(module, name, _as_is)
-    autobahn.websocket.protocol.pformat = repr  # also what Timings.__str__ returns: must be a str
+    setattr(autobahn.websocket.protocol, "pformat", repr)  # noqa: B010 - Timings.__str__ returns it: a str
 
 
 quiet_autobahn_debug_arguments()

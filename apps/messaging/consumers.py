@@ -120,6 +120,7 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
 
     async def _add_to_groups(self, groups: list[str]) -> None:
         add_many = getattr(self.channel_layer, "group_add_many", None)
+        failed: dict[str, BaseException]
         if add_many is not None:
             try:
                 failed = await add_many(groups, self.channel_name)
@@ -130,11 +131,11 @@ class BaseIMConsumer(AsyncWebsocketConsumer):
                 *(self.channel_layer.group_add(group, self.channel_name) for group in groups), return_exceptions=True
             )
             failed = {g: r for g, r in zip(groups, results, strict=True) if isinstance(r, BaseException)}
-        for group, exc in failed.items():
+        for group, error in failed.items():
             # The socket still works: frames are answered and replays come from the database;
             # only wake-ups of this group are missing until the shard is back, when the next
             # heartbeat adds the socket again (rejoin_groups) and replays what it missed.
-            logger.warning("joining %s failed: %r", group, exc)
+            logger.warning("joining %s failed: %r", group, error)
 
     def _presence_refresh_sync(self) -> None:
         presence.connection_seen(self.presence_key, self.channel_name)
