@@ -363,7 +363,7 @@ def customer_page(request, pk: int):
     from django.contrib import messages as flash
     from django.shortcuts import redirect
 
-    from apps.customers.services import customer_merge, customer_split
+    from apps.customers.merging import customer_merge, customer_split
     from apps.reports import customer_centre, services
     from apps.reports.models import TrackingSubscription
 

@@ -18,8 +18,8 @@ from apps.conversations import interventions
 from apps.conversations.models import Conversation, Participant
 from apps.core.errors import ApplicationError, NotFound
 from apps.core.models import AuditEntry
+from apps.customers import merging as customer_services
 from apps.customers import selectors as customer_selectors
-from apps.customers import services as customer_services
 from apps.customers.models import Customer, CustomerIdentity
 from apps.messaging.models import Message
 from apps.messaging.selectors import message_history
