@@ -81,9 +81,11 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from apps.knowledge.alerts import forget_keywords
+    from apps.routing.selectors import dispatch_settings_forget
 
     cache.delete_pattern("*")
     forget_keywords()  # process-local copies: ids are reused when a test's rows roll back
+    dispatch_settings_forget()  # likewise: a tenant's settings and working-hours calendar
     _forget_live_connections()
     yield
 
