@@ -37,12 +37,18 @@ def _csp_safe_wait_for_function() -> None:
         cls.wait_for_function = wait_for_function
 
 
+def _require_chromium() -> None:
+    """Skip (with the install hint) only on a machine without Debian's chromium; .ci/run installs
+    it, so CI always runs the browser tests."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
+
+
 @contextmanager
 def chromium() -> Iterator:
     """A launched headless browser. Skips (with the install hint) only where chromium is absent;
     .ci/run installs it, so CI always runs these tests."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
+    _require_chromium()
     from playwright.sync_api import sync_playwright
 
     _csp_safe_wait_for_function()
@@ -58,8 +64,7 @@ def chromium() -> Iterator:
 async def async_chromium() -> AsyncIterator:
     """The same browser for Playwright's async API: one chromium whose pages a test drives
     concurrently (a long walk over many pages spends most of its time waiting on the network)."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium is not installed (apt-get install chromium); .ci/run installs it")
+    _require_chromium()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
